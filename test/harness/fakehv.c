@@ -1,0 +1,259 @@
+/*
+ * fakehv.c - LD_PRELOAD library that lets Debian's real C xenstored (Xen 4.17)
+ * run on a machine without a hypervisor, for xen-domconfig's tests, demo and
+ * benchmarks.
+ *
+ * xenstored needs very little of Xen when every client talks to it over its
+ * Unix socket:
+ *   - libxenctrl: xc_interface_open/close, xc_domain_getinfo. Every domid below
+ *     DOMID_FIRST_RESERVED "exists" (so permissions may name any guest) unless
+ *     it is listed in $FAKEHV_DEAD_DOMIDS (comma-separated).
+ *   - libxenevtchn: a handle whose fd never becomes readable; ports are
+ *     handed out by a counter; notify/unmask succeed.
+ *   - libxengnttab: grant maps are anonymous pages (only used if a test
+ *     introduces a domain).
+ *   - /proc/xen/xsd_port and /proc/xen/xsd_kva: dom0's event channel and
+ *     ring page, served from memfds so that dom0_init() succeeds.
+ * Calls from xenstored into these libraries cross the PLT, so the definitions
+ * here win over the real ones.
+ *
+ * Build: gcc -O2 -Wall -fPIC -shared -o libfakehv.so fakehv.c -ldl
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <xenctrl.h>
+#include <xenevtchn.h>
+#include <xengnttab.h>
+
+#define DOM0_EVTCHN_PORT "1"
+
+/* ------------------------------------------------------------- libxenctrl */
+
+static int dummy_handle;
+
+xc_interface *xc_interface_open(xentoollog_logger *logger,
+                                xentoollog_logger *dombuild_logger,
+                                unsigned open_flags)
+{
+    (void)logger; (void)dombuild_logger; (void)open_flags;
+    return (xc_interface *)&dummy_handle;
+}
+
+int xc_interface_close(xc_interface *xch)
+{
+    (void)xch;
+    return 0;
+}
+
+static int domid_is_dead(uint32_t domid)
+{
+    const char *dead = getenv("FAKEHV_DEAD_DOMIDS");
+    if (!dead)
+        return 0;
+    for (const char *p = dead; *p; ) {
+        char *end;
+        unsigned long d = strtoul(p, &end, 10);
+        if (end == p)
+            break;
+        if (d == domid)
+            return 1;
+        p = *end == ',' ? end + 1 : end;
+    }
+    return 0;
+}
+
+/* xenstored asks about one domain at a time and checks info->domid. */
+int xc_domain_getinfo(xc_interface *xch, uint32_t first_domid,
+                      unsigned int max_doms, xc_dominfo_t *info)
+{
+    (void)xch;
+    if (max_doms == 0 || first_domid >= DOMID_FIRST_RESERVED)
+        return 0;
+    uint32_t domid = first_domid;
+    while (domid < DOMID_FIRST_RESERVED && domid_is_dead(domid))
+        domid++;
+    if (domid >= DOMID_FIRST_RESERVED)
+        return 0;
+    memset(info, 0, sizeof(*info));
+    info->domid = domid;
+    info->running = 1;
+    info->max_vcpu_id = 0;
+    info->nr_online_vcpus = 1;
+    return 1;
+}
+
+/* ----------------------------------------------------------- libxenevtchn */
+
+struct xenevtchn_handle {
+    int fd;
+    evtchn_port_t next_port;
+};
+
+xenevtchn_handle *xenevtchn_open(xentoollog_logger *logger, unsigned open_flags)
+{
+    (void)logger; (void)open_flags;
+    xenevtchn_handle *xce = calloc(1, sizeof(*xce));
+    if (!xce)
+        return NULL;
+    xce->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);   /* never signalled */
+    xce->next_port = 10;
+    if (xce->fd < 0) {
+        free(xce);
+        return NULL;
+    }
+    return xce;
+}
+
+xenevtchn_handle *xenevtchn_fdopen(xentoollog_logger *logger, int fd,
+                                   unsigned open_flags)
+{
+    (void)fd;
+    return xenevtchn_open(logger, open_flags);
+}
+
+int xenevtchn_close(xenevtchn_handle *xce)
+{
+    if (xce) {
+        close(xce->fd);
+        free(xce);
+    }
+    return 0;
+}
+
+int xenevtchn_fd(xenevtchn_handle *xce) { return xce->fd; }
+
+int xenevtchn_notify(xenevtchn_handle *xce, evtchn_port_t port)
+{
+    (void)xce; (void)port;
+    return 0;
+}
+
+xenevtchn_port_or_error_t xenevtchn_bind_virq(xenevtchn_handle *xce, unsigned int virq)
+{
+    (void)virq;
+    return xce->next_port++;
+}
+
+xenevtchn_port_or_error_t xenevtchn_bind_interdomain(xenevtchn_handle *xce, uint32_t domid,
+                                                     evtchn_port_t remote_port)
+{
+    (void)domid; (void)remote_port;
+    return xce->next_port++;
+}
+
+int xenevtchn_unbind(xenevtchn_handle *xce, evtchn_port_t port)
+{
+    (void)xce; (void)port;
+    return 0;
+}
+
+xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *xce)
+{
+    uint64_t drained;
+    (void)!read(xce->fd, &drained, sizeof(drained));
+    return -1;
+}
+
+int xenevtchn_unmask(xenevtchn_handle *xce, evtchn_port_t port)
+{
+    (void)xce; (void)port;
+    return 0;
+}
+
+/* ------------------------------------------------------------ libxengnttab */
+
+xengnttab_handle *xengnttab_open(xentoollog_logger *logger, unsigned open_flags)
+{
+    (void)logger; (void)open_flags;
+    return (xengnttab_handle *)&dummy_handle;
+}
+
+int xengnttab_close(xengnttab_handle *xgt)
+{
+    (void)xgt;
+    return 0;
+}
+
+int xengnttab_set_max_grants(xengnttab_handle *xgt, uint32_t nr_grants)
+{
+    (void)xgt; (void)nr_grants;
+    return 0;
+}
+
+void *xengnttab_map_grant_ref(xengnttab_handle *xgt, uint32_t domid, uint32_t ref, int prot)
+{
+    (void)xgt; (void)domid; (void)ref;
+    void *page = mmap(NULL, XC_PAGE_SIZE, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return page == MAP_FAILED ? NULL : page;
+}
+
+int xengnttab_unmap(xengnttab_handle *xgt, void *start_address, uint32_t count)
+{
+    (void)xgt;
+    return munmap(start_address, (size_t)count * XC_PAGE_SIZE);
+}
+
+/* --------------------------------------------------- /proc/xen/xsd_{port,kva} */
+
+static int memfd_with(const char *name, const void *data, size_t len, size_t size)
+{
+    int fd = memfd_create(name, MFD_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    if (ftruncate(fd, (off_t)size) < 0 || (len && pwrite(fd, data, len, 0) != (ssize_t)len)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int fake_proc_xen(const char *path)
+{
+    if (strcmp(path, "/proc/xen/xsd_port") == 0)
+        return memfd_with("xsd_port", DOM0_EVTCHN_PORT, strlen(DOM0_EVTCHN_PORT),
+                          strlen(DOM0_EVTCHN_PORT));
+    if (strcmp(path, "/proc/xen/xsd_kva") == 0)
+        return memfd_with("xsd_kva", NULL, 0, XC_PAGE_SIZE);
+    return -2;
+}
+
+static int forward_open(const char *sym, const char *path, int flags, va_list ap)
+{
+    int (*real)(const char *, int, ...) = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, sym);
+    if (flags & (O_CREAT | O_TMPFILE))
+        return real(path, flags, va_arg(ap, mode_t));
+    return real(path, flags);
+}
+
+int open(const char *path, int flags, ...)
+{
+    int fd = fake_proc_xen(path);
+    if (fd != -2)
+        return fd;
+    va_list ap;
+    va_start(ap, flags);
+    fd = forward_open("open", path, flags, ap);
+    va_end(ap);
+    return fd;
+}
+
+int open64(const char *path, int flags, ...)
+{
+    int fd = fake_proc_xen(path);
+    if (fd != -2)
+        return fd;
+    va_list ap;
+    va_start(ap, flags);
+    fd = forward_open("open64", path, flags, ap);
+    va_end(ap);
+    return fd;
+}

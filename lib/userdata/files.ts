@@ -1,0 +1,109 @@
+// Template file I/O. A write goes to the temporary file, is synced, renamed
+// over the data file and the directory is synced: readers see the old or the
+// new content, never a part, and it survives a host crash (libxl does not
+// fsync). The temporary name is libxl's fixed userdata-n name, opened with
+// O_TRUNC like libxl, so one left by a killed writer is reused, never piled up.
+import { constants } from 'node:fs';
+import { open, rename, stat, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { TemplateError, fileError } from './errors.js';
+
+/** Refuses to load anything larger: a libxl-json template is a few KiB. */
+export const MAX_TEMPLATE_BYTES = 16 * 1024 * 1024;
+
+const TEMPORARY_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export async function writeFileDurably(data: string, temporary: string, bytes: Uint8Array, domid: number): Promise<void> {
+  let handle;
+  try {
+    handle = await open(temporary, TEMPORARY_FLAGS, 0o600);
+  } catch (error) {
+    throw fileError('cannot create', temporary, error, domid);
+  }
+  try {
+    await handle.chmod(0o600); // a stale temporary may have other bits
+    await handle.writeFile(bytes);
+    await handle.sync();
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    await unlink(temporary).catch(() => undefined);
+    throw fileError('cannot write', temporary, error, domid);
+  }
+  await handle.close();
+  try {
+    await rename(temporary, data);
+  } catch (error) {
+    await unlink(temporary).catch(() => undefined);
+    throw fileError('cannot rename onto', data, error, domid);
+  }
+  await syncDirectory(dirname(data), domid);
+}
+
+async function syncDirectory(dir: string, domid: number): Promise<void> {
+  let handle;
+  try {
+    handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+    await handle.sync();
+  } catch (error) {
+    throw fileError('cannot sync directory', dir, error, domid);
+  } finally {
+    await handle?.close();
+  }
+}
+
+/** The file's bytes as stored (libxl's trailing NUL included). */
+export async function readFileBytes(path: string, domid: number): Promise<Buffer> {
+  let handle;
+  try {
+    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw await missingTemplate(path, domid, error);
+    throw fileError('cannot open', path, error, domid);
+  }
+  try {
+    const { size } = await handle.stat();
+    if (size > MAX_TEMPLATE_BYTES) {
+      throw new TemplateError('ECORRUPT', `template ${path} is ${size} bytes, more than the ${MAX_TEMPLATE_BYTES} accepted`, { path, domid });
+    }
+    return await handle.readFile();
+  } catch (error) {
+    throw error instanceof TemplateError ? error : fileError('cannot read', path, error, domid);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * UTF-8 text of template bytes without libxl's trailing NUL, or the reason
+ * they are no template: empty, a NUL inside, or not UTF-8.
+ */
+export function decodeTemplate(bytes: Uint8Array): { text: string } | { problem: string } {
+  const end = bytes.length > 0 && bytes[bytes.length - 1] === 0 ? bytes.length - 1 : bytes.length;
+  if (end === 0) return { problem: 'is empty' };
+  const nul = bytes.indexOf(0);
+  if (nul >= 0 && nul < end) return { problem: `has a NUL byte at offset ${nul}` };
+  try {
+    return { text: utf8.decode(bytes.subarray(0, end)) };
+  } catch {
+    return { problem: 'is not valid UTF-8' };
+  }
+}
+
+/** Content to store: the text and one terminating NUL, as libxl writes it. */
+export function templateBytes(content: string | Uint8Array): Uint8Array {
+  const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+  if (bytes.length > 0 && bytes[bytes.length - 1] === 0) return bytes;
+  const terminated = new Uint8Array(bytes.length + 1);
+  terminated.set(bytes);
+  return terminated;
+}
+
+// ENOENT means "no template" only when the directory itself is there.
+async function missingTemplate(path: string, domid: number, error: unknown): Promise<Error> {
+  const dir = dirname(path);
+  const dirStat = await stat(dir).catch((statError: unknown) => statError as Error);
+  if (dirStat instanceof Error) return fileError('cannot open userdata directory', dir, dirStat, domid);
+  if (!dirStat.isDirectory()) return new TemplateError('ENOTDIR', `userdata directory ${dir} is not a directory`, { path: dir, domid });
+  return new TemplateError('ENOTEMPLATE', `domain ${domid} has no template (${path} does not exist)`, { path, domid, cause: error });
+}

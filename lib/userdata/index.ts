@@ -1,0 +1,189 @@
+// Domain templates (libxl's "libxl-json" userdata) and the domain-userdata
+// lock, in libxl's files: xl and xen-domconfig can share a host and a domain.
+import { readdir, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ConfigError, formatDomainConfig, parseDomainConfig, type DomainConfig } from '../config/index.js';
+import type { XenStore } from '../xenstore/index.js';
+import { TemplateError, fileError } from './errors.js';
+import { decodeTemplate, readFileBytes, templateBytes, writeFileDurably } from './files.js';
+import { acquireFileLock, releaseFileLock, type LockWaitOptions } from './lock.js';
+import {
+  LOCK_USERID, checkDomid, checkUuid, describe, parseUserdataName, templatePaths, userdataDir,
+  type TemplatePaths,
+} from './paths.js';
+
+export { AbortError, TemplateError, type TemplateErrorCode } from './errors.js';
+export { DEFAULT_USERDATA_DIR, MAX_DOMID, type TemplatePaths } from './paths.js';
+export { MAX_TEMPLATE_BYTES } from './files.js';
+
+export interface TemplateStoreOptions {
+  xenstore: XenStore;
+  /** libxl's /var/lib/xen by default. */
+  dir?: string;
+}
+
+export interface DomainFileOptions {
+  /** The domain's uuid if already known; otherwise read from xenstore. */
+  uuid?: string;
+}
+
+export interface LockOptions extends DomainFileOptions, LockWaitOptions {}
+
+/** Releases a held lock; calling it again does nothing. */
+export type ReleaseLock = () => Promise<void>;
+
+/** Waits this long for the lock unless told otherwise (libxl waits forever). */
+export const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
+
+const VM_PATH = /^\/vm\/(.*)$/s;
+
+export class TemplateStore {
+  readonly dir: string;
+  readonly #xenstore: XenStore;
+
+  constructor(options: TemplateStoreOptions) {
+    this.#xenstore = options.xenstore;
+    this.dir = userdataDir(options.dir);
+  }
+
+  /**
+   * The uuid in the domain's file names, from /local/domain/<domid>/vm =
+   * "/vm/<uuid>". libxl asks the hypervisor; that node sits in a
+   * guest-owned directory, so it is checked strictly before any path use.
+   */
+  async domainUuid(domid: number): Promise<string> {
+    checkDomid(domid);
+    const vm = await this.#xenstore.read(`/local/domain/${domid}/vm`);
+    if (vm === undefined) throw new TemplateError('ENODOMAIN', `domain ${domid} does not exist`, { domid });
+    const uuid = VM_PATH.exec(vm)?.[1];
+    if (uuid === undefined) {
+      throw new TemplateError('EBADUUID', `domain ${domid}: /local/domain/${domid}/vm is ${describe(vm)}, not /vm/<uuid>`, { domid });
+    }
+    return checkUuid(uuid, domid);
+  }
+
+  paths(domid: number, uuid: string): TemplatePaths {
+    return templatePaths(this.dir, domid, uuid);
+  }
+
+  /** The stored bytes, libxl's trailing NUL included (ENOTEMPLATE if none, ECORRUPT if empty). */
+  async readBytes(domid: number, options: DomainFileOptions = {}): Promise<Buffer> {
+    const { data } = await this.#paths(domid, options);
+    const bytes = await readFileBytes(data, domid);
+    if (bytes.length === 0) throw new TemplateError('ECORRUPT', `template ${data} is empty`, { path: data, domid });
+    return bytes;
+  }
+
+  /** The template's JSON text, without the trailing NUL. */
+  async readText(domid: number, options: DomainFileOptions = {}): Promise<string> {
+    const { data } = await this.#paths(domid, options);
+    const decoded = decodeTemplate(await readFileBytes(data, domid));
+    if ('problem' in decoded) throw new TemplateError('ECORRUPT', `template ${data} ${decoded.problem}`, { path: data, domid });
+    return decoded.text;
+  }
+
+  /** The template parsed; ECORRUPT (cause: the ConfigError) if it is not a domain config. */
+  async read(domid: number, options: DomainFileOptions = {}): Promise<DomainConfig> {
+    const text = await this.readText(domid, options);
+    try {
+      return parseDomainConfig(text);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      const { data } = await this.#paths(domid, options);
+      throw new TemplateError('ECORRUPT', `template ${data} is not a domain configuration: ${error.message}`, { path: data, domid, cause: error });
+    }
+  }
+
+  /**
+   * Replaces the template atomically and durably. Text and bytes are stored
+   * as given plus libxl's NUL; they must be non-empty UTF-8 without NULs.
+   * Like libxl, callers that read-modify-write hold lock() around it.
+   */
+  async write(domid: number, content: DomainConfig | string | Uint8Array, options: DomainFileOptions = {}): Promise<void> {
+    const bytes = templateBytes(typeof content === 'string' || content instanceof Uint8Array ? content : formatDomainConfig(content));
+    const decoded = decodeTemplate(bytes);
+    if ('problem' in decoded) throw new TemplateError('EINVAL', `refusing to store a template that ${decoded.problem}`, { domid });
+    const { data, temporary } = await this.#paths(domid, options);
+    await writeFileDurably(data, temporary, bytes, domid);
+  }
+
+  /**
+   * Takes the domain-userdata lock (shared with libxl) and checks the domain
+   * still exists with that uuid (ENODOMAIN otherwise). Resolves to the
+   * release function.
+   */
+  async lock(domid: number, options: LockOptions = {}): Promise<ReleaseLock> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
+      throw new TemplateError('EINVAL', `invalid lock timeout ${describe(timeoutMs)}: expected milliseconds >= 0`, { domid });
+    }
+    const uuid = await this.#uuid(domid, options);
+    const { lock: path } = this.paths(domid, uuid);
+    const held = await acquireFileLock(path, timeoutMs, options.signal, domid);
+    try {
+      // libxl asks the hypervisor whether the domain survived the wait; here
+      // xenstore: the domain's node still names the same /vm/<uuid>.
+      if (await this.#xenstore.read(`/local/domain/${domid}/vm`) !== `/vm/${uuid}`) {
+        throw new TemplateError('ENODOMAIN', `domain ${domid} (${uuid}) no longer exists`, { domid });
+      }
+    } catch (error) {
+      releaseFileLock(held);
+      throw error;
+    }
+    let released = false;
+    return async () => {
+      if (released) return;
+      released = true;
+      releaseFileLock(held);
+    };
+  }
+
+  /** Runs fn with the lock held and releases it however fn ends. */
+  async withLock<T>(domid: number, fn: () => Promise<T> | T, options: LockOptions = {}): Promise<T> {
+    const release = await this.lock(domid, options);
+    try {
+      return await fn();
+    } finally {
+      await release();
+    }
+  }
+
+  /**
+   * Removes every userdata file of the domid (any userid, any uuid: files of
+   * an earlier domain with the same domid are stale too) except the
+   * domain-userdata lock, which its holder's release unlinks. This is the
+   * last step of libxl's destroy; call it with the lock held. Returns the
+   * removed paths.
+   */
+  async removeAll(domid: number): Promise<string[]> {
+    checkDomid(domid);
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (error) {
+      throw fileError('cannot list userdata directory', this.dir, error, domid);
+    }
+    const removed: string[] = [];
+    for (const name of names) {
+      const parsed = parseUserdataName(name);
+      if (!parsed || parsed.domid !== domid || parsed.userid === LOCK_USERID) continue;
+      const path = join(this.dir, name);
+      try {
+        await unlink(path);
+        removed.push(path);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw fileError('cannot remove', path, error, domid);
+      }
+    }
+    return removed;
+  }
+
+  async #uuid(domid: number, options: DomainFileOptions): Promise<string> {
+    checkDomid(domid);
+    return options.uuid === undefined ? this.domainUuid(domid) : checkUuid(options.uuid, domid);
+  }
+
+  async #paths(domid: number, options: DomainFileOptions): Promise<TemplatePaths> {
+    return this.paths(domid, await this.#uuid(domid, options));
+  }
+}

@@ -1,0 +1,699 @@
+// A pipelined xenstore client speaking the wire protocol (xs_wire.h) on
+// xenstored's Unix socket. libxenstore keeps one request in flight per handle;
+// xenstored matches replies by req_id and answers many requests in flight, so
+// batches of reads cost one round trip per window instead of one per key.
+// Used as the fast path for batch reads; when no Unix socket is reachable
+// (a guest with only /dev/xen/xenbus) connect() fails with
+// ERR_XENSTORE_NO_SOCKET and callers fall back to libxenstore.
+import { createConnection, type Socket } from 'node:net';
+import { constants as osConstants, endianness } from 'node:os';
+import { join } from 'node:path';
+
+export const XENSTORE_PAYLOAD_MAX = 4096;
+export const XENSTORE_ABS_PATH_MAX = 3072;
+const HEADER_SIZE = 16;
+const DEFAULT_WINDOW = 256;
+/** Restarts of a DIRECTORY_PART listing whose node keeps changing underneath. */
+const DIRECTORY_PART_RESTARTS = 16;
+
+/** Message types used here (xsd_sockmsg_type). */
+export const XsType = {
+  DIRECTORY: 1,
+  READ: 2,
+  TRANSACTION_START: 6,
+  TRANSACTION_END: 7,
+  WRITE: 11,
+  RM: 13,
+  WATCH_EVENT: 15,
+  ERROR: 16,
+  DIRECTORY_PART: 22,
+} as const;
+
+/** The libxenstore call each request type stands for, used as the error's syscall. */
+const SYSCALL: Record<number, string> = {
+  [XsType.DIRECTORY]: 'xs_directory',
+  [XsType.DIRECTORY_PART]: 'xs_directory',
+  [XsType.READ]: 'xs_read',
+  [XsType.TRANSACTION_START]: 'xs_transaction_start',
+  [XsType.TRANSACTION_END]: 'xs_transaction_end',
+  [XsType.WRITE]: 'xs_write',
+  [XsType.RM]: 'xs_rm',
+};
+
+/** Errno names xenstored may send (xsd_errors); anything else is EINVAL, as in libxenstore. */
+const XS_ERRNO_NAMES = new Set([
+  'EINVAL', 'EACCES', 'EEXIST', 'EISDIR', 'ENOENT', 'ENOMEM', 'ENOSPC', 'EIO',
+  'ENOTEMPTY', 'ENOSYS', 'EROFS', 'EBUSY', 'EAGAIN', 'EISCONN', 'E2BIG', 'EPERM',
+]);
+
+// ---------------------------------------------------------------- errors
+
+/** Builds the error for a failed request; swappable so callers get their own error class. */
+export type XenStoreErrorFactory = (code: string, syscall: string, path: string | undefined) => Error;
+
+const defaultErrorFactory: XenStoreErrorFactory = (code, syscall, path) => {
+  const error: NodeJS.ErrnoException = new Error(`${syscall}${path === undefined ? '' : ` ${path}`}: ${code}`);
+  error.code = code;
+  const errno = (osConstants.errno as Record<string, number>)[code];
+  if (errno !== undefined) error.errno = -errno;
+  error.syscall = syscall;
+  if (path !== undefined) error.path = path;
+  return error;
+};
+
+let errorFactory: XenStoreErrorFactory = defaultErrorFactory;
+
+/** Replaces the factory of request errors (ENOENT, EAGAIN…); no argument restores the default. */
+export function setErrorFactory(factory?: XenStoreErrorFactory): void {
+  errorFactory = factory ?? defaultErrorFactory;
+}
+
+export type XenStoreWireErrorCode =
+  /** No xenstored Unix socket could be connected: fall back to libxenstore. */
+  | 'ERR_XENSTORE_NO_SOCKET'
+  /** The socket failed or xenstored went away; every pending request gets this. */
+  | 'ERR_XENSTORE_CONNECTION_LOST'
+  /** xenstored sent something that is not a valid reply; the connection is closed. */
+  | 'ERR_XENSTORE_PROTOCOL'
+  /** close() was called. */
+  | 'ERR_XENSTORE_CLOSED'
+  | 'ABORT_ERR';
+
+/** Failure of the connection itself, as opposed to an errno reply to one request. */
+export class XenStoreWireError extends Error {
+  override name = 'XenStoreWireError';
+  constructor(readonly code: XenStoreWireErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+// ---------------------------------------------------------------- paths
+
+const PATH_SYNTAX = /^\/(?:[A-Za-z0-9_@-]+(?:\/[A-Za-z0-9_@-]+)*)?$/;
+
+/** xenstored's rules for an absolute path: charset, no `//`, no trailing `/`, ≤ 3072 bytes. */
+export function isValidXenStorePath(path: string): boolean {
+  return typeof path === 'string' && path.length <= XENSTORE_ABS_PATH_MAX && PATH_SYNTAX.test(path);
+}
+
+/** The socket libxenstore would try first: $XENSTORED_PATH, else ${XENSTORED_RUNDIR:-/var/run/xenstored}/socket. */
+export function xenstoredSocketPath(env: NodeJS.ProcessEnv = process.env): string {
+  return env.XENSTORED_PATH ?? join(env.XENSTORED_RUNDIR ?? '/var/run/xenstored', 'socket');
+}
+
+function childPath(parent: string, name: string): string {
+  return parent === '/' ? `/${name}` : `${parent}/${name}`;
+}
+
+function baseName(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}
+
+// ---------------------------------------------------------------- requests
+
+/** A node of a subtree, the same shape as the addon's XenStoreNode. */
+export interface XenStoreNode {
+  name: string;
+  value: string;
+  children: XenStoreNode[];
+}
+
+/** Receives the outcome of requests; `index` tells a batch which of its requests it is. */
+interface ReplySink {
+  /** A reply of the request's own type; the payload is buffer[start, end). */
+  onReply(request: Request, buffer: Buffer, start: number, end: number): void;
+  /** An XS_ERROR reply (`failure` undefined: build the error on demand) or a connection failure. */
+  onError(request: Request, code: string, failure: Error | undefined): void;
+}
+
+/** What the batch readers below need from the connection. */
+interface RequestQueue {
+  enqueue(request: Request): void;
+  listChildren(path: string, txId: number, done: ListDone): void;
+}
+
+type ListDone = (error: Error | undefined, names?: string[]) => void;
+
+class Request {
+  reqId = 0;
+  constructor(
+    readonly type: number,
+    readonly txId: number,
+    /** First payload string, sent NUL-terminated (a path, or T/F, or empty). */
+    readonly arg: string,
+    /** The path, for errors; undefined for transaction requests. */
+    readonly path: string | undefined,
+    /** Raw bytes following the arg's NUL (a written value, a DIRECTORY_PART offset). */
+    readonly body: Buffer | undefined,
+    readonly sink: ReplySink,
+    readonly index: number,
+  ) {}
+
+  get payloadLength(): number {
+    return this.arg.length + 1 + (this.body ? this.body.length : 0);
+  }
+}
+
+function requestError(request: Request, code: string, failure: Error | undefined): Error {
+  return failure ?? errorFactory(code, SYSCALL[request.type] ?? 'xs_talkv', request.path);
+}
+
+/** Settles one promise from one request, decoding the payload with `decode`. */
+class SingleSink<T> implements ReplySink {
+  constructor(
+    private readonly decode: (buffer: Buffer, start: number, end: number) => T,
+    private readonly resolve: (value: T) => void,
+    private readonly reject: (error: Error) => void,
+  ) {}
+  onReply(_request: Request, buffer: Buffer, start: number, end: number): void {
+    this.resolve(this.decode(buffer, start, end));
+  }
+  onError(request: Request, code: string, failure: Error | undefined): void {
+    this.reject(requestError(request, code, failure));
+  }
+}
+
+/** Values of many READs, in order; ENOENT → undefined, any other error rejects the batch. */
+class ReadManySink<T> implements ReplySink {
+  private remaining: number;
+  private settled = false;
+  readonly values: (T | undefined)[];
+  constructor(
+    count: number,
+    private readonly decode: (buffer: Buffer, start: number, end: number) => T,
+    private readonly resolve: (values: (T | undefined)[]) => void,
+    private readonly reject: (error: Error) => void,
+  ) {
+    this.remaining = count;
+    this.values = new Array<T | undefined>(count).fill(undefined);
+  }
+  onReply(request: Request, buffer: Buffer, start: number, end: number): void {
+    this.values[request.index] = this.decode(buffer, start, end);
+    this.done();
+  }
+  onError(request: Request, code: string, failure: Error | undefined): void {
+    if (code === 'ENOENT' && !failure) return this.done();
+    if (this.settled) return;
+    this.settled = true;
+    this.reject(requestError(request, code, failure));
+  }
+  private done(): void {
+    if (--this.remaining === 0 && !this.settled) {
+      this.settled = true;
+      this.resolve(this.values);
+    }
+  }
+}
+
+const decodeUtf8 = (buffer: Buffer, start: number, end: number): string => buffer.toString('utf8', start, end);
+const decodeBuffer = (buffer: Buffer, start: number, end: number): Buffer => Buffer.from(buffer.subarray(start, end));
+const decodeNothing = (): void => undefined;
+
+/** NUL-terminated names (node names are ASCII by xenstored's charset). */
+function decodeNames(buffer: Buffer, start: number, end: number): string[] {
+  const names: string[] = [];
+  let pos = start;
+  while (pos < end) {
+    let nul = buffer.indexOf(0, pos);
+    if (nul < 0 || nul > end) nul = end;
+    if (nul > pos) names.push(buffer.toString('latin1', pos, nul));
+    pos = nul + 1;
+  }
+  return names;
+}
+
+const readU32: (buffer: Buffer, offset: number) => number =
+  endianness() === 'LE' ? (b, o) => b.readUInt32LE(o) : (b, o) => b.readUInt32BE(o);
+const writeU32: (buffer: Buffer, value: number, offset: number) => void =
+  endianness() === 'LE' ? (b, v, o) => { b.writeUInt32LE(v, o); } : (b, v, o) => { b.writeUInt32BE(v, o); };
+
+// ---------------------------------------------------------------- connection
+
+export interface XenStoreConnectOptions {
+  signal?: AbortSignal;
+  /** Most requests in flight at once (default 256). */
+  window?: number;
+}
+
+export class XenStoreConnection {
+  private readonly window: number;
+  private readonly inFlight = new Map<number, Request>();
+  private readonly queue: Request[] = [];
+  private queueHead = 0;
+  private lastReqId = 0;
+  private pumpScheduled = false;
+  private failure: XenStoreWireError | undefined;
+  /** Holds one message split across socket reads (≤ header + XENSTORE_PAYLOAD_MAX). */
+  private readonly partial = Buffer.allocUnsafe(HEADER_SIZE + XENSTORE_PAYLOAD_MAX);
+  private partialLength = 0;
+  private readonly closed: Promise<void>;
+  private readonly requests: RequestQueue = {
+    enqueue: (request) => this.enqueue(request),
+    listChildren: (path, txId, done) => this.listChildren(path, txId, done),
+  };
+
+  private constructor(private readonly socket: Socket, readonly socketPath: string, options: XenStoreConnectOptions) {
+    this.window = Math.max(1, Math.floor(options.window ?? DEFAULT_WINDOW));
+    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (error) => this.fail(new XenStoreWireError(
+      'ERR_XENSTORE_CONNECTION_LOST', `xenstored connection ${socketPath} failed: ${error.message}`, { cause: error })));
+    socket.on('close', () => this.fail(new XenStoreWireError(
+      'ERR_XENSTORE_CONNECTION_LOST', `xenstored closed the connection ${socketPath}`)));
+  }
+
+  /** Connects to xenstored's Unix socket (default: as libxenstore finds it). */
+  static connect(socketPath: string = xenstoredSocketPath(), options: XenStoreConnectOptions = {}): Promise<XenStoreConnection> {
+    const { signal } = options;
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(new XenStoreWireError('ABORT_ERR', 'connect to xenstored aborted', { cause: signal.reason }));
+        return;
+      }
+      const socket = createConnection({ path: socketPath });
+      const onAbort = (): void => {
+        socket.destroy();
+        reject(new XenStoreWireError('ABORT_ERR', 'connect to xenstored aborted', { cause: signal?.reason }));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      socket.once('error', (error: NodeJS.ErrnoException) => {
+        signal?.removeEventListener('abort', onAbort);
+        reject(new XenStoreWireError('ERR_XENSTORE_NO_SOCKET',
+          `no xenstored socket at ${socketPath} (${error.code ?? error.message})`, { cause: error }));
+      });
+      socket.once('connect', () => {
+        signal?.removeEventListener('abort', onAbort);
+        socket.removeAllListeners('error');
+        resolve(new XenStoreConnection(socket, socketPath, options));
+      });
+    });
+  }
+
+  /** Requests sent and not yet answered plus those waiting for the window. */
+  get pending(): number {
+    return this.inFlight.size + this.queue.length - this.queueHead;
+  }
+
+  // -------------------------------------------------------------- operations
+
+  /** Value of `path` as UTF-8. */
+  read(path: string, txId = 0): Promise<string> {
+    return this.single(XsType.READ, txId, path, undefined, decodeUtf8);
+  }
+
+  /** Value of `path` as raw bytes. */
+  readBuffer(path: string, txId = 0): Promise<Buffer> {
+    return this.single(XsType.READ, txId, path, undefined, decodeBuffer);
+  }
+
+  /** Names of the children of `path` (DIRECTORY, or DIRECTORY_PART when the list exceeds one payload). */
+  directory(path: string, txId = 0): Promise<string[]> {
+    const invalid = this.check(path);
+    if (invalid) return Promise.reject(invalid);
+    return new Promise((resolve, reject) => {
+      this.listChildren(path, txId, (error, names) => (error ? reject(error) : resolve(names!)));
+    });
+  }
+
+  /** Values of all `paths` as UTF-8, pipelined; a missing node gives undefined. */
+  readMany(paths: readonly string[], txId = 0): Promise<(string | undefined)[]> {
+    return this.many(paths, txId, decodeUtf8);
+  }
+
+  /** Values of all `paths` as raw bytes, pipelined; a missing node gives undefined. */
+  readManyBuffers(paths: readonly string[], txId = 0): Promise<(Buffer | undefined)[]> {
+    return this.many(paths, txId, decodeBuffer);
+  }
+
+  /** The subtree at `path`, breadth first: each node's DIRECTORY and READ go out together. */
+  readTree(path: string, txId = 0): Promise<XenStoreNode> {
+    const invalid = this.check(path);
+    if (invalid) return Promise.reject(invalid);
+    return new Promise((resolve, reject) => new TreeWalk(this.requests, path, txId, resolve, reject).start());
+  }
+
+  write(path: string, value: string | Buffer, txId = 0): Promise<void> {
+    const body = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+    return this.single(XsType.WRITE, txId, path, body, decodeNothing);
+  }
+
+  /** Removes `path` and everything under it; a missing `path` is not an error. */
+  rm(path: string, txId = 0): Promise<void> {
+    return this.single(XsType.RM, txId, path, undefined, decodeNothing);
+  }
+
+  transactionStart(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const sink = new SingleSink((b, s, e) => Number.parseInt(b.toString('latin1', s, e), 10), resolve, reject);
+      this.enqueue(new Request(XsType.TRANSACTION_START, 0, '', undefined, undefined, sink, 0));
+    });
+  }
+
+  /** Commits (default) or aborts; a conflicting commit rejects with code EAGAIN: redo the transaction. */
+  transactionEnd(txId: number, commit = true): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const sink = new SingleSink(decodeNothing, resolve, reject);
+      this.enqueue(new Request(XsType.TRANSACTION_END, txId, commit ? 'T' : 'F', undefined, undefined, sink, 0));
+    });
+  }
+
+  /** Closes the socket; requests still pending reject with ERR_XENSTORE_CLOSED. */
+  async close(): Promise<void> {
+    this.fail(new XenStoreWireError('ERR_XENSTORE_CLOSED', 'xenstore connection closed'));
+    await this.closed;
+  }
+
+  // -------------------------------------------------------------- internals
+
+  /** Error for a path or payload xenstored would refuse, or for a connection that is gone. */
+  private check(path: string, bodyLength = 0, type: number = XsType.READ): Error | undefined {
+    if (this.failure) return this.failure;
+    if (!isValidXenStorePath(path)) return errorFactory('EINVAL', SYSCALL[type]!, String(path));
+    if (path.length + 1 + bodyLength > XENSTORE_PAYLOAD_MAX) return errorFactory('E2BIG', SYSCALL[type]!, path);
+    return undefined;
+  }
+
+  private single<T>(type: number, txId: number, path: string, body: Buffer | undefined,
+    decode: (buffer: Buffer, start: number, end: number) => T): Promise<T> {
+    const invalid = this.check(path, body?.length, type);
+    if (invalid) return Promise.reject(invalid);
+    return new Promise((resolve, reject) => {
+      this.enqueue(new Request(type, txId, path, path, body, new SingleSink(decode, resolve, reject), 0));
+    });
+  }
+
+  private many<T>(paths: readonly string[], txId: number,
+    decode: (buffer: Buffer, start: number, end: number) => T): Promise<(T | undefined)[]> {
+    for (const path of paths) {
+      const invalid = this.check(path);
+      if (invalid) return Promise.reject(invalid);
+    }
+    if (paths.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      const sink = new ReadManySink(paths.length, decode, resolve, reject);
+      for (let i = 0; i < paths.length; i++) {
+        this.enqueue(new Request(XsType.READ, txId, paths[i]!, paths[i], undefined, sink, i));
+      }
+    });
+  }
+
+  /** Calls back with the children of `path`, falling back to DIRECTORY_PART on E2BIG. */
+  private listChildren(path: string, txId: number, done: ListDone): void {
+    const sink: ReplySink = {
+      onReply: (_request, buffer, start, end) => done(undefined, decodeNames(buffer, start, end)),
+      onError: (request, code, failure) => {
+        if (code === 'E2BIG' && !failure) new DirectoryPartListing(this.requests, path, txId, done).next();
+        else done(requestError(request, code, failure));
+      },
+    };
+    this.enqueue(new Request(XsType.DIRECTORY, txId, path, path, undefined, sink, 0));
+  }
+
+  /** Queues a request; the window decides when it is written. */
+  private enqueue(request: Request): void {
+    if (this.failure) {
+      request.sink.onError(request, this.failure.code, this.failure);
+      return;
+    }
+    this.queue.push(request);
+    if (!this.pumpScheduled) {
+      this.pumpScheduled = true;
+      queueMicrotask(() => {
+        this.pumpScheduled = false;
+        this.pump();
+      });
+    }
+  }
+
+  /** Writes as many queued requests as the window allows, in one socket write. */
+  private pump(): void {
+    if (this.failure) return;
+    const count = Math.min(this.window - this.inFlight.size, this.queue.length - this.queueHead);
+    if (count <= 0) return;
+    let total = 0;
+    for (let i = this.queueHead; i < this.queueHead + count; i++) total += HEADER_SIZE + this.queue[i]!.payloadLength;
+    const out = Buffer.allocUnsafe(total);
+    let pos = 0;
+    for (let i = 0; i < count; i++) {
+      const request = this.queue[this.queueHead++]!;
+      request.reqId = this.lastReqId = (this.lastReqId % 0xffffffff) + 1; // 0 is for watch events
+      const length = request.payloadLength;
+      writeU32(out, request.type, pos);
+      writeU32(out, request.reqId, pos + 4);
+      writeU32(out, request.txId, pos + 8);
+      writeU32(out, length, pos + 12);
+      pos += HEADER_SIZE;
+      pos += out.write(request.arg, pos, 'latin1');
+      out[pos++] = 0;
+      if (request.body) pos += request.body.copy(out, pos);
+      this.inFlight.set(request.reqId, request);
+    }
+    if (this.queueHead === this.queue.length) {
+      this.queue.length = 0;
+      this.queueHead = 0;
+    } else if (this.queueHead > 4096) {
+      this.queue.splice(0, this.queueHead);
+      this.queueHead = 0;
+    }
+    this.socket.write(out);
+  }
+
+  /** Splits the byte stream into messages without copying whole chunks. */
+  private onData(chunk: Buffer): void {
+    let pos = 0;
+    if (this.partialLength > 0) {
+      pos = this.fillPartial(chunk);
+      if (pos < 0) return;
+      const length = this.partialLength;
+      this.partialLength = 0;
+      if (!this.dispatch(this.partial, 0, length - HEADER_SIZE)) return;
+    }
+    while (chunk.length - pos >= HEADER_SIZE) {
+      const length = readU32(chunk, pos + 12);
+      if (length > XENSTORE_PAYLOAD_MAX) return this.protocolError(`reply payload of ${length} bytes`);
+      if (chunk.length - pos < HEADER_SIZE + length) break;
+      if (!this.dispatch(chunk, pos, length)) return;
+      pos += HEADER_SIZE + length;
+    }
+    if (pos < chunk.length) {
+      this.partialLength = chunk.copy(this.partial, 0, pos);
+    }
+    this.pump();
+  }
+
+  /** Completes the held partial message from `chunk`; returns the bytes used, or -1 if still incomplete. */
+  private fillPartial(chunk: Buffer): number {
+    let used = 0;
+    if (this.partialLength < HEADER_SIZE) {
+      used = chunk.copy(this.partial, this.partialLength, 0, HEADER_SIZE - this.partialLength);
+      this.partialLength += used;
+      if (this.partialLength < HEADER_SIZE) return -1;
+    }
+    const length = readU32(this.partial, 12);
+    if (length > XENSTORE_PAYLOAD_MAX) {
+      this.protocolError(`reply payload of ${length} bytes`);
+      return -1;
+    }
+    const missing = HEADER_SIZE + length - this.partialLength;
+    const copied = chunk.copy(this.partial, this.partialLength, used, used + missing);
+    this.partialLength += copied;
+    return copied < missing ? -1 : used + copied;
+  }
+
+  /** Hands one reply to its request; false when the connection had to be closed. */
+  private dispatch(buffer: Buffer, pos: number, length: number): boolean {
+    const type = readU32(buffer, pos);
+    const reqId = readU32(buffer, pos + 4);
+    const start = pos + HEADER_SIZE;
+    const end = start + length;
+    if (type === XsType.WATCH_EVENT && reqId === 0) return true; // no watches are set here
+    const request = this.inFlight.get(reqId);
+    if (!request) {
+      this.protocolError(`reply type ${type} with unknown req_id ${reqId}`);
+      return false;
+    }
+    if (type !== request.type && type !== XsType.ERROR) {
+      this.protocolError(`reply type ${type} to request type ${request.type} (req_id ${reqId})`);
+      return false;
+    }
+    this.inFlight.delete(reqId);
+    if (type === XsType.ERROR) {
+      let nul = buffer.indexOf(0, start);
+      if (nul < 0 || nul > end) nul = end;
+      const name = buffer.toString('latin1', start, nul);
+      request.sink.onError(request, XS_ERRNO_NAMES.has(name) ? name : 'EINVAL', undefined);
+    } else {
+      request.sink.onReply(request, buffer, start, end);
+    }
+    return !this.failure;
+  }
+
+  private protocolError(detail: string): void {
+    this.fail(new XenStoreWireError('ERR_XENSTORE_PROTOCOL', `invalid reply from xenstored: ${detail}`));
+  }
+
+  /** Ends the connection once: every request in flight or queued rejects with `error`. */
+  private fail(error: XenStoreWireError): void {
+    if (this.failure) return;
+    this.failure = error;
+    this.socket.destroy();
+    const requests = [...this.inFlight.values(), ...this.queue.slice(this.queueHead)];
+    this.inFlight.clear();
+    this.queue.length = 0;
+    this.queueHead = 0;
+    for (const request of requests) request.sink.onError(request, error.code, error);
+  }
+}
+
+/**
+ * Child list longer than one payload, read in parts as libxenstore does: each reply is
+ * `gencnt|child|…`, the last part ends with an extra NUL, and a changed gencnt restarts.
+ */
+class DirectoryPartListing implements ReplySink {
+  private chunks: Buffer[] = [];
+  private offset = 0;
+  private generation: string | undefined;
+  private restarts = 0;
+  constructor(
+    private readonly requests: RequestQueue,
+    private readonly path: string,
+    private readonly txId: number,
+    private readonly done: ListDone,
+  ) {}
+
+  next(): void {
+    const offset = Buffer.from(`${this.offset}\0`, 'latin1');
+    this.requests.enqueue(new Request(XsType.DIRECTORY_PART, this.txId, this.path, this.path, offset, this, 0));
+  }
+
+  onReply(request: Request, buffer: Buffer, start: number, end: number): void {
+    let genEnd = buffer.indexOf(0, start);
+    if (genEnd < 0 || genEnd >= end) genEnd = end;
+    const generation = buffer.toString('latin1', start, genEnd);
+    if (this.generation !== undefined && generation !== this.generation) {
+      if (++this.restarts > DIRECTORY_PART_RESTARTS) return this.onError(request, 'EAGAIN', undefined);
+      this.chunks = [];
+      this.offset = 0;
+      this.generation = undefined;
+      return this.next();
+    }
+    this.generation = generation;
+    const part = Buffer.from(buffer.subarray(Math.min(genEnd + 1, end), end));
+    if (part.length === 0) return this.onError(request, 'EINVAL', undefined); // would never progress
+    this.chunks.push(part);
+    this.offset += part.length;
+    // Names are never empty, so a lone NUL or a double NUL can only be the end mark.
+    const last = part.length - 1;
+    const finished = part[last] === 0 && (last === 0 || part[last - 1] === 0);
+    if (!finished) return this.next();
+    const list = this.chunks.length === 1 ? part : Buffer.concat(this.chunks);
+    this.done(undefined, decodeNames(list, 0, list.length));
+  }
+
+  onError(request: Request, code: string, failure: Error | undefined): void {
+    // A daemon without DIRECTORY_PART cannot list this node at all, as libxenstore reports it.
+    this.done(requestError(request, code === 'ENOSYS' && !failure ? 'E2BIG' : code, failure));
+  }
+}
+
+/**
+ * Breadth-first subtree read. Each node's DIRECTORY and READ are queued together as soon as its
+ * parent's child list arrives, so the pipeline never drains between levels. Nodes removed while
+ * the walk runs (ENOENT below the root) are left out.
+ */
+class TreeWalk implements ReplySink {
+  private readonly nodes: XenStoreNode[] = [];
+  private readonly paths: string[] = [];
+  private readonly gone: boolean[] = [];
+  private outstanding = 0;
+  private anyGone = false;
+  private settled = false;
+
+  constructor(
+    private readonly requests: RequestQueue,
+    private readonly rootPath: string,
+    private readonly txId: number,
+    private readonly resolve: (node: XenStoreNode) => void,
+    private readonly reject: (error: Error) => void,
+  ) {}
+
+  start(): void {
+    this.visit({ name: baseName(this.rootPath), value: '', children: [] }, this.rootPath);
+  }
+
+  private visit(node: XenStoreNode, path: string): void {
+    const index = this.nodes.length;
+    this.nodes.push(node);
+    this.paths.push(path);
+    this.gone.push(false);
+    this.outstanding += 2;
+    this.requests.enqueue(new Request(XsType.READ, this.txId, path, path, undefined, this, index));
+    this.requests.enqueue(new Request(XsType.DIRECTORY, this.txId, path, path, undefined, this, index));
+  }
+
+  onReply(request: Request, buffer: Buffer, start: number, end: number): void {
+    if (this.settled) return;
+    const node = this.nodes[request.index]!;
+    if (request.type === XsType.READ) node.value = buffer.toString('utf8', start, end);
+    else this.addChildren(request.index, decodeNames(buffer, start, end));
+    this.finishOne();
+  }
+
+  onError(request: Request, code: string, failure: Error | undefined): void {
+    if (this.settled) return;
+    if (!failure && code === 'ENOENT' && request.index > 0) {
+      this.gone[request.index] = this.anyGone = true;
+      return this.finishOne();
+    }
+    if (!failure && code === 'E2BIG' && request.type === XsType.DIRECTORY) {
+      const index = request.index;
+      this.requests.listChildren(this.paths[index]!, this.txId, (error, names) => {
+        if (this.settled) return;
+        if (error && (error as NodeJS.ErrnoException).code === 'ENOENT' && index > 0) {
+          this.gone[index] = this.anyGone = true;
+        } else if (error) {
+          return this.fail(error);
+        } else {
+          this.addChildren(index, names!);
+        }
+        this.finishOne();
+      });
+      return;
+    }
+    this.fail(requestError(request, code, failure));
+  }
+
+  private addChildren(index: number, names: string[]): void {
+    const parent = this.nodes[index]!;
+    const parentPath = this.paths[index]!;
+    for (const name of names) {
+      const child: XenStoreNode = { name, value: '', children: [] };
+      parent.children.push(child);
+      const path = childPath(parentPath, name);
+      if (!isValidXenStorePath(path)) return this.fail(errorFactory('EINVAL', 'xs_directory', parentPath));
+      this.visit(child, path);
+    }
+  }
+
+  private finishOne(): void {
+    if (--this.outstanding > 0 || this.settled) return;
+    this.settled = true;
+    if (this.anyGone) this.prune();
+    this.resolve(this.nodes[0]!);
+  }
+
+  private prune(): void {
+    const goneNodes = new Set(this.nodes.filter((_, i) => this.gone[i]));
+    for (const node of this.nodes) {
+      if (node.children.some((child) => goneNodes.has(child))) {
+        node.children = node.children.filter((child) => !goneNodes.has(child));
+      }
+    }
+  }
+
+  private fail(error: Error): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.reject(error);
+  }
+}

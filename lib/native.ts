@@ -1,0 +1,91 @@
+// The native addon: loaded once with node-gyp-build from the package root.
+// The interfaces below are the only contract between TypeScript and
+// native/*.cc; keep them in step with the C++.
+import { createRequire } from 'node:module';
+import { packageRoot } from './util/package-root.js';
+
+/** Request kinds of NativeConnection.request, in the order of native/connection.cc `Op`. */
+export const NativeOp = {
+  read: 0,
+  readBuffer: 1,
+  write: 2,
+  directory: 3,
+  mkdir: 4,
+  rm: 5,
+  getPermissions: 6,
+  setPermissions: 7,
+  readMany: 8,
+  readTree: 9,
+  getDomainPath: 10,
+  isDomainIntroduced: 11,
+  transactionStart: 12,
+  transactionEnd: 13,
+} as const;
+export type NativeOp = (typeof NativeOp)[keyof typeof NativeOp];
+
+/** Any handle of the pool (the least busy one). */
+export const ANY_SLOT = -1;
+
+/** What each request takes as `path` and `arg`, and what it returns. */
+export interface NativeRequests {
+  [NativeOp.read]: { path: string; arg: undefined; result: string | undefined };
+  [NativeOp.readBuffer]: { path: string; arg: undefined; result: Buffer | undefined };
+  [NativeOp.write]: { path: string; arg: string | Uint8Array; result: undefined };
+  [NativeOp.directory]: { path: string; arg: undefined; result: string[] | undefined };
+  [NativeOp.mkdir]: { path: string; arg: undefined; result: undefined };
+  [NativeOp.rm]: { path: string; arg: undefined; result: undefined };
+  /** Result: flat [domid, bits, domid, bits, …], owner first; bits: 1 read, 2 write. */
+  [NativeOp.getPermissions]: { path: string; arg: undefined; result: number[] };
+  [NativeOp.setPermissions]: { path: string; arg: number[]; result: undefined };
+  [NativeOp.readMany]: { path: undefined; arg: readonly string[]; result: (string | undefined)[] };
+  /** Result: [name, value, name, value, …] and child counts, both in preorder. */
+  [NativeOp.readTree]: { path: string; arg: undefined; result: [string[], Uint32Array] | undefined };
+  [NativeOp.getDomainPath]: { path: undefined; arg: number; result: string };
+  [NativeOp.isDomainIntroduced]: { path: undefined; arg: number; result: boolean };
+  /** Result: [slot, transaction id]; later requests of the transaction pass both. */
+  [NativeOp.transactionStart]: { path: undefined; arg: undefined; result: [number, number] };
+  /** arg: true to abort instead of commit. */
+  [NativeOp.transactionEnd]: { path: undefined; arg: boolean; result: undefined };
+}
+
+export interface NativeConnection {
+  /** Runs one request on the calling thread. tx 0: no transaction; slot ANY_SLOT: any handle. */
+  request<O extends NativeOp>(op: O, slot: number, tx: number, path: NativeRequests[O]['path'], arg?: NativeRequests[O]['arg']): NativeRequests[O]['result'];
+  /** Same, on the libuv pool. */
+  requestAsync<O extends NativeOp>(op: O, slot: number, tx: number, path: NativeRequests[O]['path'], arg?: NativeRequests[O]['arg']): Promise<NativeRequests[O]['result']>;
+  /** Refuses new requests, waits for in-flight ones, closes the handles. */
+  close(): Promise<void>;
+  readonly poolSize: number;
+  readonly closed: boolean;
+}
+
+export interface NativeWatcher {
+  watch(path: string, token: string): void;
+  unwatch(path: string, token: string): void;
+  close(): void;
+}
+
+/** Watch events as [path, token, path, token, …], or null with an error. */
+export type NativeWatchCallback = (events: string[] | null, error?: Error) => void;
+
+export interface NativeAddon {
+  Connection: new (path: string | undefined, poolSize: number) => NativeConnection;
+  Watcher: new (path: string | undefined, onEvents: NativeWatchCallback) => NativeWatcher;
+  /** flock(2); false only when 'ex-nb' would block. */
+  flock(fd: number, op: 'ex' | 'ex-nb' | 'un'): boolean;
+  /** The class the addon instantiates for every xenstore error. */
+  setErrorConstructor(constructor: new (message: string) => Error): void;
+  /** Whether libxenstore can be dlopen'd here. */
+  libraryStatus(): { loaded: boolean; library?: string; error?: string };
+}
+
+let addon: NativeAddon | undefined;
+
+export function native(): NativeAddon {
+  if (!addon) {
+    const require = createRequire(import.meta.url);
+    const load = require('node-gyp-build') as (dir: string) => NativeAddon;
+    addon = load(packageRoot());
+  }
+  return addon;
+}

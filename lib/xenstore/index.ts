@@ -1,0 +1,12 @@
+export { XenStore } from './xenstore.js';
+export { XenStoreError, AbortError, isXenStoreError } from './errors.js';
+export type {
+  XenStoreNode,
+  XenStoreOps,
+  XenStoreOpenOptions,
+  XenStorePermission,
+  XenStoreTransaction,
+  XenStoreTransactionOptions,
+  XenStoreWatchEvent,
+  XenStoreWatchOptions,
+} from './types.js';

@@ -1,0 +1,67 @@
+export interface XenStorePermission {
+  domid: number;
+  read: boolean;
+  write: boolean;
+}
+
+/** A node of readTree: its own name (the last path component), value and children. */
+export interface XenStoreNode {
+  name: string;
+  value: string;
+  children: XenStoreNode[];
+}
+
+/** The requests a XenStore and a transaction both offer. Missing nodes read as undefined. */
+export interface XenStoreOps {
+  read(path: string): Promise<string | undefined>;
+  readSync(path: string): string | undefined;
+  readBuffer(path: string): Promise<Buffer | undefined>;
+  readBufferSync(path: string): Buffer | undefined;
+  write(path: string, value: string | Buffer): Promise<void>;
+  writeSync(path: string, value: string | Buffer): void;
+  list(path: string): Promise<string[] | undefined>;
+  listSync(path: string): string[] | undefined;
+  mkdir(path: string): Promise<void>;
+  mkdirSync(path: string): void;
+  rm(path: string): Promise<void>;
+  rmSync(path: string): void;
+  /** Owner first. A missing node is an ENOENT XenStoreError. */
+  getPermissions(path: string): Promise<XenStorePermission[]>;
+  getPermissionsSync(path: string): XenStorePermission[];
+  setPermissions(path: string, perms: readonly XenStorePermission[]): Promise<void>;
+  setPermissionsSync(path: string, perms: readonly XenStorePermission[]): void;
+  /** One native call for many keys; undefined where a key is missing. */
+  readMany(paths: readonly string[]): Promise<(string | undefined)[]>;
+  readManySync(paths: readonly string[]): (string | undefined)[];
+  /** A whole subtree in one native call; undefined when the root is missing. */
+  readTree(path: string): Promise<XenStoreNode | undefined>;
+  readTreeSync(path: string): XenStoreNode | undefined;
+}
+
+export interface XenStoreTransaction extends XenStoreOps {
+  readonly id: number;
+}
+
+export interface XenStoreOpenOptions {
+  /** Socket (or xenbus device) of xenstored; default: libxenstore's XENSTORED_PATH / XENSTORED_RUNDIR rules. */
+  path?: string;
+  /** Handles for concurrent async requests (default 4). */
+  poolSize?: number;
+}
+
+export interface XenStoreTransactionOptions {
+  /** Reruns after the first attempt on EAGAIN (default 16). */
+  maxRetries?: number;
+  signal?: AbortSignal;
+}
+
+export interface XenStoreWatchOptions {
+  signal?: AbortSignal;
+  /** Token reported with each event (default: a unique one). */
+  token?: string;
+}
+
+export interface XenStoreWatchEvent {
+  path: string;
+  token: string;
+}

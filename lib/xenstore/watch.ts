@@ -1,0 +1,168 @@
+// Watches: one native watcher handle per XenStore, shared by every watch()
+// iterator. Events are dispatched by token to the iterators whose path
+// covers the event path. An iterator keeps at most one pending event per
+// path: a consumer that falls behind re-reads the node anyway, and a guest
+// writing in a loop cannot grow the queue without bound.
+import type { NativeAddon, NativeWatcher } from '../native.js';
+import { XenStoreError } from './errors.js';
+import type { XenStoreWatchEvent } from './types.js';
+
+export class WatchHub {
+  private watcher: NativeWatcher | undefined;
+  private readonly byToken = new Map<string, Set<WatchIterator>>();
+  private nextToken = 0;
+
+  constructor(private readonly addon: NativeAddon, private readonly socketPath: string | undefined) {}
+
+  uniqueToken(): string {
+    return `xen-domconfig/${process.pid}/${this.nextToken++}`;
+  }
+
+  /** Registers the watch with xenstored; the daemon fires it once at once. */
+  subscribe(iterator: WatchIterator): void {
+    this.watcher ??= new this.addon.Watcher(this.socketPath, (events, error) => this.dispatch(events, error));
+    this.watcher.watch(iterator.path, iterator.token);
+    let set = this.byToken.get(iterator.token);
+    if (!set) this.byToken.set(iterator.token, (set = new Set()));
+    set.add(iterator);
+  }
+
+  unsubscribe(iterator: WatchIterator): void {
+    const set = this.byToken.get(iterator.token);
+    if (!set?.delete(iterator)) return;
+    if (set.size === 0) this.byToken.delete(iterator.token);
+    this.watcher!.unwatch(iterator.path, iterator.token);
+  }
+
+  /** Ends every iterator and closes the watch handle. */
+  close(): void {
+    for (const set of [...this.byToken.values()]) for (const iterator of set) iterator.end();
+    this.byToken.clear();
+    this.watcher?.close();
+    this.watcher = undefined;
+  }
+
+  private dispatch(events: string[] | null, error?: Error): void {
+    if (!events) {
+      for (const set of [...this.byToken.values()]) for (const iterator of set) iterator.fail(error!);
+      return;
+    }
+    for (let i = 0; i < events.length; i += 2) {
+      const path = events[i]!;
+      const token = events[i + 1]!;
+      for (const iterator of this.byToken.get(token) ?? []) {
+        if (covers(iterator.path, path)) iterator.push({ path, token });
+      }
+    }
+  }
+}
+
+/** xs_path_is_subpath: the watched path itself or anything below it. */
+function covers(watched: string, path: string): boolean {
+  return path === watched || (path.startsWith(watched) && (watched.endsWith('/') || path[watched.length] === '/'));
+}
+
+type Waiter = { resolve(result: IteratorResult<XenStoreWatchEvent>): void; reject(error: unknown): void };
+
+export class WatchIterator implements AsyncIterableIterator<XenStoreWatchEvent> {
+  private readonly queue: XenStoreWatchEvent[] = [];
+  private readonly queuedPaths = new Set<string>();
+  private waiter: Waiter | undefined;
+  private error: unknown;
+  private finished = false;
+  private readonly onAbort = () => this.end();
+
+  constructor(
+    private readonly hub: WatchHub,
+    readonly path: string,
+    readonly token: string,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    if (signal?.aborted) {
+      this.finished = true;
+      return;
+    }
+    try {
+      hub.subscribe(this);
+    } catch (error) {
+      this.error = error;
+      this.finished = true;
+      return;
+    }
+    signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<XenStoreWatchEvent>> {
+    const event = this.queue.shift();
+    if (event) {
+      this.queuedPaths.delete(event.path);
+      return Promise.resolve({ value: event, done: false });
+    }
+    if (this.error !== undefined) {
+      const error = this.error;
+      this.error = undefined;
+      return Promise.reject(error);
+    }
+    if (this.finished) return Promise.resolve({ value: undefined, done: true });
+    if (this.waiter) return Promise.reject(new XenStoreError('ERR_XENSTORE_WATCH_BUSY: next() called while a previous next() is pending', { code: 'ERR_XENSTORE_WATCH_BUSY', errno: 0, syscall: 'watch', path: this.path }));
+    return new Promise((resolve, reject) => { this.waiter = { resolve, reject }; });
+  }
+
+  /** Leaving a for-await loop (break, return, throw) removes the watch. */
+  return(): Promise<IteratorResult<XenStoreWatchEvent>> {
+    this.end();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  push(event: XenStoreWatchEvent): void {
+    if (this.finished) return;
+    if (this.waiter) {
+      const { resolve } = this.waiter;
+      this.waiter = undefined;
+      resolve({ value: event, done: false });
+      return;
+    }
+    if (this.queuedPaths.has(event.path)) return;
+    this.queuedPaths.add(event.path);
+    this.queue.push(event);
+  }
+
+  fail(error: unknown): void {
+    if (this.finished) return;
+    this.stop();
+    if (this.waiter) {
+      const { reject } = this.waiter;
+      this.waiter = undefined;
+      reject(error);
+    } else {
+      this.error = error;
+    }
+  }
+
+  /** Ends cleanly: pending and later next() calls report done. */
+  end(): void {
+    if (this.finished) return;
+    this.stop();
+    this.queue.length = 0;
+    this.queuedPaths.clear();
+    if (this.waiter) {
+      const { resolve } = this.waiter;
+      this.waiter = undefined;
+      resolve({ value: undefined, done: true });
+    }
+  }
+
+  private stop(): void {
+    this.finished = true;
+    this.signal?.removeEventListener('abort', this.onAbort);
+    try {
+      this.hub.unsubscribe(this);
+    } catch {
+      // The daemon or the handle is gone: nothing is left to unwatch.
+    }
+  }
+}

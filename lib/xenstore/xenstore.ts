@@ -1,0 +1,207 @@
+// XenStore: the public client. Requests go to a pool of libxenstore handles
+// (see native/connection.cc); transactions rerun their whole function on
+// EAGAIN; watches share one dedicated handle.
+import { ANY_SLOT, NativeOp, native, type NativeConnection } from '../native.js';
+import { AbortError, XenStoreError, isXenStoreError } from './errors.js';
+import { StoreOps } from './ops.js';
+import type {
+  XenStoreOpenOptions,
+  XenStoreTransaction,
+  XenStoreTransactionOptions,
+  XenStoreWatchEvent,
+  XenStoreWatchOptions,
+} from './types.js';
+import { unavailableError } from './unavailable.js';
+import { WatchHub, WatchIterator } from './watch.js';
+
+const DEFAULT_POOL_SIZE = 4;
+const MAX_POOL_SIZE = 64;
+const DEFAULT_MAX_RETRIES = 16;
+const BACKOFF_BASE_MS = 1;
+const BACKOFF_CAP_MS = 100;
+
+let errorConstructorSet = false;
+
+function closedError(syscall: string): XenStoreError {
+  return new XenStoreError('ERR_XENSTORE_CLOSED: the xenstore connection is closed', { code: 'ERR_XENSTORE_CLOSED', errno: 9, syscall });
+}
+
+export class XenStore extends StoreOps {
+  protected readonly slot = ANY_SLOT;
+  protected readonly tx = 0;
+  private closing: Promise<void> | undefined;
+  private readonly watches: WatchHub;
+
+  private constructor(private readonly native: NativeConnection, socketPath: string | undefined) {
+    super();
+    this.watches = new WatchHub(native_(), socketPath);
+  }
+
+  /** Connects to xenstored; throws ERR_XENSTORE_UNAVAILABLE saying what is missing. */
+  static open(options: XenStoreOpenOptions = {}): XenStore {
+    const { path, poolSize = DEFAULT_POOL_SIZE } = options;
+    if (path !== undefined && typeof path !== 'string') {
+      throw Object.assign(new TypeError('The "path" option must be a string'), { code: 'ERR_INVALID_ARG_TYPE' });
+    }
+    if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > MAX_POOL_SIZE) {
+      throw Object.assign(new RangeError(`The "poolSize" option must be an integer from 1 to ${MAX_POOL_SIZE}`), { code: 'ERR_OUT_OF_RANGE' });
+    }
+    const addon = native_();
+    let connection: NativeConnection;
+    try {
+      connection = new addon.Connection(path, poolSize);
+    } catch (error) {
+      throw unavailableError(error, path);
+    }
+    return new XenStore(connection, path);
+  }
+
+  get poolSize(): number {
+    return this.native.poolSize;
+  }
+
+  protected connection(): NativeConnection {
+    if (this.closing) throw closedError('xs_request');
+    return this.native;
+  }
+
+  getDomainPath(domid: number): Promise<string> {
+    return this.request(NativeOp.getDomainPath, undefined, domid);
+  }
+
+  isDomainIntroduced(domid: number): Promise<boolean> {
+    return this.request(NativeOp.isDomainIntroduced, undefined, domid);
+  }
+
+  /**
+   * Runs fn inside a xenstore transaction and commits it. On EAGAIN (a
+   * conflicting commit, reported at commit or by any request) the whole fn
+   * runs again after a short jittered backoff, at most maxRetries more times.
+   * If fn throws, the transaction is aborted and the error rethrown.
+   */
+  async transaction<T>(fn: (tx: XenStoreTransaction) => Promise<T>, options: XenStoreTransactionOptions = {}): Promise<T> {
+    const { maxRetries = DEFAULT_MAX_RETRIES, signal } = options;
+    if (!Number.isInteger(maxRetries) || maxRetries < 0) {
+      throw Object.assign(new RangeError('The "maxRetries" option must be a non-negative integer'), { code: 'ERR_OUT_OF_RANGE' });
+    }
+    for (let attempt = 1; ; attempt++) {
+      if (signal?.aborted) throw new AbortError(signal);
+      const [slot, id] = await this.request(NativeOp.transactionStart, undefined);
+      const tx = new Transaction(this, slot, id);
+      let result: T;
+      try {
+        result = await fn(tx);
+        if (signal?.aborted) throw new AbortError(signal);
+      } catch (error) {
+        await tx.end(true).catch(() => undefined);  // the error that matters is fn's
+        if (!isXenStoreError(error, 'EAGAIN')) throw error;
+        if (attempt > maxRetries) throw gaveUp(error, attempt);
+        await backoff(attempt, signal);
+        continue;
+      }
+      try {
+        await tx.end(false);
+        return result;
+      } catch (error) {
+        if (!isXenStoreError(error, 'EAGAIN')) throw error;
+        if (attempt > maxRetries) throw gaveUp(error, attempt);
+        await backoff(attempt, signal);
+      }
+    }
+  }
+
+  /**
+   * Watches path and everything below it. The daemon fires once at once
+   * (the initial event); aborting the signal or leaving the loop ends the
+   * iteration cleanly.
+   */
+  watch(path: string, options: XenStoreWatchOptions = {}): AsyncIterableIterator<XenStoreWatchEvent> {
+    if (this.closing) throw closedError('xs_watch');
+    if (typeof path !== 'string') {
+      throw Object.assign(new TypeError('The "path" argument must be a string'), { code: 'ERR_INVALID_ARG_TYPE' });
+    }
+    const token = options.token ?? this.watches.uniqueToken();
+    return new WatchIterator(this.watches, path, token, options.signal);
+  }
+
+  /** Refuses new requests, ends watches, waits for in-flight requests, closes the handles. */
+  close(): Promise<void> {
+    if (!this.closing) {
+      this.watches.close();
+      this.closing = this.native.close();
+    }
+    return this.closing;
+  }
+
+  /** Used by transactions: the connection, or ERR_XENSTORE_CLOSED. */
+  connectionFor(): NativeConnection {
+    return this.connection();
+  }
+}
+
+function native_() {
+  const addon = native();
+  if (!errorConstructorSet) {
+    addon.setErrorConstructor(XenStoreError);
+    errorConstructorSet = true;
+  }
+  return addon;
+}
+
+class Transaction extends StoreOps implements XenStoreTransaction {
+  private ended = false;
+
+  constructor(private readonly store: XenStore, protected readonly slot: number, readonly id: number) {
+    super();
+  }
+
+  protected connection(): NativeConnection {
+    if (this.ended) {
+      throw new XenStoreError(`ERR_XENSTORE_TRANSACTION_ENDED: transaction ${this.id} has ended`, {
+        code: 'ERR_XENSTORE_TRANSACTION_ENDED',
+        errno: 0,
+        syscall: 'xs_request',
+      });
+    }
+    return this.store.connectionFor();
+  }
+
+  protected get tx(): number {
+    return this.id;
+  }
+
+  /** Commits, or aborts with abort = true. Later requests throw. */
+  end(abort: boolean): Promise<void> {
+    const request = this.request(NativeOp.transactionEnd, undefined, abort);
+    this.ended = true;
+    return request;
+  }
+}
+
+function gaveUp(error: XenStoreError, attempts: number): XenStoreError {
+  const final = new XenStoreError(`EAGAIN: transaction still conflicting after ${attempts} attempts`, {
+    code: 'EAGAIN',
+    errno: error.errno,
+    syscall: error.syscall,
+    cause: error,
+    ...(error.path !== undefined ? { path: error.path } : {}),
+  });
+  final.attempts = attempts;
+  return final;
+}
+
+/** Full jitter: a random wait up to min(cap, base · 2^attempt). */
+function backoff(attempt: number, signal: AbortSignal | undefined): Promise<void> {
+  const ms = Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new AbortError(signal!));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

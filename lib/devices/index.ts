@@ -1,0 +1,42 @@
+export {
+  DEVICE_TYPES,
+  deviceType,
+  type DeviceArrayName,
+  type DeviceEntry,
+  type DeviceType,
+} from './table.js';
+export {
+  MAX_DEVICES_PER_KIND,
+  type DeviceProblem,
+  type FollowUpReads,
+  type LiveDevice,
+  type LiveList,
+  type LiveView,
+} from './live.js';
+export { deviceFollowUps, deviceProbes, mergeDevices, type DeviceArrays, type DeviceMerge, type TemplateOnlyDevice } from './merge.js';
+export {
+  cleanupPath,
+  destroyDeviceNodes,
+  deviceExists,
+  deviceNodes,
+  planDeviceAdd,
+  writeDeviceAdd,
+  writeDeviceClosing,
+  type AddContext,
+  type AddRecipe,
+  type DeviceAddPlan,
+  type DeviceNodes,
+  type KeyValues,
+  type XenStoreWriteOps,
+  type XsPermission,
+} from './writes.js';
+export { DeviceEntryError } from './recipes.js';
+export { diskDevid } from './vdev.js';
+export {
+  formatPciAddress,
+  parseBackendPath,
+  parsePciAddress,
+  parseUint64,
+  XenstoreValueError,
+  type PciAddress,
+} from './parse.js';

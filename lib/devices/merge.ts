@@ -1,0 +1,68 @@
+// The device merge of libxl_retrieve_domain_configuration, kind by kind in
+// table order: a template entry whose identity xenstore lists is kept (and
+// merged), one xenstore does not list is dropped from the result, and a live
+// device without a template entry is reported — never silently ignored.
+import type { DeviceProblem, LiveDevice, LiveView } from './live.js';
+import { DEVICE_TYPES, type DeviceArrayName, type DeviceEntry, type DeviceType } from './table.js';
+
+/** A template entry xenstore does not list (libxl: "present in JSON but not in xenstore"). */
+export interface TemplateOnlyDevice {
+  kind: string;
+  /** Identity, or undefined when the entry has none. */
+  key: string | undefined;
+  /** Index in the template's array. */
+  index: number;
+  entry: DeviceEntry;
+}
+
+export interface DeviceMerge {
+  /** The merged arrays, for every kind that takes part in the merge. */
+  arrays: Record<DeviceArrayName, DeviceEntry[]>;
+  onlyInTemplate: TemplateOnlyDevice[];
+  onlyInXenstore: LiveDevice[];
+  problems: DeviceProblem[];
+}
+
+export type DeviceArrays = Partial<Record<DeviceArrayName, readonly DeviceEntry[] | undefined>>;
+
+export function mergeDevices(template: DeviceArrays, view: LiveView, types: readonly DeviceType[] = DEVICE_TYPES): DeviceMerge {
+  const arrays = {} as Record<DeviceArrayName, DeviceEntry[]>;
+  const result: DeviceMerge = { arrays, onlyInTemplate: [], onlyInXenstore: [], problems: [] };
+  for (const type of types) {
+    const live = type.listLive(view);
+    result.problems.push(...live.problems);
+    const matched = new Set<LiveDevice>();
+    const merged: DeviceEntry[] = [];
+    (template[type.array] ?? []).forEach((entry, index) => {
+      const key = type.keyOf(entry);
+      // First match on a linear scan, as libxl: duplicate template keys all match.
+      const device = key === undefined ? undefined : live.devices.find((candidate) => candidate.key === key);
+      if (device) {
+        matched.add(device);
+        merged.push(type.merge ? type.merge(device, entry) : entry);
+      } else {
+        result.onlyInTemplate.push({ kind: type.name, key, index, entry });
+      }
+    });
+    arrays[type.array] = merged;
+    result.onlyInXenstore.push(...live.devices.filter((device) => !matched.has(device)));
+  }
+  return result;
+}
+
+/** Paths to read with the domain's scalars, for every kind. */
+export function deviceProbes(domid: number, types: readonly DeviceType[] = DEVICE_TYPES): string[] {
+  return types.flatMap((type) => type.probe?.(domid) ?? []);
+}
+
+/** The follow-up reads every kind asks for, de-duplicated. */
+export function deviceFollowUps(view: Omit<LiveView, 'trees'>, types: readonly DeviceType[] = DEVICE_TYPES): { values: string[]; trees: string[] } {
+  const values = new Set<string>();
+  const trees = new Set<string>();
+  for (const type of types) {
+    const reads = type.followUp?.(view);
+    reads?.values?.forEach((path) => values.add(path));
+    reads?.trees?.forEach((path) => trees.add(path));
+  }
+  return { values: [...values], trees: [...trees] };
+}

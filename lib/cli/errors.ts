@@ -1,0 +1,88 @@
+// Exit codes and the one-line messages the command prints for errors.
+
+export const EXIT = {
+  OK: 0,
+  /** The operation failed, or some of the requested domains could not be handled. */
+  FAILED: 1,
+  /** Bad command line: unknown option or command, missing or malformed argument, bad device spec. */
+  USAGE: 2,
+  /** No xenstored could be reached. */
+  NO_XENSTORED: 3,
+  /** An unknown domain, a domain without a template, or an unknown device. */
+  NOT_FOUND: 4,
+  /** A template or configuration file that is not a valid domain configuration. */
+  CORRUPT: 5,
+  /** Permission denied (xenstore or the userdata folder). */
+  PERMISSION: 6,
+} as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+export const EXIT_CODE_HELP = `Exit codes:
+  0  success
+  1  the operation failed, or some domains could not be retrieved (named on stderr)
+  2  usage error: bad option, argument or device specification
+  3  xenstored is not reachable
+  4  not found: unknown domain, no template for the domain, unknown device
+  5  corrupt template or invalid configuration file
+  6  permission denied`;
+
+/** An error of the command line itself (exit code 2). */
+export class UsageError extends Error {
+  override name = 'UsageError';
+  readonly code = 'EUSAGE';
+}
+
+/** A failure the command already described, carrying its exit code. */
+export class CliError extends Error {
+  override name = 'CliError';
+  constructor(message: string, readonly exitCode: ExitCode, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+const NOT_FOUND_CODES = new Set(['ENOENT', 'ENODOMAIN', 'ENOTEMPLATE', 'ENODEV', 'ENXIO', 'ESRCH']);
+const CORRUPT_CODES = new Set(['ECORRUPT', 'EBADCONFIG', 'ERR_CONFIG']);
+const PERMISSION_CODES = new Set(['EACCES', 'EPERM', 'EROFS']);
+const USAGE_CODES = new Set(['EUSAGE', 'EBADDOMID', 'EBADUUID']);
+
+interface ErrorLike {
+  name?: string;
+  code?: unknown;
+  message?: string;
+  syscall?: string;
+}
+
+/** True for the error XenStore.open throws when no daemon answers. */
+export function isUnreachableXenstored(error: unknown): boolean {
+  return (error as ErrorLike)?.code === 'ERR_XENSTORE_UNAVAILABLE';
+}
+
+export function exitCodeFor(error: unknown): ExitCode {
+  if (error instanceof CliError) return error.exitCode;
+  if (isUnreachableXenstored(error)) return EXIT.NO_XENSTORED;
+  const e = error as ErrorLike;
+  const code = String(e?.code ?? '');
+  if (e?.name === 'SpecError' || USAGE_CODES.has(code) || code.startsWith('commander.')) return EXIT.USAGE;
+  if (e?.name === 'ConfigError' || CORRUPT_CODES.has(code)) return EXIT.CORRUPT;
+  if (PERMISSION_CODES.has(code)) return EXIT.PERMISSION;
+  if (NOT_FOUND_CODES.has(code)) return EXIT.NOT_FOUND;
+  return EXIT.FAILED;
+}
+
+/** The one line printed for an error: its message, plus a hint where one helps. */
+export function describeError(error: unknown): string {
+  const e = error as ErrorLike;
+  const message = (e?.message ?? String(error)).split('\n')[0]!;
+  const code = String(e?.code ?? '');
+  if (isUnreachableXenstored(error)) {
+    const cause = (error as { cause?: ErrorLike }).cause;
+    const tried = (error as { message: string }).message.match(/Tried: (.*)/)?.[1];
+    const reason = cause?.code ? String(cause.code) : 'unavailable';
+    return /libxenstore/.test(message)
+      ? `${message.replace(/^xen-domconfig: /, '')} (${tried ?? ''}); install libxenstore4 or set XEN_DOMCONFIG_LIBXENSTORE`
+      : `cannot connect to xenstored (${reason}; tried ${tried ?? 'the default socket'}): is xenstored running? Select its socket with --xenstore PATH or XENSTORED_PATH`;
+  }
+  if (PERMISSION_CODES.has(code) && !/root/.test(message)) return `${message} (permission denied: run as root?)`;
+  return message;
+}

@@ -1,0 +1,73 @@
+// A stand-in for dom0's blkback/netback and their hotplug scripts, for the
+// demo on a machine without Xen: it watches dom0's backend tree and answers
+// the two handshakes libxl's hotplug and unplug wait for.
+//   state 1 (Initialising) → hotplug-status = "connected", state 2 (InitWait)
+//   state 5 (Closing)      → state 6 (Closed)
+// No guest ever connects; it only moves backend states.
+import type { XenStore } from '../xenstore/index.js';
+
+export interface LocalBackend {
+  /** Devices answered so far (backend paths), in order. */
+  readonly moved: readonly string[];
+  stop(): Promise<void>;
+}
+
+const STATE_PATH = /^\/local\/domain\/0\/backend\/[a-z0-9_-]+\/[0-9]+\/[0-9]+\/state$/;
+
+export async function startLocalBackend(xenstore: XenStore): Promise<LocalBackend> {
+  const root = '/local/domain/0/backend';
+  const controller = new AbortController();
+  const moved: string[] = [];
+
+  const answer = async (statePath: string): Promise<void> => {
+    const device = statePath.slice(0, -'/state'.length);
+    const state = await xenstore.read(statePath);
+    if (state === '1') {
+      await xenstore.write(`${device}/hotplug-status`, 'connected');
+      await xenstore.write(statePath, '2');
+      moved.push(device);
+    } else if (state === '5') {
+      await xenstore.write(statePath, '6');
+      moved.push(device);
+    }
+  };
+
+  // The watch fires once at registration; every later event names the node that changed.
+  const events = xenstore.watch(root, { signal: controller.signal });
+  const loop = (async () => {
+    for await (const event of events) {
+      const paths = STATE_PATH.test(event.path) ? [event.path] : await statePathsUnder(xenstore, event.path);
+      for (const path of paths) {
+        try {
+          await answer(path);
+        } catch {
+          // The device went away between the event and the read: nothing to answer.
+        }
+      }
+    }
+  })().catch((error: unknown) => {
+    if ((error as { code?: string })?.code !== 'ABORT_ERR') throw error;
+  });
+
+  return {
+    moved,
+    async stop() {
+      controller.abort();
+      await loop;
+    },
+  };
+}
+
+/** Every <kind>/<domid>/<devid>/state below `path` (used for the first event, and for whole new subtrees). */
+async function statePathsUnder(xenstore: XenStore, path: string): Promise<string[]> {
+  if (!path.startsWith('/local/domain/0/backend')) return [];
+  const tree = await xenstore.readTree(path);
+  if (!tree) return [];
+  const found: string[] = [];
+  const walk = (node: typeof tree, at: string): void => {
+    if (node.name === 'state' && STATE_PATH.test(at)) found.push(at);
+    for (const child of node.children) walk(child, `${at}/${child.name}`);
+  };
+  walk(tree, path);
+  return found;
+}

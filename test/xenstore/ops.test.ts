@@ -1,0 +1,205 @@
+// Every request, sync and async, against the real xenstored.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useLocalXenstored } from '../harness/xenstored.js';
+import { XenStore, XenStoreError, type XenStoreNode } from '../../lib/xenstore/index.js';
+
+const daemon = useLocalXenstored();
+let store: XenStore;
+beforeAll(() => { store = XenStore.open({ path: daemon.current.socketPath }); });
+afterAll(async () => { await store?.close(); });
+
+async function expectCode(promise: Promise<unknown> | (() => unknown), code: string): Promise<XenStoreError> {
+  let error: unknown;
+  try {
+    await (typeof promise === 'function' ? promise() : promise);
+  } catch (caught) {
+    error = caught;
+  }
+  expect(error).toBeInstanceOf(XenStoreError);
+  expect((error as XenStoreError).code).toBe(code);
+  return error as XenStoreError;
+}
+
+describe('read / write / list / mkdir / rm', () => {
+  it('round-trips values sync and async, and reads missing nodes as undefined', async () => {
+    store.writeSync('/ops/sync', 'one');
+    await store.write('/ops/async', 'two');
+    expect(store.readSync('/ops/async')).toBe('two');
+    expect(await store.read('/ops/sync')).toBe('one');
+    expect(store.readSync('/ops/missing')).toBeUndefined();
+    expect(await store.read('/ops/missing')).toBeUndefined();
+    expect(await store.readBuffer('/ops/missing')).toBeUndefined();
+    expect(store.readBufferSync('/ops/missing')).toBeUndefined();
+  });
+
+  it('keeps binary values with NUL bytes intact', async () => {
+    const bytes = Buffer.from([0, 1, 2, 0, 255, 0x80, 0]);
+    await store.write('/ops/binary', bytes);
+    expect(await store.readBuffer('/ops/binary')).toEqual(bytes);
+    store.writeSync('/ops/binary-sync', bytes);
+    expect(store.readBufferSync('/ops/binary-sync')).toEqual(bytes);
+    expect(await store.read('/ops/binary')).toBe(bytes.toString('utf8'));
+    await store.write('/ops/empty', '');
+    expect(await store.read('/ops/empty')).toBe('');
+    await store.write('/ops/utf8', 'dömäin ✓');
+    expect(store.readSync('/ops/utf8')).toBe('dömäin ✓');
+  });
+
+  it('lists children, makes directories and removes subtrees', async () => {
+    await store.mkdir('/ops/dir/a');
+    store.mkdirSync('/ops/dir/b');
+    await store.write('/ops/dir/c', 'v');
+    expect((await store.list('/ops/dir'))!.sort()).toEqual(['a', 'b', 'c']);
+    expect(store.listSync('/ops/dir')!.sort()).toEqual(['a', 'b', 'c']);
+    expect(await store.list('/ops/dir/a')).toEqual([]);
+    expect(await store.list('/ops/nothing')).toBeUndefined();
+    expect(store.listSync('/ops/nothing')).toBeUndefined();
+    await store.rm('/ops/dir/a');
+    store.rmSync('/ops/dir/b');
+    expect(await store.list('/ops/dir')).toEqual(['c']);
+    await store.rm('/ops/dir');
+    expect(await store.read('/ops/dir/c')).toBeUndefined();
+    await store.rm('/ops/dir'); // removing a missing node under an existing parent succeeds
+  });
+
+  it('resolves relative paths against dom0 home, as xenstored does', async () => {
+    await store.write('relative/key', 'r');
+    expect(await store.read('/local/domain/0/relative/key')).toBe('r');
+  });
+});
+
+describe('permissions', () => {
+  it('round-trips owner and ACL entries sync and async', async () => {
+    await store.write('/perm/node', 'x');
+    const perms = [
+      { domid: 5, read: false, write: false },
+      { domid: 7, read: true, write: false },
+      { domid: 9, read: true, write: true },
+    ];
+    await store.setPermissions('/perm/node', perms);
+    expect(await store.getPermissions('/perm/node')).toEqual(perms);
+    store.setPermissionsSync('/perm/node', [{ domid: 7, read: true, write: true }]);
+    expect(store.getPermissionsSync('/perm/node')).toEqual([{ domid: 7, read: true, write: true }]);
+  });
+
+  it('reports a missing node as ENOENT', async () => {
+    const error = await expectCode(store.getPermissions('/perm/missing'), 'ENOENT');
+    expect(error).toMatchObject({ errno: 2, syscall: 'xs_get_permissions', path: '/perm/missing' });
+    await expectCode(() => store.getPermissionsSync('/perm/missing'), 'ENOENT');
+    await expectCode(store.setPermissions('/perm/missing', [{ domid: 0, read: false, write: false }]), 'ENOENT');
+  });
+});
+
+describe('domains', () => {
+  it('answers getDomainPath and isDomainIntroduced', async () => {
+    expect(await store.getDomainPath(5)).toBe('/local/domain/5');
+    expect(await store.isDomainIntroduced(0)).toBe(true);
+    expect(await store.isDomainIntroduced(7)).toBe(false);
+  });
+});
+
+describe('errors', () => {
+  it('maps daemon errnos to codes with errno, syscall and path', async () => {
+    const enoent = await expectCode(store.rm('/no-parent/child'), 'ENOENT');
+    expect(enoent).toMatchObject({ errno: 2, syscall: 'xs_rm', path: '/no-parent/child', name: 'XenStoreError' });
+    expect(enoent.message).toContain('/no-parent/child');
+    const einval = await expectCode(store.read('bad//path'), 'EINVAL');
+    expect(einval).toMatchObject({ errno: 22, syscall: 'xs_read' });
+    await expectCode(() => store.writeSync('/bad path with spaces?', 'x'), 'EINVAL');
+  });
+
+  it('refuses values over the 4096-byte payload limit with E2BIG', async () => {
+    await expectCode(store.write('/big', 'x'.repeat(5000)), 'E2BIG');
+    await expectCode(() => store.writeSync('/big', Buffer.alloc(1 << 20)), 'E2BIG');
+    // path + value over the limit: refused by libxenstore itself
+    await expectCode(store.write('/big', 'x'.repeat(4092)), 'E2BIG');
+    await store.write('/big', 'x'.repeat(4090));
+    expect((await store.read('/big'))!.length).toBe(4090);
+  });
+
+  it('rejects bad arguments with TypeErrors, not crashes', async () => {
+    const bad: [string, () => unknown][] = [
+      ['number path', () => store.readSync(42 as unknown as string)],
+      ['NUL in path', () => store.readSync('/a\0b')],
+      ['empty path', () => store.readSync('')],
+      ['object value', () => store.writeSync('/x', { toString: () => 'x' } as unknown as string)],
+      ['readMany non-array', () => store.readManySync('/x' as unknown as string[])],
+      ['readMany non-string', () => store.readManySync(['/x', 3 as unknown as string])],
+      ['negative domid', () => store.isDomainIntroduced(-1)],
+      ['fractional domid', () => store.getDomainPath(1.5)],
+      ['huge domid', () => store.getDomainPath(1e12)],
+      ['empty perms', () => store.setPermissionsSync('/x', [])],
+      ['bad perm entry', () => store.setPermissionsSync('/x', [null as never])],
+      ['bad perm domid', () => store.setPermissionsSync('/x', [{ domid: -3, read: true, write: false }])],
+    ];
+    for (const [label, call] of bad) {
+      let error: unknown;
+      try {
+        await call();
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error, label).toBeInstanceOf(TypeError);
+      expect((error as { code: string }).code, label).toMatch(/^ERR_(INVALID_ARG_TYPE|INVALID_ARG_VALUE|OUT_OF_RANGE)$/);
+    }
+    await expect(store.read(undefined as unknown as string)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    const longPath = '/' + 'a'.repeat(5000);
+    await expectCode(() => store.readSync(longPath), 'E2BIG');
+    expect(() => XenStore.open({ path: daemon.current.socketPath, poolSize: 0 })).toThrow(RangeError);
+  });
+});
+
+describe('batches', () => {
+  beforeAll(() => {
+    for (let i = 0; i < 40; i++) store.writeSync(`/batch/d${i}/name`, `dom${i}`);
+    store.writeSync('/batch/d3/device/vbd/51712/backend', '/local/domain/0/backend/vbd/3/51712');
+    store.writeSync('/batch/d3/device/vbd/51712/state', '4');
+    store.writeSync('/batch/d3/device/vif/0/mac', '00:16:3e:00:00:03');
+    store.writeSync('/batch/d3/data', Buffer.from([0x61, 0, 0x62]));
+  });
+
+  it('readMany matches per-key reads, with undefined for missing keys', async () => {
+    const paths = Array.from({ length: 50 }, (_, i) => `/batch/d${i}/name`);
+    const expected = paths.map((path) => store.readSync(path));
+    expect(expected.filter((value) => value === undefined)).toHaveLength(10);
+    expect(await store.readMany(paths)).toEqual(expected);
+    expect(store.readManySync(paths)).toEqual(expected);
+    expect(await store.readMany([])).toEqual([]);
+    await expectCode(store.readMany(['/batch/d1/name', 'bad//path']), 'EINVAL');
+  });
+
+  it('readTree matches a walk with list and read', async () => {
+    const walk = (path: string, name: string): XenStoreNode => ({
+      name,
+      value: store.readSync(path)!,
+      children: (store.listSync(path) ?? []).map((child) => walk(`${path}/${child}`, child)),
+    });
+    const expected = walk('/batch/d3', 'd3');
+    expect(expected.children.length).toBe(3);
+    expect(await store.readTree('/batch/d3')).toEqual(expected);
+    expect(store.readTreeSync('/batch/d3')).toEqual(expected);
+    expect(await store.readTree('/batch/d3/device/vif/0/mac')).toEqual({ name: 'mac', value: '00:16:3e:00:00:03', children: [] });
+    expect(await store.readTree('/batch/none')).toBeUndefined();
+    const whole = store.readTreeSync('/batch')!;
+    expect(whole.children).toHaveLength(40);
+  });
+});
+
+describe('concurrency', () => {
+  it('spreads many parallel async requests over the pool and answers each correctly', async () => {
+    expect(store.poolSize).toBe(4);
+    const count = 400;
+    await Promise.all(Array.from({ length: count }, (_, i) => store.write(`/conc/k${i}`, `v${i}`)));
+    const values = await Promise.all(Array.from({ length: count }, (_, i) => store.read(`/conc/k${i}`)));
+    expect(values).toEqual(Array.from({ length: count }, (_, i) => `v${i}`));
+    const mixed = await Promise.all([
+      store.readTree('/conc'),
+      store.readMany(['/conc/k1', '/conc/k2']),
+      store.list('/conc'),
+      ...Array.from({ length: 50 }, (_, i) => store.read(`/conc/k${i}`)),
+    ]);
+    expect((mixed[0] as XenStoreNode).children).toHaveLength(count);
+    expect(mixed[1]).toEqual(['v1', 'v2']);
+    expect((mixed[2] as string[]).length).toBe(count);
+  });
+});

@@ -1,0 +1,116 @@
+// Transactions against the real xenstored: commit, abort, and reruns on
+// real conflicts (xenstored answers EAGAIN at commit).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useLocalXenstored } from '../harness/xenstored.js';
+import { XenStore, XenStoreError } from '../../lib/xenstore/index.js';
+
+const daemon = useLocalXenstored();
+let store: XenStore;
+beforeAll(() => { store = XenStore.open({ path: daemon.current.socketPath }); });
+afterAll(async () => { await store?.close(); });
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => { resolve = r; });
+  return { promise, resolve };
+}
+
+describe('transactions', () => {
+  it('commits writes atomically and isolates them until commit', async () => {
+    const result = await store.transaction(async (tx) => {
+      expect(tx.id).toBeGreaterThan(0);
+      await tx.write('/tx/a', '1');
+      tx.writeSync('/tx/b', '2');
+      expect(await store.read('/tx/a')).toBeUndefined(); // not visible outside yet
+      expect(await tx.readMany(['/tx/a', '/tx/b'])).toEqual(['1', '2']);
+      expect(tx.readTreeSync('/tx')!.children.map((c) => c.name).sort()).toEqual(['a', 'b']);
+      return 'done';
+    });
+    expect(result).toBe('done');
+    expect(await store.readMany(['/tx/a', '/tx/b'])).toEqual(['1', '2']);
+  });
+
+  it('aborts and rethrows when fn throws', async () => {
+    const failure = new Error('nope');
+    await expect(store.transaction(async (tx) => {
+      await tx.write('/tx/aborted', 'x');
+      throw failure;
+    })).rejects.toBe(failure);
+    expect(await store.read('/tx/aborted')).toBeUndefined();
+  });
+
+  it('refuses requests on a transaction that has ended', async () => {
+    let leaked: { read(path: string): Promise<unknown> } | undefined;
+    await store.transaction(async (tx) => { leaked = tx; });
+    await expect(leaked!.read('/tx/a')).rejects.toMatchObject({ code: 'ERR_XENSTORE_TRANSACTION_ENDED' });
+  });
+
+  it('reruns the whole function when another transaction commits a conflicting write first', async () => {
+    await store.write('/tx/counter', '0');
+    const loserRead = deferred();
+    const winnerDone = deferred();
+    let loserRuns = 0;
+    const loser = store.transaction(async (tx) => {
+      loserRuns++;
+      const value = Number(await tx.read('/tx/counter'));
+      if (loserRuns === 1) {
+        loserRead.resolve();
+        await winnerDone.promise;
+      }
+      await tx.write('/tx/counter', String(value + 1));
+      return loserRuns;
+    });
+    await loserRead.promise;
+    await store.transaction(async (tx) => {
+      const value = Number(await tx.read('/tx/counter'));
+      await tx.write('/tx/counter', String(value + 1));
+    });
+    winnerDone.resolve();
+    expect(await loser).toBe(2);
+    expect(await store.read('/tx/counter')).toBe('2');
+  });
+
+  it('serialises many concurrent read-modify-write transactions without lost updates', async () => {
+    await store.write('/tx/many', '0');
+    const writers = 12;
+    await Promise.all(Array.from({ length: writers }, () => store.transaction(async (tx) => {
+      const value = Number(await tx.read('/tx/many'));
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      await tx.write('/tx/many', String(value + 1));
+    }, { maxRetries: 100 })));
+    expect(await store.read('/tx/many')).toBe(String(writers));
+  });
+
+  it('gives up after maxRetries with an EAGAIN error that reports the attempts', async () => {
+    await store.write('/tx/hot', '0');
+    let runs = 0;
+    const error = await store.transaction(async (tx) => {
+      runs++;
+      await tx.read('/tx/hot');
+      await store.write('/tx/hot', String(runs)); // a conflicting write outside the transaction
+      await tx.write('/tx/hot', 'mine');
+    }, { maxRetries: 2 }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(XenStoreError);
+    expect(error).toMatchObject({ code: 'EAGAIN', attempts: 3, syscall: 'xs_transaction_end' });
+    expect((error as Error).message).toContain('3 attempts');
+    expect((error as Error).cause).toBeInstanceOf(XenStoreError);
+    expect(runs).toBe(3);
+    expect(await store.read('/tx/hot')).toBe('3');
+  });
+
+  it('stops with an AbortError when the signal aborts', async () => {
+    const controller = new AbortController();
+    const reason = new Error('stop');
+    const error = await store.transaction(async (tx) => {
+      await tx.write('/tx/signalled', 'x');
+      controller.abort(reason);
+    }, { signal: controller.signal }).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ name: 'AbortError', code: 'ABORT_ERR', cause: reason });
+    expect(await store.read('/tx/signalled')).toBeUndefined();
+    await expect(store.transaction(async () => 1, { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'ABORT_ERR' });
+  });
+
+  it('rejects a bad maxRetries', async () => {
+    await expect(store.transaction(async () => 1, { maxRetries: -1 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+  });
+});

@@ -1,0 +1,97 @@
+// Watches on their own handle: the initial fire, events below the path,
+// clean endings on abort, break and close.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useLocalXenstored } from '../harness/xenstored.js';
+import { XenStore, XenStoreError, type XenStoreWatchEvent } from '../../lib/xenstore/index.js';
+
+const daemon = useLocalXenstored();
+let store: XenStore;
+beforeAll(() => { store = XenStore.open({ path: daemon.current.socketPath }); });
+afterAll(async () => { await store?.close(); });
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+describe('watch', () => {
+  it('fires once at registration, then for writes at and below the path only', async () => {
+    const events = store.watch('/w/dom', { token: 'mine' });
+    expect(await events.next()).toEqual({ value: { path: '/w/dom', token: 'mine' }, done: false });
+    await store.write('/w/other', 'x'); // outside the watched path
+    await store.write('/w/dom/a/b', '1');
+    await store.write('/w/dom', 'v');
+    const seen: XenStoreWatchEvent[] = [];
+    for await (const event of events) {
+      seen.push(event);
+      if (seen.length === 2) break;
+    }
+    expect(seen.map((e) => e.path)).toEqual(['/w/dom/a/b', '/w/dom']);
+    expect(seen.every((e) => e.token === 'mine')).toBe(true);
+  });
+
+  it('ends the for-await loop cleanly when the signal aborts', async () => {
+    const controller = new AbortController();
+    const seen: string[] = [];
+    const loop = (async () => {
+      for await (const event of store.watch('/w/abort', { signal: controller.signal })) {
+        seen.push(event.path);
+        if (seen.length === 2) controller.abort();
+      }
+    })();
+    await tick();
+    await store.write('/w/abort/x', '1');
+    await expect(loop).resolves.toBeUndefined();
+    expect(seen).toEqual(['/w/abort', '/w/abort/x']);
+    const none = store.watch('/w/abort', { signal: AbortSignal.abort() });
+    expect(await none.next()).toEqual({ value: undefined, done: true });
+  });
+
+  it('unwatches when the loop is left: no more events for that token', async () => {
+    const first = store.watch('/w/un', { token: 'un' });
+    await first.next();
+    await first.return!();
+    const again = store.watch('/w/un', { token: 'un' }); // same path and token: only possible after unwatch
+    expect(await again.next()).toEqual({ value: { path: '/w/un', token: 'un' }, done: false });
+    await store.write('/w/un/k', '1');
+    expect((await again.next()).value).toEqual({ path: '/w/un/k', token: 'un' });
+    expect(await first.next()).toEqual({ value: undefined, done: true });
+    await again.return!();
+  });
+
+  it('delivers to several watchers and keeps one pending event per path', async () => {
+    const a = store.watch('/w/multi');
+    const b = store.watch('/w/multi/sub');
+    await a.next();
+    await b.next();
+    for (let i = 0; i < 20; i++) await store.write('/w/multi/sub', String(i));
+    await store.write('/w/multi/other', 'x');
+    await tick();
+    expect((await a.next()).value!.path).toBe('/w/multi/sub');
+    expect((await a.next()).value!.path).toBe('/w/multi/other');
+    expect((await b.next()).value!.path).toBe('/w/multi/sub');
+    await a.return!();
+    await b.return!();
+  });
+
+  it('reports watch errors from xenstored on the first next()', async () => {
+    const held = store.watch('/w/dup', { token: 'dup' });
+    await held.next();
+    await expect(store.watch('/w/dup', { token: 'dup' }).next()).rejects.toMatchObject({ code: 'EEXIST', syscall: 'xs_watch' });
+    await expect(store.watch('bad//path').next()).rejects.toBeInstanceOf(XenStoreError);
+    await held.return!();
+  });
+
+  it('watches special paths such as @introduceDomain', async () => {
+    const events = store.watch('@introduceDomain');
+    expect((await events.next()).value!.path).toBe('@introduceDomain');
+    await events.return!();
+  });
+
+  it('ends open iterators when the store closes', async () => {
+    const own = XenStore.open({ path: daemon.current.socketPath, poolSize: 1 });
+    const events = own.watch('/w/closing');
+    await events.next();
+    const pending = events.next();
+    await own.close();
+    expect(await pending).toEqual({ value: undefined, done: true });
+    expect(() => own.watch('/w/closing')).toThrow(expect.objectContaining({ code: 'ERR_XENSTORE_CLOSED' }));
+  });
+});

@@ -1,0 +1,162 @@
+// Misuse and failure: use after close, close during in-flight work, the
+// daemon dying under us, opening where there is no daemon.
+import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { useLocalXenstored } from '../harness/xenstored.js';
+import { startLocalXenstored } from '../../lib/localxen/xenstored.js';
+import { native } from '../../lib/native.js';
+import { XenStore, XenStoreError } from '../../lib/xenstore/index.js';
+
+const daemon = useLocalXenstored();
+
+function caught(call: () => unknown): unknown {
+  try {
+    call();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a throw');
+}
+
+describe('close', () => {
+  it('makes every later call throw or reject ERR_XENSTORE_CLOSED', async () => {
+    const store = XenStore.open({ path: daemon.current.socketPath, poolSize: 2 });
+    store.writeSync('/life/k', 'v');
+    await store.close();
+    await store.close(); // idempotent
+    const closed = { code: 'ERR_XENSTORE_CLOSED', name: 'XenStoreError' };
+    expect(caught(() => store.readSync('/life/k'))).toMatchObject(closed);
+    expect(caught(() => store.readTreeSync('/life'))).toMatchObject(closed);
+    await expect(store.read('/life/k')).rejects.toMatchObject(closed);
+    await expect(store.readMany(['/life/k'])).rejects.toMatchObject(closed);
+    await expect(store.getDomainPath(1)).rejects.toMatchObject(closed);
+    await expect(store.transaction(async () => 1)).rejects.toMatchObject(closed);
+  });
+
+  it('waits for in-flight async requests, which all complete', async () => {
+    const store = XenStore.open({ path: daemon.current.socketPath });
+    for (let i = 0; i < 50; i++) store.writeSync(`/life/many/k${i}`, `v${i}`);
+    const order: string[] = [];
+    const reads = Array.from({ length: 200 }, (_, i) => store.read(`/life/many/k${i % 50}`).then((value) => {
+      order.push('read');
+      return value;
+    }));
+    const tree = store.readTree('/life/many');
+    const closing = store.close().then(() => order.push('closed'));
+    await expect(store.read('/life/many/k1')).rejects.toMatchObject({ code: 'ERR_XENSTORE_CLOSED' });
+    const values = await Promise.all(reads);
+    expect(values).toEqual(Array.from({ length: 200 }, (_, i) => `v${i % 50}`));
+    expect((await tree)!.children).toHaveLength(50);
+    await closing;
+    expect(order.at(-1)).toBe('closed');
+    expect(order.filter((entry) => entry === 'read')).toHaveLength(200);
+  });
+
+  it('closes while a transaction is open: the transaction is refused afterwards', async () => {
+    const store = XenStore.open({ path: daemon.current.socketPath, poolSize: 1 });
+    const result = store.transaction(async (tx) => {
+      await tx.write('/life/tx', '1');
+      await store.close();
+      return tx.read('/life/tx');
+    });
+    await expect(result).rejects.toMatchObject({ code: 'ERR_XENSTORE_CLOSED' });
+  });
+});
+
+describe('the daemon dies', () => {
+  it('turns every request into a typed error, never a crash', async () => {
+    const own = await startLocalXenstored();
+    const store = XenStore.open({ path: own.socketPath });
+    store.writeSync('/dying/k', 'v');
+    const events = store.watch('/dying');
+    await events.next();
+    await own.stop();
+    const systemError = (error: unknown) => {
+      expect(error).toBeInstanceOf(XenStoreError);
+      expect((error as XenStoreError).code).toMatch(/^E[A-Z0-9]+$/);
+      expect((error as XenStoreError).errno).toBeGreaterThan(0);
+    };
+    for (let i = 0; i < 4; i++) systemError(caught(() => store.readSync('/dying/k'))); // every handle of the pool
+    systemError(caught(() => store.writeSync('/dying/k', 'x')));
+    systemError(await store.read('/dying/k').catch((error: unknown) => error));
+    systemError(await store.readMany(['/dying/k']).catch((error: unknown) => error));
+    systemError(await store.readTree('/dying').catch((error: unknown) => error));
+    systemError(await store.isDomainIntroduced(0).catch((error: unknown) => error));
+    systemError(await store.transaction(async () => 1).catch((error: unknown) => error));
+    const pending = events.next();
+    await store.close();
+    expect(await pending).toEqual({ value: undefined, done: true });
+  });
+});
+
+describe('opening without a daemon', () => {
+  it('raises one ERR_XENSTORE_UNAVAILABLE error that says what is missing and how to fix it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'xen-domconfig-nosock-'));
+    try {
+      const socket = join(dir, 'socket');
+      const error = caught(() => XenStore.open({ path: socket })) as XenStoreError;
+      expect(error).toBeInstanceOf(XenStoreError);
+      expect(error).toMatchObject({ code: 'ERR_XENSTORE_UNAVAILABLE', errno: 2, syscall: 'xs_open', path: socket });
+      expect(error.message).toContain(`${socket} (missing)`);
+      expect(error.message).toContain('XENSTORED_PATH');
+      expect(error.message).toContain('dom0');
+      expect((error.cause as XenStoreError).code).toBe('ENOENT');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('follows XENSTORED_RUNDIR when no path is given, and leaves the environment as it was', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'xen-domconfig-rundir-'));
+    const saved = { path: process.env.XENSTORED_PATH, rundir: process.env.XENSTORED_RUNDIR };
+    try {
+      delete process.env.XENSTORED_PATH;
+      process.env.XENSTORED_RUNDIR = dir;
+      const error = caught(() => XenStore.open()) as XenStoreError;
+      expect(error.code).toBe('ERR_XENSTORE_UNAVAILABLE');
+      expect(error.message).toContain(`${dir}/socket (missing)`);
+
+      process.env.XENSTORED_RUNDIR = daemon.current.rundir; // the local daemon's socket is rundir/socket
+      const store = XenStore.open({ poolSize: 1 });
+      expect(store.readSync('/tool/xenstored')).toBe('');
+      void store.close();
+
+      const explicit = XenStore.open({ path: daemon.current.socketPath, poolSize: 1 });
+      expect(process.env.XENSTORED_PATH).toBeUndefined();
+      void explicit.close();
+    } finally {
+      if (saved.path === undefined) delete process.env.XENSTORED_PATH; else process.env.XENSTORED_PATH = saved.path;
+      if (saved.rundir === undefined) delete process.env.XENSTORED_RUNDIR; else process.env.XENSTORED_RUNDIR = saved.rundir;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('flock', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xen-domconfig-flock-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('locks, reports contention with ex-nb, unlocks', () => {
+    const { flock } = native();
+    const first = openSync(join(dir, 'lock'), 'w');
+    const second = openSync(join(dir, 'lock'), 'r');
+    try {
+      expect(flock(first, 'ex')).toBe(true);
+      expect(flock(second, 'ex-nb')).toBe(false);
+      expect(flock(first, 'un')).toBe(true);
+      expect(flock(second, 'ex-nb')).toBe(true);
+    } finally {
+      closeSync(first);
+      closeSync(second);
+    }
+  });
+
+  it('throws coded errors for a bad fd or operation', () => {
+    const { flock } = native();
+    expect(caught(() => flock(987654, 'ex'))).toMatchObject({ code: 'EBADF', errno: 9, syscall: 'flock' });
+    expect(caught(() => flock(0, 'sh' as 'ex'))).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    expect(caught(() => flock(-1, 'ex'))).toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+  });
+});

@@ -81,11 +81,20 @@ export interface NativeAddon {
 
 let addon: NativeAddon | undefined;
 
+/**
+ * The addon from build/ or prebuilds/ of the package root. XEN_DOMCONFIG_NATIVE
+ * names a .node file to load instead (bundlers, sanitizer builds).
+ */
 export function native(): NativeAddon {
   if (!addon) {
     const require = createRequire(import.meta.url);
-    const load = require('node-gyp-build') as (dir: string) => NativeAddon;
-    addon = load(packageRoot());
+    const override = process.env.XEN_DOMCONFIG_NATIVE;
+    if (override) {
+      addon = require(override) as NativeAddon;
+    } else {
+      const load = require('node-gyp-build') as (dir: string) => NativeAddon;
+      addon = load(packageRoot());
+    }
   }
   return addon;
 }

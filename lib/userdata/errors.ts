@@ -37,15 +37,6 @@ export class TemplateError extends Error {
   }
 }
 
-/** Rejection of a lock wait cancelled through its AbortSignal (like Node's own AbortError). */
-export class AbortError extends Error {
-  override name = 'AbortError';
-  readonly code = 'ABORT_ERR';
-  constructor(cause?: unknown) {
-    super('The operation was aborted', cause === undefined ? undefined : { cause });
-  }
-}
-
 /** Wraps a failed file operation: "<action> <path>: ENOENT: no such file or directory". */
 export function fileError(action: string, path: string, error: unknown, domid?: number): Error {
   const system = error as NodeJS.ErrnoException;

@@ -8,8 +8,9 @@
 // honours a timeout and an AbortSignal.
 import { closeSync, constants, fstatSync, openSync, statSync, unlinkSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { flock } from '../native.js';
-import { AbortError, TemplateError, fileError } from './errors.js';
+import { native } from '../native.js';
+import { AbortError } from '../xenstore/index.js';
+import { TemplateError, fileError } from './errors.js';
 
 export interface LockWaitOptions {
   /** Give up with ELOCKTIMEOUT after this long; 0 tries once; Infinity waits like libxl. */
@@ -30,7 +31,7 @@ export async function acquireFileLock(path: string, timeoutMs: number, signal: A
   const deadline = performance.now() + timeoutMs;
   let backoff = FIRST_BACKOFF_MS;
   for (;;) {
-    if (signal?.aborted) throw new AbortError(signal.reason);
+    if (signal?.aborted) throw new AbortError(signal);
     let fd: number;
     try {
       fd = openSync(path, LOCK_FILE_FLAGS, 0o666);
@@ -38,7 +39,7 @@ export async function acquireFileLock(path: string, timeoutMs: number, signal: A
       throw fileError('cannot open lock file', path, error, domid);
     }
     try {
-      while (!flock(fd, 'ex-nb')) {
+      while (!native().flock(fd, 'ex-nb')) {
         const left = deadline - performance.now();
         if (left <= 0) {
           throw new TemplateError('ELOCKTIMEOUT', `timed out after ${timeoutMs} ms waiting for lock ${path}`, { path, domid });
@@ -82,7 +83,7 @@ async function wait(ms: number, signal: AbortSignal | undefined): Promise<void> 
   try {
     await sleep(ms, undefined, signal ? { signal } : undefined);
   } catch (error) {
-    if (signal?.aborted) throw new AbortError(signal.reason);
+    if (signal?.aborted) throw new AbortError(signal);
     throw error;
   }
 }

@@ -15,11 +15,21 @@ export interface TemplateOnlyDevice {
   entry: DeviceEntry;
 }
 
+/** A device on both sides whose merged entry differs from the stored one (an ejected cdrom). */
+export interface MergedDevice {
+  kind: string;
+  key: string;
+  stored: DeviceEntry;
+  merged: DeviceEntry;
+}
+
 export interface DeviceMerge {
   /** The merged arrays, for every kind that takes part in the merge. */
   arrays: Record<DeviceArrayName, DeviceEntry[]>;
   onlyInTemplate: TemplateOnlyDevice[];
   onlyInXenstore: LiveDevice[];
+  /** Entries the merge changed. */
+  changed: MergedDevice[];
   problems: DeviceProblem[];
 }
 
@@ -27,7 +37,7 @@ export type DeviceArrays = Partial<Record<DeviceArrayName, readonly DeviceEntry[
 
 export function mergeDevices(template: DeviceArrays, view: LiveView, types: readonly DeviceType[] = DEVICE_TYPES): DeviceMerge {
   const arrays = {} as Record<DeviceArrayName, DeviceEntry[]>;
-  const result: DeviceMerge = { arrays, onlyInTemplate: [], onlyInXenstore: [], problems: [] };
+  const result: DeviceMerge = { arrays, onlyInTemplate: [], onlyInXenstore: [], changed: [], problems: [] };
   for (const type of types) {
     const live = type.listLive(view);
     result.problems.push(...live.problems);
@@ -39,7 +49,9 @@ export function mergeDevices(template: DeviceArrays, view: LiveView, types: read
       const device = key === undefined ? undefined : live.devices.find((candidate) => candidate.key === key);
       if (device) {
         matched.add(device);
-        merged.push(type.merge ? type.merge(device, entry) : entry);
+        const combined = type.merge ? type.merge(device, entry) : entry;
+        if (combined !== entry) result.changed.push({ kind: type.name, key: device.key, stored: entry, merged: combined });
+        merged.push(combined);
       } else {
         result.onlyInTemplate.push({ kind: type.name, key, index, entry });
       }

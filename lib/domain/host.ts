@@ -1,0 +1,79 @@
+// XenHost: one host's xenstore and userdata dir, and the read side of
+// domain configuration — retrieve (`xl list -l <domid>`), list, and diff.
+import { TemplateStore } from '../userdata/index.js';
+import { XenStore } from '../xenstore/index.js';
+import { diffDomain, type DomainDrift } from './diff.js';
+import {
+  listDomains,
+  type ListOptions,
+  type LongListEntry,
+  type ShortListEntry,
+} from './list.js';
+import { defaultQmpSocketPath, QMP_TIMEOUT_MS } from './qmp.js';
+import { retrieveDomain, type RetrieveContext, type RetrieveOptions, type RetrievedDomain } from './retrieve.js';
+
+export interface XenHostOptions {
+  xenstore: XenStore;
+  /** libxl's userdata dir (default /var/lib/xen). */
+  userdataDir?: string;
+  /** QMP socket of a domain's QEMU (default /var/run/xen/qmp-libxl-<domid>). */
+  qmpSocketPath?: (domid: number) => string;
+  /** How long QEMU may take to answer (default 10 s, libxl's LIBXL_QMP_CMD_TIMEOUT). */
+  qmpTimeoutMs?: number;
+}
+
+export interface XenHostOpenOptions extends Omit<XenHostOptions, 'xenstore'> {
+  /** xenstored socket; default: libxenstore's rules (XENSTORED_PATH, …). */
+  xenstorePath?: string;
+}
+
+export class XenHost {
+  readonly xenstore: XenStore;
+  readonly templates: TemplateStore;
+  readonly #context: RetrieveContext;
+  readonly #ownsXenstore: boolean;
+
+  /** Connects to xenstored; close() disconnects. */
+  static open(options: XenHostOpenOptions = {}): XenHost {
+    const { xenstorePath, ...rest } = options;
+    const xenstore = XenStore.open(xenstorePath === undefined ? {} : { path: xenstorePath });
+    return new XenHost({ ...rest, xenstore }, true);
+  }
+
+  /** Uses a connection the caller owns (close() leaves it open). */
+  constructor(options: XenHostOptions, ownsXenstore = false) {
+    this.xenstore = options.xenstore;
+    this.#ownsXenstore = ownsXenstore;
+    this.templates = new TemplateStore({
+      xenstore: options.xenstore,
+      ...(options.userdataDir === undefined ? {} : { dir: options.userdataDir }),
+    });
+    this.#context = {
+      xenstore: options.xenstore,
+      templates: this.templates,
+      qmpSocketPath: options.qmpSocketPath ?? defaultQmpSocketPath,
+      qmpTimeoutMs: options.qmpTimeoutMs ?? QMP_TIMEOUT_MS,
+    };
+  }
+
+  /** The domain's configuration now: its template refreshed from xenstore (and QEMU), devices merged. */
+  retrieveDomainConfiguration(domid: number, options: RetrieveOptions = {}): Promise<RetrievedDomain> {
+    return retrieveDomain(this.#context, domid, options);
+  }
+
+  /** Every domain, dom0 included: `{ domid, config, devices }` (long) or a summary, or `{ domid, error }`. */
+  listDomains(options: ListOptions & { long: true }): Promise<LongListEntry[]>;
+  listDomains(options?: ListOptions & { long?: false }): Promise<ShortListEntry[]>;
+  listDomains(options: ListOptions = {}): Promise<LongListEntry[] | ShortListEntry[]> {
+    return listDomains(this.#context, options);
+  }
+
+  /** Stored versus live: each refreshed field, and the devices on one side only. */
+  diffDomainConfiguration(domid: number, options: RetrieveOptions = {}): Promise<DomainDrift> {
+    return diffDomain(this.#context, domid, options);
+  }
+
+  async close(): Promise<void> {
+    if (this.#ownsXenstore) await this.xenstore.close();
+  }
+}

@@ -1,0 +1,100 @@
+// `xl list` and `xl list -l` over every domain under /local/domain, dom0
+// included as xl does. Each domain yields its result or the reason it has
+// none: nothing is skipped silently. Domains are read concurrently.
+import type { XenStore } from '../xenstore/index.js';
+import { parseUint64, XenstoreValueError } from '../devices/index.js';
+import { DomainError } from './errors.js';
+import { retrieveDomain, type RetrieveContext, type RetrieveOptions, type RetrievedDomain } from './retrieve.js';
+import { domainPaths } from './state.js';
+
+/** Domains read at once by default. */
+export const DEFAULT_LIST_CONCURRENCY = 32;
+
+export interface ListOptions extends Omit<RetrieveOptions, 'snapshot'> {
+  /** Whole configurations (`xl list -l`) instead of the summary. */
+  long?: boolean;
+  snapshot?: boolean;
+  concurrency?: number;
+}
+
+/** `xl list`'s columns, from xenstore. */
+export interface DomainSummary {
+  domid: number;
+  name: string;
+  /** memory/target in KiB (xl shows the hypervisor's current allocation in MiB). */
+  memkb: bigint;
+  /** cpu/<i>/availability = "online" nodes. */
+  vcpus: number;
+}
+
+export interface DomainFailure {
+  domid: number;
+  error: Error & { code?: string };
+}
+
+export type LongListEntry = RetrievedDomain | DomainFailure;
+export type ShortListEntry = DomainSummary | DomainFailure;
+
+const DOMID = /^(0|[1-9][0-9]{0,4})$/;
+
+/** Domids under /local/domain, ascending. */
+export async function listDomids(xenstore: XenStore): Promise<number[]> {
+  const names = (await xenstore.list('/local/domain')) ?? [];
+  return names.filter((name) => DOMID.test(name) && Number(name) < 0x7ff0).map(Number).sort((a, b) => a - b);
+}
+
+export async function summarizeDomain(xenstore: XenStore, domid: number): Promise<DomainSummary> {
+  const paths = domainPaths(domid);
+  const [[name, target], cpu] = await Promise.all([
+    xenstore.readMany([paths.name, paths.target]),
+    xenstore.readTree(paths.cpu),
+  ]);
+  if (name === undefined && target === undefined && cpu === undefined) {
+    throw new DomainError('ENODOMAIN', `domain ${domid} does not exist`, { domid });
+  }
+  if (name === undefined) throw new DomainError('EXSVALUE', `domain ${domid}: ${paths.name} is missing`, { domid, path: paths.name });
+  let memkb: bigint;
+  try {
+    memkb = parseUint64(paths.target, target);
+  } catch (error) {
+    if (!(error instanceof XenstoreValueError)) throw error;
+    throw new DomainError('EXSVALUE', `domain ${domid}: ${error.message}`, { domid, path: error.path, cause: error });
+  }
+  const vcpus = (cpu?.children ?? []).filter((node) => node.children.some((c) => c.name === 'availability' && c.value === 'online')).length;
+  return { domid, name, memkb, vcpus };
+}
+
+export function listDomains(context: RetrieveContext, options: ListOptions & { long: true }): Promise<LongListEntry[]>;
+export function listDomains(context: RetrieveContext, options?: ListOptions & { long?: false }): Promise<ShortListEntry[]>;
+export function listDomains(context: RetrieveContext, options?: ListOptions): Promise<LongListEntry[] | ShortListEntry[]>;
+export async function listDomains(context: RetrieveContext, options: ListOptions = {}): Promise<LongListEntry[] | ShortListEntry[]> {
+  const domids = await listDomids(context.xenstore);
+  const concurrency = options.concurrency ?? DEFAULT_LIST_CONCURRENCY;
+  return options.long
+    ? mapConcurrently(domids, concurrency, (domid) => orFailure(domid, retrieveDomain(context, domid, options)))
+    : mapConcurrently(domids, concurrency, (domid) => orFailure(domid, summarizeDomain(context.xenstore, domid)));
+}
+
+async function orFailure<T>(domid: number, result: Promise<T>): Promise<T | DomainFailure> {
+  try {
+    return await result;
+  } catch (error) {
+    if (!(error instanceof Error)) throw error;
+    return { domid, error };
+  }
+}
+
+/** Runs fn over items with at most `limit` in flight; results keep the input order. */
+export async function mapConcurrently<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  if (!Number.isInteger(limit) || limit < 1) throw Object.assign(new RangeError('concurrency must be a positive integer'), { code: 'ERR_OUT_OF_RANGE' });
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}

@@ -31,7 +31,6 @@ export {
   type XsPermission,
 } from './writes.js';
 export { DeviceEntryError } from './recipes.js';
-export { diskDevid } from './vdev.js';
 export {
   formatPciAddress,
   parseBackendPath,

@@ -3,7 +3,7 @@
 // libxl__set_xenstore_vtpm (libxl_vtpm.c), on top of the generic keys of
 // libxl__device_add_async. Entries must already carry their defaults
 // (backend, devid, mac, script, mtu…): these functions only render them.
-import { diskDevid } from './vdev.js';
+import { diskDevNumber } from '../config/index.js';
 import type { AddContext, AddRecipe, KeyValues } from './writes.js';
 
 type Entry = Record<string, unknown>;
@@ -77,8 +77,8 @@ export const diskAddRecipe: AddRecipe = {
   frontendKind: (entry) => (diskBackend(entry) === 'standalone' ? 'virtio_disk' : 'vbd'),
   backendKind: (entry) => DISK_BACKEND_KIND[diskBackend(entry)]!,
   devid: (entry) => {
-    const devid = diskDevid(requiredText(entry, 'vdev'));
-    if (devid === undefined) throw new DeviceEntryError('vdev', 'invalid or unsupported virtual disk identifier');
+    const devid = diskDevNumber(requiredText(entry, 'vdev'));
+    if (devid === null) throw new DeviceEntryError('vdev', 'invalid or unsupported virtual disk identifier');
     return devid;
   },
   backendDomid: (entry) => integer(entry, 'backend_domid', 0),

@@ -2,16 +2,13 @@
 // from one domain's state: name, uuid, available vCPUs, the two memory limits,
 // and the device merge. Pure functions; the reads happen in state.ts and the
 // QMP query in qmp.ts.
-import type { DomainConfig } from '../config/index.js';
+import { MEMKB_DEFAULT, NIL_UUID, type DomainConfig } from '../config/index.js';
 import { mergeDevices, parseUint64, XenstoreValueError, type DeviceArrays, type DeviceMerge } from '../devices/index.js';
 import { DomainError } from './errors.js';
 import { domainPaths, libxlValue, liveView, type DomainState } from './state.js';
 
-/** libxl's LIBXL_MEMKB_DEFAULT. */
-export const MEMKB_DEFAULT = 2n ** 64n - 1n;
 /** libxl's LIBXL_MAXMEM_CONSTANT: the HVM target fudge. */
 export const MAXMEM_CONSTANT = 1024n;
-export const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 
 const UUID_IN_VM_PATH = /^\/vm\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
 

@@ -2,13 +2,13 @@
 // domain-userdata lock, refreshed from xenstore (and QEMU for HVM vCPUs),
 // with the device merge. Beyond libxl, the result says which devices exist
 // only in xenstore and which device nodes could not be read.
-import type { DomainConfig } from '../config/index.js';
+import { NIL_UUID, type DomainConfig } from '../config/index.js';
 import type { DeviceMerge, DeviceProblem, LiveDevice, TemplateOnlyDevice } from '../devices/index.js';
 import type { TemplateStore } from '../userdata/index.js';
 import type { XenStore } from '../xenstore/index.js';
 import { DomainError } from './errors.js';
 import { queryQemuCpus } from './qmp.js';
-import { applyLive, liveDevices, liveScalars, liveUuid, NIL_UUID, qemuVcpus, type LiveScalars } from './refresh.js';
+import { applyLive, liveDevices, liveScalars, liveUuid, qemuVcpus, type LiveScalars } from './refresh.js';
 import { domainPaths, readDomainState, readScalars, type DomainState } from './state.js';
 
 export interface RetrieveOptions {

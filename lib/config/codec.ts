@@ -1,0 +1,640 @@
+// Reading and writing libxl-json, driven by the schema table: libxl's generated
+// *_parse_json and *_gen_json (gentypes.py) plus the builtin parsers of libxl_json.c and
+// libxl_cpuid.c, reimplemented once for every struct.
+import { ConfigError } from './errors.js';
+import { JsonNumber, JsonObject, type JsonValue, cloneJson, jsonEquals, quote, writeArray, writeJson, writeObject } from './json.js';
+import type { EnumType, FieldDef, IntType, SchemaType, StructType, UnionType } from './schema.js';
+import type { CpuidLeaf, CpuidPolicy, Defbool, KeyValueList, MsrPolicy } from './types.js';
+import { NIL_UUID, ZERO_MAC, formatBitmap, parseMacLikeLibxl, parseUuid } from './values.js';
+
+/**
+ * Keys of a libxl struct that this schema does not know (a template written by a newer
+ * libxl), kept on the parsed object under this symbol and written back in place.
+ */
+export const UNKNOWN_KEYS: unique symbol = Symbol('libxl-json unknown keys');
+
+export interface UnknownKey {
+  readonly key: string;
+  readonly value: JsonValue;
+  /** Index of the schema field this key followed in the document (-1: before all). */
+  readonly after: number;
+}
+
+type Obj = Record<string, unknown> & { [UNKNOWN_KEYS]?: UnknownKey[] };
+
+/** The unknown keys kept on a parsed struct object (empty if none). */
+export function unknownKeysOf(obj: object): readonly UnknownKey[] {
+  return (obj as Obj)[UNKNOWN_KEYS] ?? [];
+}
+
+/** Replaces the unknown keys of a struct object (they are written back by format). */
+export function setUnknownKeys(obj: object, keys: readonly UnknownKey[]): void {
+  if (keys.length === 0 && !(UNKNOWN_KEYS in obj)) return;
+  Object.defineProperty(obj, UNKNOWN_KEYS, { value: [...keys], enumerable: false, configurable: true, writable: true });
+}
+
+// ---- per-struct lookup tables, built once ----
+
+interface KeyTarget {
+  readonly index: number;
+  /** set for a keyed union's "<keyvar>.<arm>" key */
+  readonly arm?: string;
+}
+interface Compiled {
+  readonly byKey: Map<string, KeyTarget>;
+  /** `"name": ` for each field, ready to write */
+  readonly keyText: string[];
+}
+const compiledCache = new WeakMap<StructType, Compiled>();
+
+function compile(t: StructType): Compiled {
+  let c = compiledCache.get(t);
+  if (c) return c;
+  const byKey = new Map<string, KeyTarget>();
+  const keyText: string[] = [];
+  t.fields.forEach((f, index) => {
+    const type = f[1];
+    if (type.kind === 'union') {
+      for (const arm of Object.keys(type.arms)) byKey.set(`${type.keyvar}.${arm}`, { index, arm });
+      keyText.push('');
+    } else {
+      byKey.set(f[0], { index });
+      keyText.push(`${quote(f[0])}: `);
+    }
+  });
+  c = { byKey, keyText };
+  compiledCache.set(t, c);
+  return c;
+}
+
+// ---- defaults (libxl's *_init) ----
+
+/** A fresh value of a schema type with libxl's init values (every field present). */
+export function defaultsOf(t: SchemaType, init?: number | bigint): unknown {
+  switch (t.kind) {
+    case 'int':
+    case 'uint64':
+      return init ?? t.init;
+    case 'bool':
+      return false;
+    case 'string':
+      return null;
+    case 'defbool':
+      return 'default';
+    case 'uuid':
+      return NIL_UUID;
+    case 'mac':
+      return ZERO_MAC;
+    case 'bitmap':
+    case 'string_list':
+    case 'key_value_list':
+    case 'array':
+      return [];
+    case 'cpuid':
+      return { cpuid: [], msr: [] } satisfies CpuidPolicy;
+    case 'ms_vm_genid':
+      return new Array<number>(16).fill(0);
+    case 'enum':
+      return t.init;
+    case 'struct':
+      return defaultStruct(t);
+    case 'union':
+      throw new TypeError('a keyed union has no value of its own');
+  }
+}
+
+function defaultStruct(t: StructType): Obj {
+  const obj: Obj = {};
+  for (const f of t.fields) {
+    const type = f[1];
+    if (type.kind === 'union') {
+      const arm = type.enum.init;
+      obj[type.keyvar] = arm;
+      obj.u = arm !== null && type.arms[arm] ? defaultStruct(type.arms[arm]) : null;
+    } else {
+      obj[f[0]] = defaultsOf(type, f[2]);
+    }
+  }
+  return obj;
+}
+
+// ---- errors carry their path; it is built only while one unwinds ----
+
+function under(e: unknown, segment: string): unknown {
+  if (!(e instanceof ConfigError)) return e;
+  const path = e.jsonPath === '' ? segment : e.jsonPath.startsWith('[') ? segment + e.jsonPath : `${segment}.${e.jsonPath}`;
+  return new ConfigError(path, e.expected, e.detail, e.offset);
+}
+
+// ---- parsing (libxl's *_parse_json) ----
+
+/** Marks a key libxl treats as absent: its JSON type is not the field's (libxl__json_map_get). */
+const ABSENT = Symbol('absent');
+
+/** Reads a struct. Anything but an object reads as all defaults, as in libxl. */
+export function readStruct(t: StructType, node: JsonValue): Obj {
+  const obj = defaultStruct(t);
+  if (!(node instanceof JsonObject)) return obj;
+  const { byKey } = compile(t);
+  const { keys, values } = node;
+  const seen = new Uint8Array(t.fields.length); // the first of duplicate keys wins
+  let anchor = -1;
+  let extras: UnknownKey[] | undefined;
+  let chosenArmKey: string | undefined;
+  for (let k = 0; k < keys.length; k++) {
+    const key = keys[k]!;
+    const target = byKey.get(key);
+    if (target === undefined) {
+      (extras ??= []).push({ key, value: values[k]!, after: anchor });
+      continue;
+    }
+    anchor = target.index;
+    const value = values[k]!;
+    try {
+      if (target.arm === undefined) {
+        if (seen[target.index]) continue;
+        seen[target.index] = 1;
+        const f = t.fields[target.index]!;
+        const v = readField(f[1], value);
+        if (v !== ABSENT) obj[f[0]] = v;
+      } else {
+        if (key === chosenArmKey || !(value instanceof JsonObject)) continue;
+        const union = t.fields[target.index]![1] as UnionType;
+        if (chosenArmKey !== undefined) {
+          throw new ConfigError('', `one "${union.keyvar}.*" key`, `"${chosenArmKey}" and "${key}" are both present`);
+        }
+        chosenArmKey = key;
+        obj[union.keyvar] = target.arm;
+        obj.u = readStruct(union.arms[target.arm]!, value);
+      }
+    } catch (e) {
+      throw under(e, key);
+    }
+  }
+  if (extras) setUnknownKeys(obj, extras);
+  return obj;
+}
+
+function expectInteger(node: JsonValue, t: IntType): number {
+  if (!(node instanceof JsonNumber) || node.form !== 'integer') {
+    throw new ConfigError('', `an integer in ${t.min}..${t.max}`, `found ${describe(node)}`);
+  }
+  const v = Number(node.integer());
+  if (v < t.min || v > t.max) throw new ConfigError('', `an integer in ${t.min}..${t.max}`, `found ${node.text}`);
+  return v;
+}
+
+function readUint64(node: JsonNumber): bigint {
+  const v = BigInt(node.integer());
+  if (v < 0n || v > 18446744073709551615n) {
+    throw new ConfigError('', 'an integer in 0..18446744073709551615', `found ${node.text}`);
+  }
+  return v;
+}
+
+function readEnum(node: string, t: EnumType): string {
+  const v = node.toLowerCase(); // libxl__enum_from_string uses strcasecmp
+  if (!t.values.includes(v)) throw new ConfigError('', `one of ${t.values.join(', ')} (${t.name})`, `found ${JSON.stringify(node)}`);
+  return v;
+}
+
+/** A field value, or ABSENT when libxl's type filter skips it. */
+function readField(t: SchemaType, node: JsonValue): unknown {
+  switch (t.kind) {
+    case 'int':
+      return node instanceof JsonNumber && node.form === 'integer' ? expectInteger(node, t) : ABSENT;
+    case 'uint64':
+      // libxl's yajl build skips integers beyond long long here; accepting the whole
+      // uint64 range is a deliberate difference (see README).
+      return node instanceof JsonNumber && node.form !== 'double' ? readUint64(node) : ABSENT;
+    case 'bool':
+      return typeof node === 'boolean' ? node : ABSENT;
+    case 'string':
+      return typeof node === 'string' || node === null ? node : ABSENT;
+    case 'enum':
+      return typeof node === 'string' ? readEnum(node, t) : ABSENT;
+    case 'defbool':
+    case 'uuid':
+    case 'mac':
+      return typeof node === 'string' ? readElement(t, node) : ABSENT;
+    case 'bitmap':
+    case 'string_list':
+    case 'array':
+      return Array.isArray(node) ? readElement(t, node) : ABSENT;
+    case 'key_value_list':
+    case 'struct':
+      return node instanceof JsonObject ? readElement(t, node) : ABSENT;
+    case 'cpuid':
+    case 'ms_vm_genid':
+      return readElement(t, node);
+    case 'union':
+      return ABSENT;
+  }
+}
+
+/** A value with no type filter (array elements, and fields once their JSON type matched). */
+function readElement(t: SchemaType, node: JsonValue): unknown {
+  switch (t.kind) {
+    case 'int':
+      return expectInteger(node, t);
+    case 'uint64':
+      if (node instanceof JsonNumber && node.form !== 'double') return readUint64(node);
+      throw new ConfigError('', 'an integer in 0..18446744073709551615', `found ${describe(node)}`);
+    case 'bool':
+      if (typeof node === 'boolean') return node;
+      throw new ConfigError('', 'true or false', `found ${describe(node)}`);
+    case 'string':
+      if (typeof node === 'string' || node === null) return node;
+      throw new ConfigError('', 'a string or null', `found ${describe(node)}`);
+    case 'enum':
+      if (typeof node === 'string') return readEnum(node, t);
+      throw new ConfigError('', `a string naming a ${t.name}`, `found ${describe(node)}`);
+    case 'defbool':
+      return readDefbool(node);
+    case 'uuid': {
+      const v = typeof node === 'string' ? parseUuid(node) : null;
+      if (v === null) throw new ConfigError('', 'a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)', `found ${describe(node)}`);
+      return v;
+    }
+    case 'mac': {
+      const v = typeof node === 'string' ? parseMacLikeLibxl(node) : null;
+      if (v === null) throw new ConfigError('', 'a MAC address (xx:xx:xx:xx:xx:xx)', `found ${describe(node)}`);
+      return v;
+    }
+    case 'bitmap':
+      return readBitmap(node);
+    case 'string_list':
+      return readList(node, (item) => {
+        if (typeof item !== 'string') throw new ConfigError('', 'a string', `found ${describe(item)}`);
+        return item;
+      });
+    case 'key_value_list':
+      return readKeyValueList(node);
+    case 'cpuid':
+      return readCpuid(node);
+    case 'ms_vm_genid':
+      return readGenid(node);
+    case 'struct':
+      return readStruct(t, node);
+    case 'array':
+      return readList(node, (item) => readElement(t.of, item));
+    case 'union':
+      throw new TypeError('a keyed union is read with its struct');
+  }
+}
+
+function readList<T>(node: JsonValue, readItem: (item: JsonValue) => T): T[] {
+  if (!Array.isArray(node)) throw new ConfigError('', 'an array', `found ${describe(node)}`);
+  const out = new Array<T>(node.length);
+  for (let k = 0; k < node.length; k++) {
+    try {
+      out[k] = readItem(node[k]!);
+    } catch (e) {
+      throw under(e, `[${k}]`);
+    }
+  }
+  return out;
+}
+
+function readDefbool(node: JsonValue): Defbool {
+  // libxl__defbool_parse_json compares prefixes
+  if (typeof node === 'string') {
+    if (node.startsWith('<default>')) return 'default';
+    if (node.startsWith('True')) return true;
+    if (node.startsWith('False')) return false;
+  }
+  throw new ConfigError('', '"True", "False" or "<default>"', `found ${describe(node)}`);
+}
+
+const BITMAP_MAX_BIT = 2147483646; // libxl sizes the bitmap as an int: last + 1
+
+function readBitmap(node: JsonValue): number[] {
+  if (!Array.isArray(node)) throw new ConfigError('', 'an array of bit numbers', `found ${describe(node)}`);
+  if (node.length === 0) return [];
+  const bits = readList(node, (item) => expectInteger(item, { kind: 'int', min: 0, max: BITMAP_MAX_BIT, init: 0 }));
+  // libxl sizes the bitmap from the last element (rounded up to whole bytes) and drops
+  // bits beyond it, so a list that is not ascending loses its larger bits.
+  const limit = Math.ceil((bits[bits.length - 1]! + 1) / 8) * 8;
+  return normaliseBits(bits.filter((b) => b < limit));
+}
+
+function normaliseBits(bits: number[]): number[] {
+  for (let k = 1; k < bits.length; k++) {
+    if (bits[k]! <= bits[k - 1]!) return [...new Set(bits)].sort((a, b) => a - b);
+  }
+  return bits;
+}
+
+function readKeyValueList(node: JsonValue): KeyValueList {
+  if (!(node instanceof JsonObject)) throw new ConfigError('', 'an object', `found ${describe(node)}`);
+  return node.keys.map((key, k) => {
+    const v = node.values[k]!;
+    if (typeof v !== 'string' && v !== null) throw new ConfigError(key, 'a string or null', `found ${describe(v)}`);
+    return [key, v];
+  });
+}
+
+const UINT32_INPUT = { kind: 'int', min: 0, max: 0xfffffffe, init: 0 } as const; // 0xffffffff means "unused"
+const CPUID_REGISTERS = ['eax', 'ebx', 'ecx', 'edx'] as const;
+const POLICY_CHARS = /^[01xks]*$/;
+
+function firstOf(obj: JsonObject, key: string): JsonValue | undefined {
+  const k = obj.keys.indexOf(key);
+  return k < 0 ? undefined : obj.values[k];
+}
+
+function readPolicyString(node: JsonValue | undefined, length: number): string {
+  if (typeof node !== 'string' || node.length !== length || !POLICY_CHARS.test(node)) {
+    throw new ConfigError('', `${length} characters of 0 1 x k s`, `found ${describe(node ?? null)}`);
+  }
+  return node;
+}
+
+/** libxl__cpuid_policy_list_parse_json: {"cpuid": [...], "msr": [...]}, or the older bare array. */
+function readCpuid(node: JsonValue): CpuidPolicy {
+  let leaves: JsonValue;
+  let msrs: JsonValue = [];
+  if (Array.isArray(node)) leaves = node;
+  else if (node instanceof JsonObject) {
+    leaves = firstOf(node, 'cpuid') ?? null;
+    if (!Array.isArray(leaves)) throw new ConfigError('cpuid', 'an array');
+    msrs = firstOf(node, 'msr') ?? null;
+    if (!Array.isArray(msrs)) throw new ConfigError('msr', 'an array');
+  } else {
+    throw new ConfigError('', 'an object {"cpuid": [...], "msr": [...]}', `found ${describe(node)}`);
+  }
+  const cpuid = readList(leaves, (item): CpuidLeaf => {
+    if (!(item instanceof JsonObject)) throw new ConfigError('', 'an object', `found ${describe(item)}`);
+    const leaf = firstOf(item, 'leaf');
+    const subleaf = firstOf(item, 'subleaf');
+    const out: CpuidLeaf = {
+      leaf: wrap('leaf', () => expectInteger(leaf ?? null, UINT32_INPUT)),
+      subleaf: subleaf instanceof JsonNumber && subleaf.form === 'integer'
+        ? wrap('subleaf', () => expectInteger(subleaf, UINT32_INPUT)) : null,
+      eax: null, ebx: null, ecx: null, edx: null,
+    };
+    for (const reg of CPUID_REGISTERS) {
+      const v = firstOf(item, reg);
+      if (typeof v === 'string') out[reg] = wrap(reg, () => readPolicyString(v, 32));
+    }
+    return out;
+  });
+  const msr = readList(msrs, (item): MsrPolicy => {
+    if (!(item instanceof JsonObject)) throw new ConfigError('', 'an object', `found ${describe(item)}`);
+    return {
+      index: wrap('index', () => expectInteger(firstOf(item, 'index') ?? null, UINT32_INPUT)),
+      policy: wrap('policy', () => readPolicyString(firstOf(item, 'policy'), 64)),
+    };
+  });
+  return { cpuid, msr };
+}
+
+function wrap<T>(segment: string, read: () => T): T {
+  try {
+    return read();
+  } catch (e) {
+    throw under(e, segment);
+  }
+}
+
+function readGenid(node: JsonValue): number[] {
+  if (!Array.isArray(node) || node.length < 16) {
+    throw new ConfigError('', 'an array of 16 byte values', `found ${describe(node)}`);
+  }
+  return readList(node.slice(0, 16), (item) => expectInteger(item, { kind: 'int', min: 0, max: 255, init: 0 }));
+}
+
+function describe(node: JsonValue): string {
+  if (node === null) return 'null';
+  if (typeof node === 'boolean') return String(node);
+  if (typeof node === 'string') return JSON.stringify(node.length > 40 ? `${node.slice(0, 40)}…` : node);
+  if (node instanceof JsonNumber) return node.text;
+  if (node instanceof JsonObject) return 'an object';
+  return 'an array';
+}
+
+// ---- generation (libxl's *_gen_json) ----
+
+/** Writes a struct as yajl does at `depth`; fields equal to libxl's init value are left out. */
+export function writeStruct(t: StructType, obj: Obj, depth: number): string {
+  if (obj === null || typeof obj !== 'object') throw new ConfigError('', `an object (${t.name})`, `found ${typeof obj}`);
+  const { keyText } = compile(t);
+  const extras = obj[UNKNOWN_KEYS];
+  const members: string[] = [];
+  const inner = depth + 1;
+  let e = 0;
+  if (extras) e = writeExtras(extras, -1, e, members, inner);
+  const fields = t.fields;
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i]!;
+    const type = f[1];
+    if (type.kind === 'union') {
+      const arm = obj[type.keyvar] as string | null;
+      if (arm !== null) {
+        const armType = arm === undefined ? undefined : type.arms[arm];
+        if (!armType) {
+          throw new ConfigError(type.keyvar, `one of ${Object.keys(type.arms).join(', ')}`, `found ${String(arm)}`);
+        }
+        const key = `${type.keyvar}.${arm}`;
+        try {
+          members.push(`${quote(key)}: ${writeStruct(armType, obj.u as Obj, inner)}`);
+        } catch (err) {
+          throw under(err, key);
+        }
+      }
+    } else {
+      const v = obj[f[0]];
+      try {
+        if (!isDefault(type, v, f[2])) members.push(keyText[i] + writeValue(type, v, inner));
+      } catch (err) {
+        throw under(err, f[0]);
+      }
+    }
+    if (extras) e = writeExtras(extras, i, e, members, inner);
+  }
+  return writeObject(members, depth);
+}
+
+function writeExtras(extras: UnknownKey[], after: number, from: number, members: string[], depth: number): number {
+  // extras are in document order, so their anchors never decrease
+  let e = from;
+  for (; e < extras.length && extras[e]!.after <= after; e++) {
+    members.push(`${quote(extras[e]!.key)}: ${writeJson(extras[e]!.value, depth)}`);
+  }
+  return e;
+}
+
+/** gentypes.py's get_default_expr: is the field left out of the JSON? */
+function isDefault(t: SchemaType, v: unknown, init: number | bigint | undefined): boolean {
+  switch (t.kind) {
+    case 'int':
+    case 'uint64':
+      return v === (init ?? t.init);
+    case 'bool':
+      return v === false;
+    case 'string':
+      return v === null;
+    case 'defbool':
+      return v === 'default';
+    case 'uuid':
+      return typeof v === 'string' && v.toLowerCase() === NIL_UUID;
+    case 'mac':
+      return typeof v === 'string' && v.toLowerCase() === ZERO_MAC;
+    case 'bitmap':
+    case 'string_list':
+    case 'key_value_list':
+    case 'array':
+      return Array.isArray(v) && v.length === 0;
+    case 'cpuid': {
+      const p = v as CpuidPolicy | null | undefined;
+      return !p || (p.cpuid.length === 0 && p.msr.length === 0);
+    }
+    case 'ms_vm_genid':
+      return Array.isArray(v) && v.every((b) => b === 0);
+    case 'enum':
+      return v === t.init;
+    case 'struct':
+      return false; // aggregates are always written, possibly as {}
+    case 'union':
+      return false;
+  }
+}
+
+function writeValue(t: SchemaType, v: unknown, depth: number): string {
+  switch (t.kind) {
+    case 'int':
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < t.min || v > t.max) {
+        throw new ConfigError('', `an integer in ${t.min}..${t.max}`, `found ${String(v)}`);
+      }
+      return String(v);
+    case 'uint64':
+      if (typeof v !== 'bigint' || v < 0n || v > 18446744073709551615n) {
+        throw new ConfigError('', 'a bigint in 0..18446744073709551615', `found ${String(v)}`);
+      }
+      return v.toString();
+    case 'bool':
+      if (typeof v !== 'boolean') throw new ConfigError('', 'a boolean', `found ${String(v)}`);
+      return v ? 'true' : 'false';
+    case 'string':
+      if (typeof v !== 'string') throw new ConfigError('', 'a string or null', `found ${String(v)}`);
+      return quote(v);
+    case 'enum':
+      // libxl__yajl_gen_enum writes null for a value outside the enum (0 where 0 is no member)
+      if (v === null && t.init === null) return 'null';
+      if (typeof v !== 'string' || !t.values.includes(v)) {
+        throw new ConfigError('', `one of ${t.values.join(', ')} (${t.name})`, `found ${String(v)}`);
+      }
+      return `"${v}"`;
+    case 'defbool':
+      if (v === true) return '"True"';
+      if (v === false) return '"False"';
+      throw new ConfigError('', "true, false or 'default'", `found ${String(v)}`);
+    case 'uuid': {
+      const u = typeof v === 'string' ? parseUuid(v) : null;
+      if (u === null) throw new ConfigError('', 'a UUID', `found ${String(v)}`);
+      return `"${u}"`;
+    }
+    case 'mac': {
+      const m = typeof v === 'string' && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(v) ? v.toLowerCase() : null;
+      if (m === null) throw new ConfigError('', 'a MAC address xx:xx:xx:xx:xx:xx', `found ${String(v)}`);
+      return `"${m}"`;
+    }
+    case 'bitmap':
+      return writeArray(formatBitmap(v as number[]).map(String), depth);
+    case 'string_list':
+      return writeArray(
+        (v as unknown[]).map((s, k) => {
+          if (typeof s !== 'string') throw new ConfigError(`[${k}]`, 'a string', `found ${String(s)}`);
+          return quote(s);
+        }),
+        depth,
+      );
+    case 'key_value_list':
+      return writeObject(
+        (v as KeyValueList).map(([key, value]) => `${quote(key)}: ${value === null ? 'null' : quote(value)}`),
+        depth,
+      );
+    case 'cpuid':
+      return writeCpuid(v as CpuidPolicy, depth);
+    case 'ms_vm_genid': {
+      const bytes = v as number[];
+      if (!Array.isArray(bytes) || bytes.length !== 16 || !bytes.every((b) => Number.isInteger(b) && b >= 0 && b <= 255)) {
+        throw new ConfigError('', '16 byte values', `found ${String(v)}`);
+      }
+      return writeArray(bytes.map(String), depth);
+    }
+    case 'struct':
+      return writeStruct(t, v as Obj, depth);
+    case 'array': {
+      if (!Array.isArray(v)) throw new ConfigError('', 'an array', `found ${typeof v}`);
+      const items = new Array<string>(v.length);
+      for (let k = 0; k < v.length; k++) {
+        try {
+          items[k] = writeValue(t.of, v[k], depth + 1);
+        } catch (err) {
+          throw under(err, `[${k}]`);
+        }
+      }
+      return writeArray(items, depth);
+    }
+    case 'union':
+      throw new TypeError('a keyed union is written with its struct');
+  }
+}
+
+function writeCpuid(p: CpuidPolicy, depth: number): string {
+  const leaves = p.cpuid.map((l) => {
+    const members = [`"leaf": ${checkInput(l.leaf)}`];
+    if (l.subleaf !== null) members.push(`"subleaf": ${checkInput(l.subleaf)}`);
+    for (const reg of CPUID_REGISTERS) {
+      const r = l[reg];
+      if (r !== null) members.push(`"${reg}": ${quote(readPolicyString(r, 32))}`);
+    }
+    return writeObject(members, depth + 2);
+  });
+  const msrs = p.msr.map((m) =>
+    writeObject([`"index": ${checkInput(m.index)}`, `"policy": ${quote(readPolicyString(m.policy, 64))}`], depth + 2),
+  );
+  return writeObject([`"cpuid": ${writeArray(leaves, depth + 1)}`, `"msr": ${writeArray(msrs, depth + 1)}`], depth);
+}
+
+function checkInput(v: number): number {
+  if (!Number.isInteger(v) || v < 0 || v > 0xfffffffe) throw new ConfigError('', 'an integer in 0..4294967294', `found ${v}`);
+  return v;
+}
+
+// ---- structural helpers that keep unknown keys ----
+
+/** Deep copy of a parsed value, unknown keys included. */
+export function deepClone<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(deepClone) as T;
+  if (value === null || typeof value !== 'object') return value;
+  const src = value as Obj;
+  const out: Obj = {};
+  for (const key of Object.keys(src)) out[key] = deepClone(src[key]);
+  const extras = src[UNKNOWN_KEYS];
+  if (extras) setUnknownKeys(out, extras.map((x) => ({ ...x, value: cloneJson(x.value) })));
+  return out as T;
+}
+
+/** Structural equality of parsed values, unknown keys included. */
+export function deepEquals(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let k = 0; k < a.length; k++) if (!deepEquals(a[k], b[k])) return false;
+    return true;
+  }
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object' || Array.isArray(b)) return false;
+  const x = a as Obj;
+  const y = b as Obj;
+  const keys = Object.keys(x);
+  if (keys.length !== Object.keys(y).length) return false;
+  for (const key of keys) if (!(key in y) || !deepEquals(x[key], y[key])) return false;
+  const ex = x[UNKNOWN_KEYS] ?? [];
+  const ey = y[UNKNOWN_KEYS] ?? [];
+  if (ex.length !== ey.length) return false;
+  return ex.every((e, k) => e.key === ey[k]!.key && e.after === ey[k]!.after && jsonEquals(e.value, ey[k]!.value));
+}
+
+export type { FieldDef };

@@ -1,0 +1,381 @@
+// JSON reading and writing with libxl's semantics: yajl 2's grammar and string decoding,
+// libxl's number classes (integer / double / too big for long long), and yajl's
+// beautified output. JSON.parse is not used: it loses 64-bit integers.
+import { ConfigError } from './errors.js';
+
+/** A JSON number kept as its source text; `form` is how libxl classifies it. */
+export class JsonNumber {
+  constructor(
+    readonly text: string,
+    /** 'integer': fits a C long long; 'big': an integer that does not; 'double': has a '.'. */
+    readonly form: 'integer' | 'big' | 'double',
+  ) {}
+
+  /** The integer libxl reads (strtoll/strtoull of the digits before any exponent). */
+  integer(): number | bigint {
+    const digits = integerPart(this.text);
+    return digits.length <= 15 ? Number(digits) : BigInt(digits);
+  }
+}
+
+/** A JSON object with its keys in document order (duplicates kept, as libxl keeps them). */
+export class JsonObject {
+  constructor(
+    readonly keys: string[] = [],
+    readonly values: JsonValue[] = [],
+  ) {}
+}
+
+export type JsonValue = null | boolean | string | JsonNumber | JsonObject | JsonValue[];
+
+/** Deeper documents are refused: no libxl config nests beyond ten levels. */
+export const MAX_DEPTH = 512;
+
+const LONG_LONG_MIN = -(2n ** 63n);
+const LONG_LONG_MAX = 2n ** 63n - 1n;
+
+function integerPart(text: string): string {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x65 || c === 0x45) return text.slice(0, i); // e E
+  }
+  return text;
+}
+
+function classify(text: string): JsonNumber {
+  if (text.includes('.')) return new JsonNumber(text, 'double');
+  const digits = integerPart(text);
+  if (digits.length < 19) return new JsonNumber(text, 'integer');
+  const v = BigInt(digits);
+  return new JsonNumber(text, v < LONG_LONG_MIN || v > LONG_LONG_MAX ? 'big' : 'integer');
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The text libxl would see: it reads the file as a C string, so the first NUL ends it
+ * (libxl writes one after the JSON). Bytes must be valid UTF-8, as yajl requires.
+ */
+export function inputText(input: string | Uint8Array): string {
+  if (typeof input === 'string') {
+    const nul = input.indexOf('\0');
+    return nul < 0 ? input : input.slice(0, nul);
+  }
+  let end = input.indexOf(0);
+  if (end < 0) end = input.length;
+  try {
+    return decoder.decode(input.subarray(0, end));
+  } catch {
+    throw new ConfigError('', 'UTF-8 text', 'the bytes are not valid UTF-8');
+  }
+}
+
+type Container = JsonObject | JsonValue[];
+
+/** Parses one JSON document (yajl 2 grammar, no comments, nothing but whitespace after it). */
+export function parseJson(s: string): JsonValue {
+  const n = s.length;
+  let i = 0;
+  const stack: Container[] = [];
+  let root: JsonValue = null;
+
+  const fail = (expected: string, detail?: string): never => {
+    throw new ConfigError(pathOfStack(stack), expected, detail ?? describeAt(s, i), i);
+  };
+  const skipWs = (): void => {
+    while (i < n) {
+      const c = s.charCodeAt(i);
+      // yajl also skips \v and \f between tokens
+      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09 || c === 0x0b || c === 0x0c) i++;
+      else break;
+    }
+  };
+
+  // States: read a value; after a value inside a container, read ',' or the close.
+  let expectValue = true;
+  for (;;) {
+    skipWs();
+    if (expectValue) {
+      if (i >= n) fail('a value', 'the text ends early');
+      const c = s.charCodeAt(i);
+      let value: JsonValue;
+      if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+        if (stack.length >= MAX_DEPTH) fail(`at most ${MAX_DEPTH} levels of nesting`, 'nesting is too deep');
+        const container: Container = c === 0x7b ? new JsonObject() : [];
+        attach(container);
+        stack.push(container);
+        i++;
+        skipWs();
+        if (i < n && s.charCodeAt(i) === (c === 0x7b ? 0x7d : 0x5d)) {
+          i++;
+          stack.pop();
+          expectValue = false;
+          if (stack.length === 0) break;
+          continue;
+        }
+        if (c === 0x7b) readKey();
+        continue;
+      } else if (c === 0x22) {
+        value = readString();
+      } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+        value = readNumber();
+      } else if (s.startsWith('true', i)) {
+        value = true;
+        i += 4;
+      } else if (s.startsWith('false', i)) {
+        value = false;
+        i += 5;
+      } else if (s.startsWith('null', i)) {
+        value = null;
+        i += 4;
+      } else {
+        return fail('a value');
+      }
+      attach(value);
+      expectValue = false;
+      if (stack.length === 0) break;
+      continue;
+    }
+    // after a value inside a container
+    const top = stack[stack.length - 1]!;
+    if (i >= n) fail(top instanceof JsonObject ? "',' or '}'" : "',' or ']'", 'the text ends early');
+    const c = s.charCodeAt(i);
+    if (c === 0x2c /* , */) {
+      i++;
+      if (top instanceof JsonObject) {
+        skipWs();
+        readKey();
+      }
+      expectValue = true;
+    } else if (c === (top instanceof JsonObject ? 0x7d : 0x5d)) {
+      i++;
+      stack.pop();
+      if (stack.length === 0) break;
+    } else {
+      fail(top instanceof JsonObject ? "',' or '}'" : "',' or ']'");
+    }
+  }
+  skipWs();
+  if (i < n) fail('the end of the text', 'there is more after the JSON value');
+  return root;
+
+  function attach(value: JsonValue): void {
+    const top = stack[stack.length - 1];
+    if (top === undefined) root = value;
+    else if (top instanceof JsonObject) top.values.push(value);
+    else top.push(value);
+  }
+
+  function readKey(): void {
+    if (i >= n || s.charCodeAt(i) !== 0x22) fail('a string key');
+    const key = readString();
+    skipWs();
+    if (i >= n || s.charCodeAt(i) !== 0x3a) fail("':'");
+    i++;
+    (stack[stack.length - 1] as JsonObject).keys.push(key);
+    expectValue = true;
+  }
+
+  function readString(): string {
+    const start = ++i; // after the opening quote
+    while (i < n) {
+      const c = s.charCodeAt(i);
+      if (c === 0x22) return s.slice(start, i++);
+      if (c === 0x5c) break;
+      if (c < 0x20) fail('a string character', 'control characters must be escaped');
+      i++;
+    }
+    let out = s.slice(start, i);
+    while (i < n) {
+      const c = s.charCodeAt(i);
+      if (c === 0x22) {
+        i++;
+        return out;
+      }
+      if (c < 0x20) fail('a string character', 'control characters must be escaped');
+      if (c !== 0x5c) {
+        out += s[i++];
+        continue;
+      }
+      const e = s.charCodeAt(i + 1);
+      i += 2;
+      switch (e) {
+        case 0x22: out += '"'; break;
+        case 0x5c: out += '\\'; break;
+        case 0x2f: out += '/'; break;
+        case 0x62: out += '\b'; break;
+        case 0x66: out += '\f'; break;
+        case 0x6e: out += '\n'; break;
+        case 0x72: out += '\r'; break;
+        case 0x74: out += '\t'; break;
+        case 0x75: out += readUnicodeEscape(); break;
+        default:
+          i -= 2;
+          fail('a valid escape (\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)');
+      }
+    }
+    return fail("'\"'", 'the string is not terminated');
+  }
+
+  // yajl_string_decode: \u0000 vanishes (C strings), a high surrogate takes the next \uXXXX
+  // whatever it is, a high surrogate without one becomes '?'.
+  function readUnicodeEscape(): string {
+    const hi = readHex4();
+    if (hi === 0) return '';
+    if ((hi & 0xfc00) === 0xd800) {
+      if (s.charCodeAt(i) === 0x5c && s.charCodeAt(i + 1) === 0x75) {
+        i += 2;
+        const lo = readHex4();
+        return String.fromCodePoint(((hi & 0x3f) << 10) | ((((hi >> 6) & 0xf) + 1) << 16) | (lo & 0x3ff));
+      }
+      return '?';
+    }
+    if ((hi & 0xfc00) === 0xdc00) return '\ufffd';
+    return String.fromCharCode(hi);
+  }
+
+  function readHex4(): number {
+    let v = 0;
+    for (let k = 0; k < 4; k++) {
+      const c = s.charCodeAt(i + k);
+      const d = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 87 : c >= 0x41 && c <= 0x46 ? c - 55 : -1;
+      if (d < 0) {
+        i += k;
+        fail('4 hex digits after \\u');
+      }
+      v = v * 16 + d;
+    }
+    i += 4;
+    return v;
+  }
+
+  function readNumber(): JsonNumber {
+    const start = i;
+    if (s.charCodeAt(i) === 0x2d) i++;
+    const digitsAt = (): boolean => i < n && s.charCodeAt(i) >= 0x30 && s.charCodeAt(i) <= 0x39;
+    if (!digitsAt()) fail('a digit');
+    if (s.charCodeAt(i) === 0x30) i++;
+    else while (digitsAt()) i++;
+    if (s.charCodeAt(i) === 0x2e) {
+      i++;
+      if (!digitsAt()) fail('a digit after the decimal point');
+      while (digitsAt()) i++;
+    }
+    const e = s.charCodeAt(i);
+    if (e === 0x65 || e === 0x45) {
+      i++;
+      const sign = s.charCodeAt(i);
+      if (sign === 0x2b || sign === 0x2d) i++;
+      if (!digitsAt()) fail('a digit in the exponent');
+      while (digitsAt()) i++;
+    }
+    return classify(s.slice(start, i));
+  }
+}
+
+function pathOfStack(stack: Container[]): string {
+  let path = '';
+  for (let d = 0; d < stack.length; d++) {
+    const c = stack[d]!;
+    const innermost = d === stack.length - 1;
+    if (c instanceof JsonObject) {
+      // a key whose value is being read, or the key of the open child container
+      if (!innermost || c.keys.length > c.values.length) path = joinPath(path, c.keys[c.keys.length - 1]!);
+    } else if (!innermost) path += `[${c.length - 1}]`;
+  }
+  return path;
+}
+
+export function joinPath(parent: string, key: string): string {
+  return parent === '' ? key : `${parent}.${key}`;
+}
+
+function describeAt(s: string, i: number): string {
+  if (i >= s.length) return 'the text ends early';
+  return `found ${JSON.stringify(s.slice(i, i + 12))}`;
+}
+
+// ---- writing, byte for byte as yajl_gen with yajl_gen_beautify and a 4-space indent ----
+
+const indents: string[] = [''];
+export function indent(depth: number): string {
+  while (indents.length <= depth) indents.push(indents[indents.length - 1] + '    ');
+  return indents[depth]!;
+}
+
+const HEX = '0123456789ABCDEF';
+// yajl_string_encode: these escapes, other control characters as \u00XX, '/' and DEL as is.
+const NEEDS_ESCAPE = /["\\\u0000-\u001f]/;
+
+export function quote(s: string): string {
+  if (!NEEDS_ESCAPE.test(s)) return `"${s}"`;
+  let out = '"';
+  for (let k = 0; k < s.length; k++) {
+    const c = s.charCodeAt(k);
+    switch (c) {
+      case 0x22: out += '\\"'; break;
+      case 0x5c: out += '\\\\'; break;
+      case 0x0a: out += '\\n'; break;
+      case 0x0d: out += '\\r'; break;
+      case 0x09: out += '\\t'; break;
+      case 0x0c: out += '\\f'; break;
+      case 0x08: out += '\\b'; break;
+      default:
+        out += c < 0x20 ? `\\u00${HEX[c >> 4]}${HEX[c & 15]}` : s[k];
+    }
+  }
+  return out + '"';
+}
+
+/** An object's members, already written, closed the way yajl closes a map at `depth`. */
+export function writeObject(members: string[], depth: number): string {
+  if (members.length === 0) return `{\n\n${indent(depth)}}`;
+  const pad = indent(depth + 1);
+  return `{\n${pad}${members.join(`,\n${pad}`)}\n${indent(depth)}}`;
+}
+
+export function writeArray(items: string[], depth: number): string {
+  if (items.length === 0) return `[\n\n${indent(depth)}]`;
+  const pad = indent(depth + 1);
+  return `[\n${pad}${items.join(`,\n${pad}`)}\n${indent(depth)}]`;
+}
+
+/** Any JSON value at `depth`, numbers as their source text (yajl_gen_number). */
+export function writeJson(value: JsonValue, depth: number): string {
+  if (value === null) return 'null';
+  if (value === true) return 'true';
+  if (value === false) return 'false';
+  if (typeof value === 'string') return quote(value);
+  if (value instanceof JsonNumber) return value.text;
+  if (value instanceof JsonObject) {
+    const members: string[] = [];
+    for (let k = 0; k < value.keys.length; k++) {
+      members.push(`${quote(value.keys[k]!)}: ${writeJson(value.values[k]!, depth + 1)}`);
+    }
+    return writeObject(members, depth);
+  }
+  return writeArray(value.map((v) => writeJson(v, depth + 1)), depth);
+}
+
+export function cloneJson(value: JsonValue): JsonValue {
+  if (value instanceof JsonObject) return new JsonObject([...value.keys], value.values.map(cloneJson));
+  if (Array.isArray(value)) return value.map(cloneJson);
+  return value; // primitives and the immutable JsonNumber
+}
+
+export function jsonEquals(a: JsonValue, b: JsonValue): boolean {
+  if (a === b) return true;
+  if (a instanceof JsonNumber) return b instanceof JsonNumber && a.text === b.text;
+  if (a instanceof JsonObject) {
+    if (!(b instanceof JsonObject) || a.keys.length !== b.keys.length) return false;
+    for (let k = 0; k < a.keys.length; k++) {
+      if (a.keys[k] !== b.keys[k] || !jsonEquals(a.values[k]!, b.values[k]!)) return false;
+    }
+    return true;
+  }
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((v, k) => jsonEquals(v, b[k]!));
+  }
+  return false;
+}

@@ -13,6 +13,8 @@ export const XENSTORE_PAYLOAD_MAX = 4096;
 export const XENSTORE_ABS_PATH_MAX = 3072;
 const HEADER_SIZE = 16;
 const DEFAULT_WINDOW = 256;
+/** Connect attempts while xenstored's listen queue is full (about 0.4 s in all). */
+const CONNECT_ATTEMPTS = 20;
 /** Restarts of a DIRECTORY_PART listing whose node keeps changing underneath. */
 const DIRECTORY_PART_RESTARTS = 16;
 
@@ -229,6 +231,31 @@ const writeU32: (buffer: Buffer, value: number, offset: number) => void =
 
 // ---------------------------------------------------------------- connection
 
+function connectSocket(socketPath: string, signal: AbortSignal | undefined): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new XenStoreWireError('ABORT_ERR', 'connect to xenstored aborted', { cause: signal.reason }));
+      return;
+    }
+    const socket = createConnection({ path: socketPath });
+    const onAbort = (): void => {
+      socket.destroy();
+      reject(new XenStoreWireError('ABORT_ERR', 'connect to xenstored aborted', { cause: signal?.reason }));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      signal?.removeEventListener('abort', onAbort);
+      reject(new XenStoreWireError('ERR_XENSTORE_NO_SOCKET',
+        `no xenstored socket at ${socketPath} (${error.code ?? error.message})`, { cause: error }));
+    });
+    socket.once('connect', () => {
+      signal?.removeEventListener('abort', onAbort);
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+  });
+}
+
 export interface XenStoreConnectOptions {
   signal?: AbortSignal;
   /** Most requests in flight at once (default 256). */
@@ -262,31 +289,21 @@ export class XenStoreConnection {
       'ERR_XENSTORE_CONNECTION_LOST', `xenstored closed the connection ${socketPath}`)));
   }
 
-  /** Connects to xenstored's Unix socket (default: as libxenstore finds it). */
-  static connect(socketPath: string = xenstoredSocketPath(), options: XenStoreConnectOptions = {}): Promise<XenStoreConnection> {
-    const { signal } = options;
-    return new Promise((resolve, reject) => {
-      if (signal?.aborted) {
-        reject(new XenStoreWireError('ABORT_ERR', 'connect to xenstored aborted', { cause: signal.reason }));
-        return;
+  /**
+   * Connects to xenstored's Unix socket (default: as libxenstore finds it). xenstored listens
+   * with a backlog of 1, so a busy listen queue (EAGAIN) is retried briefly, where
+   * libxenstore's blocking connect would wait.
+   */
+  static async connect(socketPath: string = xenstoredSocketPath(), options: XenStoreConnectOptions = {}): Promise<XenStoreConnection> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return new XenStoreConnection(await connectSocket(socketPath, options.signal), socketPath, options);
+      } catch (error) {
+        const busy = error instanceof XenStoreWireError && (error.cause as NodeJS.ErrnoException | undefined)?.code === 'EAGAIN';
+        if (!busy || attempt === CONNECT_ATTEMPTS) throw error;
+        await new Promise((resolve) => setTimeout(resolve, attempt * 2));
       }
-      const socket = createConnection({ path: socketPath });
-      const onAbort = (): void => {
-        socket.destroy();
-        reject(new XenStoreWireError('ABORT_ERR', 'connect to xenstored aborted', { cause: signal?.reason }));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      socket.once('error', (error: NodeJS.ErrnoException) => {
-        signal?.removeEventListener('abort', onAbort);
-        reject(new XenStoreWireError('ERR_XENSTORE_NO_SOCKET',
-          `no xenstored socket at ${socketPath} (${error.code ?? error.message})`, { cause: error }));
-      });
-      socket.once('connect', () => {
-        signal?.removeEventListener('abort', onAbort);
-        socket.removeAllListeners('error');
-        resolve(new XenStoreConnection(socket, socketPath, options));
-      });
-    });
+    }
   }
 
   /** Requests sent and not yet answered plus those waiting for the window. */

@@ -1,6 +1,7 @@
 // The wire client when things go wrong: bad replies from a fake server, a
 // daemon killed mid-batch, and proof (through a counting proxy in front of the
 // real xenstored) that requests really are in flight together.
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -135,6 +136,37 @@ describe('reply parsing', () => {
       await connection.close();
       expect(await outcome).toMatchObject({ code: 'ERR_XENSTORE_CLOSED' });
     });
+  });
+});
+
+const hasPython = spawnSync('python3', ['-c', '']).status === 0;
+
+describe.skipIf(!hasPython)('a full listen queue (xenstored listens with a backlog of 1)', () => {
+  it('is retried until xenstored accepts, instead of failing with EAGAIN', async () => {
+    const path = join(socketDir, `backlog-${socketCount++}`);
+    // Listens with the smallest queue and accepts only after a line on stdin.
+    const listener = spawn('python3', ['-c', [
+      'import socket, sys',
+      's = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(0)',
+      'print("ready", flush=True); sys.stdin.readline()',
+      'conns = []',
+      'while True: conns.append(s.accept())',
+    ].join('\n'), path], { stdio: ['pipe', 'pipe', 'inherit'] });
+    try {
+      await new Promise((resolve) => listener.stdout!.once('data', resolve));
+      const occupying = createConnection(path);
+      await new Promise((resolve) => occupying.once('connect', resolve));
+      const refused = await new Promise<NodeJS.ErrnoException>((resolve) => createConnection(path).once('error', resolve));
+      expect(refused.code).toBe('EAGAIN');
+
+      const connecting = XenStoreConnection.connect(path);
+      setTimeout(() => listener.stdin!.write('go\n'), 10);
+      const connection = await connecting;
+      await connection.close();
+      occupying.destroy();
+    } finally {
+      listener.kill();
+    }
   });
 });
 

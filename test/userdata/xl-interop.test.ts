@@ -6,7 +6,7 @@
 // lock; then the fake host's xenstored is stopped (SIGSTOP) and we release:
 // xl takes the lock and blocks on its next xenstore request while holding
 // it, until xenstored is continued.
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TemplateStore } from '../../lib/userdata/index.js';
@@ -85,11 +85,11 @@ describe.skipIf(unavailable !== undefined)('with the real xl', () => {
   it('xl list -l reads a template we wrote', async () => {
     await store.withLock(domid, async () => {
       const template = JSON.parse(await store.readText(domid)) as Record<string, unknown>;
-      await store.write(domid, JSON.stringify({ ...template, on_crash: 'rename-restart' }, null, 4));
+      await store.write(domid, JSON.stringify({ ...template, on_crash: 'preserve' }, null, 4));
     });
     const listed = await fx.current.xl('list', '-l', NAME);
     expect(listed.code, listed.stderr).toBe(0);
-    expect(JSON.parse(listed.stdout)).toMatchObject([{ config: { on_crash: 'rename-restart' } }]);
+    expect(JSON.parse(listed.stdout)).toMatchObject([{ config: { on_crash: 'preserve' } }]);
   });
 
   it('xl block-attach waits while we hold the lock, then sees what we wrote under it', async () => {
@@ -102,7 +102,7 @@ describe.skipIf(unavailable !== undefined)('with the real xl', () => {
       await until(() => flocks().some((entry) => entry.waiting && entry.pid === xl.pid && entry.inode === lockInode(lock)),
         'xl to block on our lock');
       const template = JSON.parse(await store.readText(domid)) as Record<string, unknown>;
-      await store.write(domid, JSON.stringify({ ...template, on_reboot: 'destroy' }));
+      await store.write(domid, JSON.stringify({ ...template, on_reboot: 'preserve' }));
       await release();
       released = true;
       const { code, stderr } = await exit;
@@ -110,7 +110,7 @@ describe.skipIf(unavailable !== undefined)('with the real xl', () => {
     } finally {
       if (!released) await release();
     }
-    expect(JSON.parse(await store.readText(domid))).toMatchObject({ on_reboot: 'destroy' });
+    expect(JSON.parse(await store.readText(domid))).toMatchObject({ on_reboot: 'preserve' });
     expect(await disks()).toEqual(['xvda', 'xvdb']);
   });
 
@@ -152,13 +152,16 @@ describe.skipIf(unavailable !== undefined)('with the real xl', () => {
     }
   });
 
-  it('removeAll removes what xl stored (libxl-json and xl\'s own config text), xl destroy still works', async () => {
+  it('removeAll removes the domain\'s userdata but no other domain\'s, and xl destroy still works', async () => {
     const dir = fx.current.env.FAKEXEN_USERDATA_DIR;
+    const before = readdirSync(dir);
+    const ours = before.filter((name) => name.startsWith('userdata-') && name.includes(`.${domid}.${UUID}.`));
+    expect(ours).toContain(`userdata-d.${domid}.${UUID}.libxl-json`);
+    expect(before.some((name) => name.startsWith('userdata-d.0.'))).toBe(true); // dom0's, from xen-init-dom0
+
     const removed = await store.withLock(domid, () => store.removeAll(domid));
-    expect(removed.sort()).toEqual([
-      join(dir, `userdata-d.${domid}.${UUID}.libxl-json`),
-      join(dir, `userdata-d.${domid}.${UUID}.xl`),
-    ]);
+    expect(removed.sort()).toEqual(ours.map((name) => join(dir, name)).sort());
+    expect(readdirSync(dir).sort()).toEqual(before.filter((name) => !ours.includes(name)).sort());
     expect(await store.readText(domid).catch((error: { code?: string }) => error.code)).toBe('ENOTEMPLATE');
     const destroyed = await fx.current.xl('destroy', NAME);
     expect(destroyed.code, destroyed.stderr).toBe(0);

@@ -103,6 +103,11 @@ export function xenstoredSocketPath(env: NodeJS.ProcessEnv = process.env): strin
   return env.XENSTORED_PATH ?? join(env.XENSTORED_RUNDIR ?? '/var/run/xenstored', 'socket');
 }
 
+/** A tx_id header value: 0 (none) or an id from transactionStart. */
+function isTransactionId(txId: number): boolean {
+  return Number.isInteger(txId) && txId >= 0 && txId <= 0xffffffff;
+}
+
 function childPath(parent: string, name: string): string {
   return parent === '/' ? `/${name}` : `${parent}/${name}`;
 }
@@ -325,7 +330,7 @@ export class XenStoreConnection {
 
   /** Names of the children of `path` (DIRECTORY, or DIRECTORY_PART when the list exceeds one payload). */
   directory(path: string, txId = 0): Promise<string[]> {
-    const invalid = this.check(path);
+    const invalid = this.check(XsType.DIRECTORY, txId, path);
     if (invalid) return Promise.reject(invalid);
     return new Promise((resolve, reject) => {
       this.listChildren(path, txId, (error, names) => (error ? reject(error) : resolve(names!)));
@@ -344,7 +349,7 @@ export class XenStoreConnection {
 
   /** The subtree at `path`, breadth first: each node's DIRECTORY and READ go out together. */
   readTree(path: string, txId = 0): Promise<XenStoreNode> {
-    const invalid = this.check(path);
+    const invalid = this.check(XsType.DIRECTORY, txId, path);
     if (invalid) return Promise.reject(invalid);
     return new Promise((resolve, reject) => new TreeWalk(this.requests, path, txId, resolve, reject).start());
   }
@@ -368,6 +373,9 @@ export class XenStoreConnection {
 
   /** Commits (default) or aborts; a conflicting commit rejects with code EAGAIN: redo the transaction. */
   transactionEnd(txId: number, commit = true): Promise<void> {
+    if (!isTransactionId(txId) || txId === 0) {
+      return Promise.reject(errorFactory('EINVAL', SYSCALL[XsType.TRANSACTION_END]!, undefined));
+    }
     return new Promise((resolve, reject) => {
       const sink = new SingleSink(decodeNothing, resolve, reject);
       this.enqueue(new Request(XsType.TRANSACTION_END, txId, commit ? 'T' : 'F', undefined, undefined, sink, 0));
@@ -383,8 +391,9 @@ export class XenStoreConnection {
   // -------------------------------------------------------------- internals
 
   /** Error for a path or payload xenstored would refuse, or for a connection that is gone. */
-  private check(path: string, bodyLength = 0, type: number = XsType.READ): Error | undefined {
+  private check(type: number, txId: number, path: string, bodyLength = 0): Error | undefined {
     if (this.failure) return this.failure;
+    if (!isTransactionId(txId)) return errorFactory('EINVAL', SYSCALL[type]!, path);
     if (!isValidXenStorePath(path)) return errorFactory('EINVAL', SYSCALL[type]!, String(path));
     if (path.length + 1 + bodyLength > XENSTORE_PAYLOAD_MAX) return errorFactory('E2BIG', SYSCALL[type]!, path);
     return undefined;
@@ -392,7 +401,7 @@ export class XenStoreConnection {
 
   private single<T>(type: number, txId: number, path: string, body: Buffer | undefined,
     decode: (buffer: Buffer, start: number, end: number) => T): Promise<T> {
-    const invalid = this.check(path, body?.length, type);
+    const invalid = this.check(type, txId, path, body?.length);
     if (invalid) return Promise.reject(invalid);
     return new Promise((resolve, reject) => {
       this.enqueue(new Request(type, txId, path, path, body, new SingleSink(decode, resolve, reject), 0));
@@ -402,7 +411,7 @@ export class XenStoreConnection {
   private many<T>(paths: readonly string[], txId: number,
     decode: (buffer: Buffer, start: number, end: number) => T): Promise<(T | undefined)[]> {
     for (const path of paths) {
-      const invalid = this.check(path);
+      const invalid = this.check(XsType.READ, txId, path);
       if (invalid) return Promise.reject(invalid);
     }
     if (paths.length === 0) return Promise.resolve([]);

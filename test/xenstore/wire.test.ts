@@ -83,6 +83,15 @@ describe('requests', () => {
     await expect(connection.readMany(['/ok', 'bad'])).rejects.toMatchObject({ code: 'EINVAL' });
   });
 
+  it('refuses transaction ids that do not fit the header', async () => {
+    for (const txId of [-1, 1.5, Number.NaN, 2 ** 32]) {
+      await expect(connection.read('/wire', txId)).rejects.toMatchObject({ code: 'EINVAL', syscall: 'xs_read' });
+      await expect(connection.transactionEnd(txId)).rejects.toMatchObject({ code: 'EINVAL', syscall: 'xs_transaction_end' });
+    }
+    await expect(connection.transactionEnd(0)).rejects.toMatchObject({ code: 'EINVAL' });
+    expect(await connection.read('/wire/utf8')).toBe('héllo ✓'); // the connection is unharmed
+  });
+
   it('refuses payloads over 4096 bytes with E2BIG before sending', async () => {
     const path = '/wire/big';
     const fits = 'x'.repeat(XENSTORE_PAYLOAD_MAX - path.length - 1);

@@ -3,6 +3,7 @@
 // preloaded. Used by the demo, the tests and the benchmarks; on a real Xen
 // host the system's xenstored is used instead.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createConnection } from 'node:net';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,13 +90,23 @@ export async function startLocalXenstored(options: LocalXenstoredOptions = {}): 
 
 async function waitForSocket(child: ChildProcess, socketPath: string, stderr: () => string): Promise<void> {
   const deadline = Date.now() + START_TIMEOUT_MS;
-  while (!existsSync(socketPath)) {
+  // xenstored creates the socket file before it listens: wait for a connect to succeed.
+  while (!(await acceptsConnections(socketPath))) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new LocalXenstoredError(`xenstored exited (${child.exitCode ?? child.signalCode}) before listening: ${stderr().trim()}`);
     }
     if (Date.now() > deadline) {
-      throw new LocalXenstoredError(`xenstored did not create ${socketPath} within ${START_TIMEOUT_MS} ms`);
+      throw new LocalXenstoredError(`xenstored did not listen on ${socketPath} within ${START_TIMEOUT_MS} ms`);
     }
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+function acceptsConnections(socketPath: string): Promise<boolean> {
+  if (!existsSync(socketPath)) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const socket = createConnection(socketPath);
+    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('error', () => resolve(false));
+  });
 }

@@ -1,0 +1,94 @@
+// Builds a domain the way libxl leaves it after `xl create`: its xenstore
+// nodes (lib/localxen's layout), its devices through the device table's add
+// writes, and its template in a private userdata dir.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  defaultBuildInfo, defaultDomainConfig, type DomainBuildInfo, type DomainConfig,
+} from '../../lib/config/index.js';
+import { deviceType, planDeviceAdd, writeDeviceAdd, type DeviceEntry } from '../../lib/devices/index.js';
+import { layOutDomain } from '../../lib/localxen/domains.js';
+import { TemplateStore } from '../../lib/userdata/index.js';
+import type { XenStore } from '../../lib/xenstore/index.js';
+
+export interface FixtureDevice {
+  kind: 'disk' | 'nic' | 'vtpm';
+  /** The entry as hotplug writes it (defaults applied). */
+  entry: DeviceEntry;
+}
+
+export interface FixtureDomain {
+  domid: number;
+  name: string;
+  type: 'pv' | 'pvh' | 'hvm';
+  maxVcpus?: number;
+  onlineVcpus?: number;
+  /** KiB in xenstore. */
+  maxMemKb?: number;
+  targetMemKb?: number;
+  /** The stored template; default: a config matching the layout. */
+  template?: (config: DomainConfig) => void;
+  /** Devices written to xenstore as libxl's hotplug does. */
+  devices?: FixtureDevice[];
+}
+
+export function uuidOf(domid: number): string {
+  return `${String(domid).padStart(8, '0')}-1111-2222-3333-444444444444`;
+}
+
+export function tempUserdataDir(): { dir: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'xen-domconfig-userdata-'));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The config libxl would have stored for this domain. */
+export function templateFor(domain: FixtureDomain): DomainConfig {
+  const config = defaultDomainConfig();
+  config.c_info.type = domain.type;
+  config.c_info.name = domain.name;
+  config.c_info.uuid = uuidOf(domain.domid);
+  const info: DomainBuildInfo = defaultBuildInfo(domain.type);
+  info.max_vcpus = domain.maxVcpus ?? 2;
+  info.avail_vcpus = Array.from({ length: domain.onlineVcpus ?? 1 }, (_, i) => i);
+  info.max_memkb = BigInt(domain.maxMemKb ?? 524288);
+  info.target_memkb = BigInt(domain.targetMemKb ?? 262144);
+  info.video_memkb = 0n;
+  config.b_info = info;
+  domain.template?.(config);
+  return config;
+}
+
+export async function createDomain(store: XenStore, userdataDir: string, domain: FixtureDomain): Promise<DomainConfig> {
+  await layOutDomain(store, {
+    domid: domain.domid,
+    name: domain.name,
+    uuid: uuidOf(domain.domid),
+    type: domain.type,
+    maxMemKb: domain.maxMemKb ?? 524288,
+    targetMemKb: domain.targetMemKb ?? 262144,
+    maxVcpus: domain.maxVcpus ?? 2,
+    onlineVcpus: domain.onlineVcpus ?? 1,
+  });
+  for (const { kind, entry } of domain.devices ?? []) {
+    const plan = planDeviceAdd(deviceType(kind).add!, entry, { domid: domain.domid, domainType: domain.type, nativeProtocol: 'x86_64-abi' });
+    await store.transaction((tx) => writeDeviceAdd(tx, plan));
+  }
+  const config = templateFor(domain);
+  await new TemplateStore({ xenstore: store, dir: userdataDir }).write(domain.domid, config, { uuid: uuidOf(domain.domid) });
+  return config;
+}
+
+export const disk = (vdev: string, path: string, extra: DeviceEntry = {}): DeviceEntry => ({
+  vdev, pdev_path: path, backend: 'phy', format: 'raw', readwrite: 1, backend_domid: 0, ...extra,
+});
+export const nic = (devid: number, extra: DeviceEntry = {}): DeviceEntry => ({
+  devid, mac: `00:16:3e:00:00:${devid.toString(16).padStart(2, '0')}`, bridge: 'xenbr0', nictype: 'vif', script: 'vif-bridge', mtu: 1500, backend_domid: 0, ...extra,
+});
+
+import { defaultDevice, type DeviceKind } from '../../lib/config/index.js';
+
+/** A template entry: the kind's defaults plus the given fields. */
+export function entryOf<K extends DeviceKind>(kind: K, fields: Record<string, unknown>) {
+  return { ...defaultDevice(kind), ...fields } as ReturnType<typeof defaultDevice<K>>;
+}

@@ -298,13 +298,16 @@ export const DEVICE_TYPES: readonly DeviceType[] = [
     add: diskAddRecipe,
   },
   devidKind('nic', 'vif', 'nics', {
-    // libxl__nic_from_xenstore takes the devid from `handle` (0 when absent).
-    listLive: (view) => listLibxlNodes(view, 'nic', ['vif'], ({ path, values }) => {
+    // libxl__nic_from_xenstore takes the devid from `handle`, 0 when absent;
+    // here the node's own devid decides and a disagreeing `handle` is a problem.
+    listLive: (view) => listLibxlNodes(view, 'nic', ['vif'], ({ path, devid, values }) => {
       checkedBackend(path, values, view.domid);
-      const handle = values.has('handle') ? parseSmallUint(`${path}/handle`, values.get('handle')) : 0;
+      if (values.has('handle') && parseSmallUint(`${path}/handle`, values.get('handle')) !== devid) {
+        throw new XenstoreValueError(`${path}/handle`, `is not the node's devid ${devid}`, values.get('handle'));
+      }
       const mtu = values.get('mtu');
       if (mtu !== undefined) parseSmallUint(`${path}/mtu`, mtu, 0xffff);
-      return { kind: 'nic', key: String(handle), path };
+      return { kind: 'nic', key: String(devid), path };
     }),
     add: nicAddRecipe,
   }),

@@ -170,6 +170,8 @@ describe('device merge', () => {
     await store.rm('/libxl/22/device/vbd/51728/dev');
     await store.write('/libxl/22/device/vif/0/backend', '/local/domain/0/backend/vif/23/0'); // another domain's backend
     await store.write('/libxl/22/device/vbd/garbage/dev', 'xvdz');
+    await store.write('/libxl/22/device/vif/3/backend', '/local/domain/0/backend/vif/22/3');
+    await store.write('/libxl/22/device/vif/3/handle', '4'); // libxl would take devid 4 from here
     const { config, devices } = await host.retrieveDomainConfiguration(22);
     expect(config.disks.map((d) => d.vdev)).toEqual(['xvda']);
     expect(config.nics).toEqual([]);
@@ -177,6 +179,7 @@ describe('device merge', () => {
       ['disk', '/libxl/22/device/vbd/51728'],
       ['disk', '/libxl/22/device/vbd/garbage'],
       ['nic', '/libxl/22/device/vif/0'],
+      ['nic', '/libxl/22/device/vif/3'],
     ]);
     expect(devices.problems[0]!.reason).toMatch(/dev: missing/);
     expect(devices.onlyInTemplate.map((d) => d.key)).toEqual(['xvdb', '0']);

@@ -1,0 +1,144 @@
+// listDomains (short and long, failures per domain), diffDomainConfiguration,
+// and how many xenstore requests each domain costs.
+import { writeFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { XenHost } from '../../lib/domain/host.js';
+import { XenStore } from '../../lib/xenstore/index.js';
+import { useLocalXenstored } from '../harness/xenstored.js';
+import { createDomain, disk, entryOf, nic, tempUserdataDir, uuidOf } from './fixture.js';
+
+const xs = useLocalXenstored();
+const userdata = tempUserdataDir();
+let store: XenStore;
+
+/** The store with every request counted by method; `onCall` may act before a request goes out. */
+function counted(target: XenStore, onCall?: (method: string, args: unknown[]) => Promise<void> | void) {
+  const counts = new Map<string, number>();
+  const proxy = new Proxy(target, {
+    get(object, property, receiver) {
+      const value = Reflect.get(object, property, receiver);
+      if (typeof value !== 'function' || typeof property !== 'string' || property === 'close') return value;
+      return async (...args: unknown[]) => {
+        counts.set(property, (counts.get(property) ?? 0) + 1);
+        await onCall?.(property, args);
+        return value.apply(object, args);
+      };
+    },
+  });
+  return { store: proxy, counts, total: () => [...counts.values()].reduce((a, b) => a + b, 0), reset: () => counts.clear() };
+}
+
+const withDevices = (domid: number, name: string) => ({
+  domid, name, type: 'pv' as const,
+  devices: [{ kind: 'disk' as const, entry: disk('xvda', '/dev/vg/a') }, { kind: 'disk' as const, entry: disk('xvdb', '/dev/vg/b') }, { kind: 'nic' as const, entry: nic(0) }],
+  template: (config: Parameters<NonNullable<Parameters<typeof createDomain>[2]['template']>>[0]) => {
+    config.disks = ['xvda', 'xvdb'].map((vdev) => entryOf('disk', { vdev }));
+    config.nics = [entryOf('nic', { devid: 0 })];
+  },
+});
+
+beforeAll(async () => {
+  store = XenStore.open({ path: xs.current.socketPath });
+  for (const domid of [40, 41, 42, 43]) await createDomain(store, userdata.dir, withDevices(domid, `d${domid}`));
+  await createDomain(store, userdata.dir, { domid: 44, name: 'corrupt', type: 'pv' });
+  await writeFile(new XenHost({ xenstore: store, userdataDir: userdata.dir }).templates.paths(44, uuidOf(44)).data, 'not json\0');
+  await createDomain(store, userdata.dir, { domid: 45, name: 'untemplated', type: 'pv' });
+  const { rm } = await import('node:fs/promises');
+  await rm(new XenHost({ xenstore: store, userdataDir: userdata.dir }).templates.paths(45, uuidOf(45)).data);
+  // Being destroyed: libxl removed the domain's nodes, one stray key is left.
+  await store.write('/local/domain/46/domid', '46');
+});
+afterAll(async () => {
+  await store.close();
+  userdata.remove();
+});
+
+describe('listDomains', () => {
+  it('short form: name, memory and online vCPUs from xenstore; failures as values', async () => {
+    const host = new XenHost({ xenstore: store, userdataDir: userdata.dir });
+    const list = await host.listDomains();
+    const byDomid = new Map(list.map((entry) => [entry.domid, entry]));
+    expect(byDomid.get(40)).toEqual({ domid: 40, name: 'd40', memkb: 262144n, vcpus: 1 });
+    expect(byDomid.get(46)).toMatchObject({ domid: 46, error: { code: 'ENODOMAIN' } });
+    expect(list.map((entry) => entry.domid)).toEqual([...list.map((entry) => entry.domid)].sort((a, b) => a - b));
+  });
+
+  it('long form: a result or a reason for every domain, including one that vanishes mid-list', async () => {
+    let removed = false;
+    const spy = counted(store, async (method, args) => {
+      // While domain 41 is read, domain 42 is destroyed.
+      if (!removed && method === 'readMany' && (args[0] as string[])[0] === '/local/domain/41/vm') {
+        removed = true;
+        await store.rm('/local/domain/42');
+        await store.rm('/libxl/42');
+      }
+    });
+    const host = new XenHost({ xenstore: spy.store, userdataDir: userdata.dir });
+    const list = await host.listDomains({ long: true, concurrency: 1 });
+    const outcome = Object.fromEntries(list.map((entry) => [entry.domid, 'error' in entry ? (entry.error as { code?: string }).code : entry.config.c_info.name]));
+    expect(outcome).toMatchObject({ 40: 'd40', 41: 'd41', 42: 'ENODOMAIN', 43: 'd43', 44: 'ECORRUPT', 45: 'ENOTEMPLATE', 46: 'ENODOMAIN' });
+    expect(removed).toBe(true);
+    const d43 = list.find((entry) => entry.domid === 43)!;
+    expect('config' in d43 && d43.config.disks.map((d) => d.vdev)).toEqual(['xvda', 'xvdb']);
+  });
+
+  it('costs a handful of xenstore requests per domain', async () => {
+    const spy = counted(store);
+    const host = new XenHost({ xenstore: spy.store, userdataDir: userdata.dir });
+    await host.retrieveDomainConfiguration(40);
+    // readMany of the scalars, the lock's domain check, readTree of /libxl/40 and of the cpu dir.
+    expect(Object.fromEntries(spy.counts)).toEqual({ readMany: 1, read: 1, readTree: 2 });
+    spy.reset();
+    await host.retrieveDomainConfiguration(40, { snapshot: true });
+    expect(Object.fromEntries(spy.counts)).toEqual({ readMany: 1, read: 1, transaction: 1 });
+    spy.reset();
+    await host.listDomains();
+    const domains = (await store.list('/local/domain'))!.length;
+    expect(spy.counts.get('list')).toBe(1);
+    expect(spy.total()).toBe(1 + 2 * domains);
+  });
+});
+
+describe('diffDomainConfiguration', () => {
+  it('no drift right after creation', async () => {
+    const host = new XenHost({ xenstore: store, userdataDir: userdata.dir });
+    const drift = await host.diffDomainConfiguration(43);
+    expect(drift.drifted).toBe(false);
+    expect(drift.scalars.map((s) => s.field)).toEqual(['c_info.name', 'c_info.uuid', 'b_info.avail_vcpus', 'b_info.target_memkb', 'b_info.max_memkb']);
+  });
+
+  it('each refreshed field with stored and live values, and devices on one side only', async () => {
+    await createDomain(store, userdata.dir, withDevices(47, 'drifty'));
+    await store.write('/local/domain/47/name', 'drifted');
+    await store.write('/local/domain/47/memory/target', '131072');
+    await store.write('/local/domain/47/cpu/1/availability', 'online');
+    await store.rm('/libxl/47/device/vbd/51728');
+    await store.write('/libxl/47/device/vif/5/backend', '/local/domain/0/backend/vif/47/5');
+    const host = new XenHost({ xenstore: store, userdataDir: userdata.dir });
+    const drift = await host.diffDomainConfiguration(47);
+    expect(drift.drifted).toBe(true);
+    expect(drift.scalars.filter((s) => s.differs).map(({ field, stored, live }) => [field, stored, live])).toEqual([
+      ['c_info.name', 'drifty', 'drifted'],
+      ['b_info.avail_vcpus', [0], [0, 1]],
+      ['b_info.target_memkb', 262144n, 131072n],
+    ]);
+    expect(drift.onlyInTemplate.map((d) => [d.kind, d.key])).toEqual([['disk', 'xvdb']]);
+    expect(drift.onlyInXenstore.map((d) => [d.kind, d.key])).toEqual([['nic', '5']]);
+  });
+});
+
+describe('scale', () => {
+  const count = Number(process.env.XEN_DOMCONFIG_LIST_DOMAINS ?? 40);
+  it(`lists ${count} domains with devices`, async () => {
+    const base = 1000;
+    for (let i = 0; i < count; i++) await createDomain(store, userdata.dir, withDevices(base + i, `many${i}`));
+    const host = new XenHost({ xenstore: store, userdataDir: userdata.dir });
+    const started = process.hrtime.bigint();
+    const list = await host.listDomains({ long: true });
+    const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
+    const many = list.filter((entry) => entry.domid >= base);
+    expect(many).toHaveLength(count);
+    expect(many.every((entry) => 'config' in entry && entry.config.disks.length === 2)).toBe(true);
+    console.info(`listDomains long: ${list.length} domains in ${elapsedMs.toFixed(0)} ms`);
+  }, 600_000);
+});

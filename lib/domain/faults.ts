@@ -54,6 +54,9 @@ export function parseFaultSpec(spec: string | undefined): ArmedFault | undefined
 
 const armed = parseFaultSpec(process.env[FAULT_ENV]);
 
+/** Whether a fault is set for this process (to skip work done only to report fault points). */
+export const faultsArmed = armed !== undefined;
+
 /** Marks a crash point; kills the process here when the environment asks for it. */
 export function faultPoint(point: FaultPoint): void {
   if (armed === undefined || armed.point !== point) return;

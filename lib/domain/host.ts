@@ -2,7 +2,18 @@
 // domain configuration — retrieve (`xl list -l <domid>`), list, and diff.
 import { TemplateStore } from '../userdata/index.js';
 import { XenStore } from '../xenstore/index.js';
+import type { DomainConfig } from '../config/index.js';
+import type { DeviceEntry } from '../devices/index.js';
 import { diffDomain, type DomainDrift } from './diff.js';
+import {
+  addDevice,
+  removeDevice,
+  type AddDeviceOptions,
+  type AddedDevice,
+  type HotplugContext,
+  type RemoveDeviceOptions,
+  type RemovedDevice,
+} from './hotplug.js';
 import {
   listDomains,
   type ListOptions,
@@ -11,6 +22,7 @@ import {
 } from './list.js';
 import { defaultQmpSocketPath, QMP_TIMEOUT_MS } from './qmp.js';
 import { retrieveDomain, type RetrieveContext, type RetrieveOptions, type RetrievedDomain } from './retrieve.js';
+import { storeDomainConfiguration, type StoreOptions } from './store.js';
 
 export interface XenHostOptions {
   xenstore: XenStore;
@@ -20,6 +32,8 @@ export interface XenHostOptions {
   qmpSocketPath?: (domid: number) => string;
   /** How long QEMU may take to answer (default 10 s, libxl's LIBXL_QMP_CMD_TIMEOUT). */
   qmpTimeoutMs?: number;
+  /** Hotplug script folder written into backends (default /etc/xen/scripts). */
+  scriptDir?: string;
 }
 
 export interface XenHostOpenOptions extends Omit<XenHostOptions, 'xenstore'> {
@@ -31,6 +45,7 @@ export class XenHost {
   readonly xenstore: XenStore;
   readonly templates: TemplateStore;
   readonly #context: RetrieveContext;
+  readonly #hotplug: HotplugContext;
   readonly #ownsXenstore: boolean;
 
   /** Connects to xenstored; close() disconnects. */
@@ -54,6 +69,11 @@ export class XenHost {
       qmpSocketPath: options.qmpSocketPath ?? defaultQmpSocketPath,
       qmpTimeoutMs: options.qmpTimeoutMs ?? QMP_TIMEOUT_MS,
     };
+    this.#hotplug = {
+      xenstore: options.xenstore,
+      templates: this.templates,
+      ...(options.scriptDir === undefined ? {} : { scriptDir: options.scriptDir }),
+    };
   }
 
   /** The domain's configuration now: its template refreshed from xenstore (and QEMU), devices merged. */
@@ -71,6 +91,21 @@ export class XenHost {
   /** Stored versus live: each refreshed field, and the devices on one side only. */
   diffDomainConfiguration(domid: number, options: RetrieveOptions = {}): Promise<DomainDrift> {
     return diffDomain(this.#context, domid, options);
+  }
+
+  /** The create-time save: config stored as the template, with the values libxl generates at creation. */
+  storeDomainConfiguration(domid: number, config: DomainConfig, options: StoreOptions = {}): Promise<DomainConfig> {
+    return storeDomainConfiguration(this.#hotplug, domid, config, options);
+  }
+
+  /** Hotplugs a disk, nic or vtpm as libxl_device_<kind>_add does: template and xenstore in one transaction. */
+  addDevice(domid: number, kind: string, device: Partial<DeviceEntry>, options: AddDeviceOptions = {}): Promise<AddedDevice> {
+    return addDevice(this.#hotplug, domid, kind, device, options);
+  }
+
+  /** Unplugs a device by its identity (vdev, devid) as libxl_device_<kind>_remove does; the template is kept unless pruned. */
+  removeDevice(domid: number, kind: string, identity: string | number, options: RemoveDeviceOptions = {}): Promise<RemovedDevice> {
+    return removeDevice(this.#hotplug, domid, kind, identity, options);
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,527 @@
+// Device hotplug and unplug, with libxl's protocol and its invariant "every
+// device in xenstore has a template entry":
+//   add    — defaults; under the domain-userdata lock, one xenstore
+//            transaction (rerun on EAGAIN) that checks the device does not
+//            exist, writes the template, then the /libxl, frontend and
+//            backend nodes, and commits; then waits for the backend.
+//   remove — online=0 and state=Closing, wait for Closed (forcing after a
+//            timeout), then removes the nodes. The template is left alone
+//            (a stale entry is valid) unless pruning is asked for.
+import {
+  ConfigError,
+  cloneDomainConfig,
+  defaultDevice,
+  formatDevice,
+  parseDevice,
+  type DeviceKind,
+  type DomainConfig,
+} from '../config/index.js';
+import {
+  DEVICE_TYPES,
+  deviceExists,
+  deviceNodes,
+  destroyDeviceNodes,
+  parseBackendPath,
+  planDeviceAdd,
+  writeDeviceAdd,
+  writeDeviceClosing,
+  XenstoreValueError,
+  type DeviceAddPlan,
+  type DeviceEntry,
+  type DeviceNodes,
+  type DeviceType,
+  type XenStoreWriteOps,
+} from '../devices/index.js';
+import type { TemplateStore } from '../userdata/index.js';
+import { AbortError, type XenStore, type XenStoreOps } from '../xenstore/index.js';
+import { DEVICE_DEFAULTS, DeviceDefaultsError, type DeviceDefaults, type DomainType } from './device-defaults.js';
+import { faultPoint, faultsArmed } from './faults.js';
+
+/** libxl's LIBXL_INIT_TIMEOUT and LIBXL_DESTROY_TIMEOUT. */
+export const BACKEND_INIT_TIMEOUT_MS = 10_000;
+export const BACKEND_CLOSE_TIMEOUT_MS = 10_000;
+
+const DEFAULT_SCRIPT_DIR = '/etc/xen/scripts';
+const MAX_DOMID = 0x7fef;
+const XENBUS_INIT_WAIT = 2;
+const XENBUS_CONNECTED = 4;
+const XENBUS_CLOSED = 6;
+
+export type HotplugErrorCode =
+  | 'EINVAL'      // bad arguments or device fields
+  | 'EEXIST'      // the device already exists in xenstore (libxl's ERROR_DEVICE_EXISTS)
+  | 'ENODEV'      // no such device in /libxl/<domid>/device
+  | 'ENODOMAIN'   // the domain has no /libxl/<domid>/type
+  | 'ETIMEDOUT'   // the backend did not reach the state in time
+  | 'EHOTPLUG'    // the backend or its hotplug script reported failure
+  | 'ABORT_ERR';  // the signal was aborted after the device was committed
+
+export class HotplugError extends Error {
+  override name = 'HotplugError';
+  constructor(
+    readonly code: HotplugErrorCode,
+    message: string,
+    readonly details: {
+      domid?: number;
+      kind?: string;
+      devid?: number;
+      path?: string;
+      /** Add: the device is in xenstore and in the template (both views agree). */
+      committed?: boolean;
+      /** What was added, when the failure came after commit. */
+      device?: AddedDevice;
+      cause?: unknown;
+    } = {},
+  ) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+  }
+}
+
+export interface HotplugContext {
+  xenstore: XenStore;
+  templates: TemplateStore;
+  /** libxl__xen_script_dir_path(); default /etc/xen/scripts. */
+  scriptDir?: string;
+  /** Written into PV disk frontends, as libxl does from xc_domain_get_native_protocol (default x86_64-abi). */
+  nativeProtocol?: string;
+}
+
+export interface AddDeviceOptions {
+  /** Wait for the backend's InitWait at most this long (default 10 s, libxl's). */
+  timeoutMs?: number;
+  /** Wait for the domain-userdata lock at most this long (default: the template store's). */
+  lockTimeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface AddedDevice {
+  domid: number;
+  /** Device-table name: 'disk', 'nic', 'vtpm'. */
+  kind: string;
+  devid: number;
+  /** The template entry as stored (caller's fields plus generated devid, mac, uuid…). */
+  entry: DeviceEntry;
+  libxlPath: string;
+  frontendPath: string;
+  backendPath: string;
+  /** Backend state once waited for (2 InitWait … 4 Connected); undefined for QEMU backends. */
+  backendState: number | undefined;
+  /** The backend's hotplug-status ("connected" once the hotplug script ran). */
+  hotplugStatus: string | undefined;
+}
+
+export interface RemoveDeviceOptions {
+  /**
+   * false (default): libxl's remove — wait for Closed, then force after the timeout.
+   * true: libxl's destroy — force at once. 'never': libxl's safe remove — fail on timeout.
+   */
+  force?: boolean | 'never';
+  /** Wait for Closed at most this long, per attempt (default 10 s, libxl's). */
+  timeoutMs?: number;
+  /** Also drop the template entry with this identity, under the lock. */
+  pruneTemplate?: boolean;
+  lockTimeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface RemovedDevice {
+  domid: number;
+  kind: string;
+  devid: number;
+  /** Template identity of the device (vdev for disks, devid otherwise). */
+  identity: string;
+  backendPath: string;
+  /** The frontend was cleaned up and the nodes removed without the backend closing. */
+  forced: boolean;
+  /** Template entries removed by pruneTemplate. */
+  prunedEntries: number;
+}
+
+/** Kinds with libxl's write recipe and defaults. */
+export function hotplugKinds(): string[] {
+  return DEVICE_TYPES.filter((type) => type.add && DEVICE_DEFAULTS[type.name]).map((type) => type.name);
+}
+
+export async function addDevice(
+  context: HotplugContext,
+  domid: number,
+  kind: string,
+  device: Partial<DeviceEntry>,
+  options: AddDeviceOptions = {},
+): Promise<AddedDevice> {
+  checkDomid(domid);
+  const { type, defaults } = hotplugType(kind);
+  const timeoutMs = checkTimeout(options.timeoutMs, BACKEND_INIT_TIMEOUT_MS);
+  const { xenstore, templates } = context;
+  const scriptDir = context.scriptDir ?? DEFAULT_SCRIPT_DIR;
+  const domainType = await readDomainType(xenstore, domid);
+
+  // libxl keeps a copy of the caller's struct for the template, fills the
+  // defaults into the one it writes, then copies the generated values back.
+  const saved = validatedEntry(kind, device);
+  if (saved.backend_domname !== null && saved.backend_domname !== undefined) {
+    throw new HotplugError('EINVAL', `${kind}: backend_domname is not supported, give backend_domid`, { domid, kind });
+  }
+  const full = cloneDomainConfig(saved);
+  try {
+    await defaults.setDefault(full, { domid, domainType, hotplug: true, scriptDir });
+  } catch (error) {
+    throw invalid(error, domid, kind);
+  }
+  const recipe = type.add!;
+  const addContext = {
+    domid,
+    domainType,
+    scriptDir,
+    ...(domainType === 'pv' ? { nativeProtocol: context.nativeProtocol ?? 'x86_64-abi' } : {}),
+  };
+
+  let plan: DeviceAddPlan | undefined;
+  const release = await templates.lock(domid, lockOptions(options));
+  try {
+    faultPoint('add.locked');
+    const template = await templates.read(domid);
+    await xenstore.transaction(async (tx) => {
+      // The devid is chosen inside the transaction: a concurrent add of the
+      // same kind makes this one rerun and pick the next id.
+      if (defaults.nextDevid && full.devid === -1) full.devid = await nextDevid(tx, domid, recipe.frontendKind(full));
+      defaults.updateConfig(saved, full);
+      plan = planAdd(type, full, addContext, domid, kind);
+      if (await deviceExists(tx, plan)) {
+        throw new HotplugError('EEXIST', `${kind} ${plan.devid} of domain ${domid} already exists (${plan.libxlPath})`, {
+          domid, kind, devid: plan.devid, path: plan.libxlPath,
+        });
+      }
+      await templates.write(domid, withEntry(template, type, saved));
+      faultPoint('add.template-written');
+      await writeDeviceAdd(faultsArmed ? reportingGroups(tx, plan) : tx, plan);
+      faultPoint('add.backend-written');
+      faultPoint('add.before-commit');
+    }, options.signal ? { signal: options.signal } : {});
+    faultPoint('add.after-commit');
+  } finally {
+    await release();
+  }
+  faultPoint('add.unlocked');
+
+  const added: AddedDevice = {
+    domid,
+    kind,
+    devid: plan!.devid,
+    entry: saved,
+    libxlPath: plan!.libxlPath,
+    frontendPath: plan!.frontendPath,
+    backendPath: plan!.backendPath,
+    backendState: undefined,
+    hotplugStatus: undefined,
+  };
+  try {
+    await waitForBackendInit(xenstore, added, plan!.backendKind, timeoutMs, options.signal);
+  } catch (error) {
+    // The device is in both views: report what was added with the failure.
+    if (error instanceof HotplugError) {
+      throw new HotplugError(error.code, error.message, { ...error.details, committed: true, device: added });
+    }
+    if (error instanceof AbortError) {
+      throw new HotplugError('ABORT_ERR', `aborted while waiting for ${added.backendPath}; the device was added`, {
+        domid, kind, devid: added.devid, committed: true, device: added, cause: error,
+      });
+    }
+    throw error;
+  }
+  faultPoint('add.backend-ready');
+  return added;
+}
+
+export async function removeDevice(
+  context: HotplugContext,
+  domid: number,
+  kind: string,
+  identity: string | number,
+  options: RemoveDeviceOptions = {},
+): Promise<RemovedDevice> {
+  checkDomid(domid);
+  const type = deviceTypeNamed(kind);
+  const timeoutMs = checkTimeout(options.timeoutMs, BACKEND_CLOSE_TIMEOUT_MS);
+  if (options.force !== undefined && typeof options.force !== 'boolean' && options.force !== 'never') {
+    throw new HotplugError('EINVAL', `invalid force ${String(options.force)}: expected true, false or 'never'`, { domid, kind });
+  }
+  const { xenstore, templates } = context;
+  const found = await findLiveDevice(xenstore, domid, type, identity);
+  const { nodes, key } = found;
+  const statePath = `${nodes.backendPath}/state`;
+
+  let force = options.force === true;
+  let forced = false;
+  for (;;) {
+    const closing = await xenstore.transaction((tx) => writeDeviceClosing(tx, nodes, { force }), signalOption(options.signal));
+    forced ||= force;
+    faultPoint('remove.closing-committed');
+    if (closing === 'absent') break; // backend already gone: clean up the rest
+    const closed = await waitFor(xenstore, statePath, (state) => state === String(XENBUS_CLOSED) || state === undefined, timeoutMs, options.signal);
+    if (closed.reached) break;
+    if (options.force !== 'never' && !force) {
+      force = true; // libxl's FORCE_AUTO: restart the removal forced
+      continue;
+    }
+    if (options.force === 'never') {
+      throw new HotplugError('ETIMEDOUT', `backend ${nodes.backendPath} did not close within ${timeoutMs} ms`, {
+        domid, kind, devid: nodes.devid, path: statePath,
+      });
+    }
+    break; // forced and still not closed: destroy anyway, as libxl does
+  }
+  faultPoint('remove.backend-closed');
+
+  if (nodes.backendDomid !== 0) {
+    // A driver domain removes its own backend dir; give it the same time libxl does.
+    await waitFor(xenstore, nodes.backendPath, (value) => value === undefined, timeoutMs, options.signal);
+  }
+  faultPoint('remove.before-destroy');
+  await xenstore.transaction((tx) => destroyDeviceNodes(tx, nodes), signalOption(options.signal));
+  faultPoint('remove.after-destroy');
+
+  let prunedEntries = 0;
+  if (options.pruneTemplate) {
+    prunedEntries = await templates.withLock(domid, async () => {
+      // A concurrent add may have recreated the device: then the entry is live.
+      if (await xenstore.read(nodes.libxlPath) !== undefined) return 0;
+      const template = await templates.read(domid);
+      const { config, removed } = withoutEntries(template, type, key);
+      if (removed > 0) await templates.write(domid, config);
+      faultPoint('remove.template-pruned');
+      return removed;
+    }, lockOptions(options));
+  }
+  return { domid, kind, devid: nodes.devid, identity: key, backendPath: nodes.backendPath, forced, prunedEntries };
+}
+
+// ---------------------------------------------------------------------------
+
+function checkDomid(domid: unknown): asserts domid is number {
+  if (typeof domid !== 'number' || !Number.isInteger(domid) || domid < 1 || domid > MAX_DOMID) {
+    throw new HotplugError('EINVAL', `invalid guest domid ${String(domid)}: expected an integer from 1 to ${MAX_DOMID}`);
+  }
+}
+
+function checkTimeout(value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) {
+    throw new HotplugError('EINVAL', `invalid timeout ${String(value)}: expected milliseconds >= 0`);
+  }
+  return value;
+}
+
+function lockOptions(options: { lockTimeoutMs?: number; signal?: AbortSignal }) {
+  return {
+    ...(options.lockTimeoutMs === undefined ? {} : { timeoutMs: options.lockTimeoutMs }),
+    ...signalOption(options.signal),
+  };
+}
+
+function signalOption(signal: AbortSignal | undefined): { signal?: AbortSignal } {
+  return signal ? { signal } : {};
+}
+
+function deviceTypeNamed(kind: unknown): DeviceType {
+  const type = DEVICE_TYPES.find((candidate) => candidate.name === kind);
+  if (!type) {
+    throw new HotplugError('EINVAL', `unknown device kind ${JSON.stringify(kind)}: expected one of ${DEVICE_TYPES.map((t) => t.name).join(', ')}`);
+  }
+  return type;
+}
+
+function hotplugType(kind: unknown): { type: DeviceType; defaults: DeviceDefaults } {
+  const type = deviceTypeNamed(kind);
+  const defaults = DEVICE_DEFAULTS[type.name];
+  if (!type.add || !defaults) {
+    throw new HotplugError('EINVAL', `adding ${type.name} devices is not supported: expected one of ${hotplugKinds().join(', ')}`, { kind: type.name });
+  }
+  return { type, defaults };
+}
+
+/** The caller's fields over libxl's *_init values, checked by a round trip through libxl-json. */
+function validatedEntry(kind: string, device: unknown): DeviceEntry {
+  if (typeof device !== 'object' || device === null || Array.isArray(device)) {
+    throw new HotplugError('EINVAL', `${kind}: the device must be an object of libxl_device_${kind} fields`, { kind });
+  }
+  const entry = { ...defaultDevice(kind as DeviceKind), ...device } as never;
+  try {
+    return parseDevice(kind as DeviceKind, formatDevice(kind as DeviceKind, entry)) as unknown as DeviceEntry;
+  } catch (error) {
+    throw invalid(error, undefined, kind);
+  }
+}
+
+function invalid(error: unknown, domid: number | undefined, kind: string): unknown {
+  if (error instanceof ConfigError || error instanceof DeviceDefaultsError || (error as { code?: string })?.code === 'EINVAL') {
+    return new HotplugError('EINVAL', `${kind}: ${(error as Error).message}`, { ...(domid === undefined ? {} : { domid }), kind, cause: error });
+  }
+  return error;
+}
+
+function planAdd(type: DeviceType, entry: DeviceEntry, context: Parameters<typeof planDeviceAdd>[2], domid: number, kind: string): DeviceAddPlan {
+  try {
+    return planDeviceAdd(type.add!, entry, context);
+  } catch (error) {
+    throw invalid(error, domid, kind);
+  }
+}
+
+async function readDomainType(xenstore: XenStore, domid: number): Promise<DomainType> {
+  const value = await xenstore.read(`/libxl/${domid}/type`);
+  if (value === 'pv' || value === 'pvh' || value === 'hvm') return value;
+  if (value === undefined) throw new HotplugError('ENODOMAIN', `domain ${domid} has no /libxl/${domid}/type: it does not exist or libxl did not build it`, { domid });
+  throw new HotplugError('ENODOMAIN', `domain ${domid}: /libxl/${domid}/type is ${JSON.stringify(value.slice(0, 32))}, not pv, pvh or hvm`, { domid });
+}
+
+/**
+ * The next free devid of a kind: one more than the highest listed. (libxl
+ * takes the last listed child plus one, which is only right while children
+ * list in ascending order.)
+ */
+async function nextDevid(ops: XenStoreOps, domid: number, xenstoreKind: string): Promise<number> {
+  const children = (await ops.list(`/libxl/${domid}/device/${xenstoreKind}`)) ?? [];
+  let highest = -1;
+  for (const name of children) {
+    if (/^(0|[1-9][0-9]{0,9})$/.test(name)) highest = Math.max(highest, Number(name));
+  }
+  return highest + 1;
+}
+
+/** libxl's device_add_domain_config: the last entry with the same identity is replaced, else the entry is appended. */
+function withEntry(template: DomainConfig, type: DeviceType, entry: DeviceEntry): DomainConfig {
+  const config = cloneDomainConfig(template);
+  const array = (config as unknown as Record<string, DeviceEntry[]>)[type.array]!;
+  const key = type.keyOf(entry);
+  let index = -1;
+  array.forEach((existing, i) => { if (key !== undefined && type.keyOf(existing) === key) index = i; });
+  if (index >= 0) array[index] = cloneDomainConfig(entry);
+  else array.push(cloneDomainConfig(entry));
+  return config;
+}
+
+function withoutEntries(template: DomainConfig, type: DeviceType, key: string): { config: DomainConfig; removed: number } {
+  const config = cloneDomainConfig(template);
+  const record = config as unknown as Record<string, DeviceEntry[]>;
+  const before = record[type.array]!;
+  record[type.array] = before.filter((entry) => type.keyOf(entry) !== key);
+  return { config, removed: before.length - record[type.array]!.length };
+}
+
+/** Marks the end of each group of writeDeviceAdd's writes as a fault point. */
+function reportingGroups(ops: XenStoreWriteOps, plan: DeviceAddPlan): XenStoreWriteOps {
+  let group: 'libxl' | 'frontend' | 'backend' = 'libxl';
+  const enter = (path: string) => {
+    if (group === 'libxl' && path.startsWith(plan.frontendPath)) {
+      faultPoint('add.libxl-written');
+      group = 'frontend';
+    } else if (group === 'frontend' && path.startsWith(plan.backendPath)) {
+      faultPoint('add.frontend-written');
+      group = 'backend';
+    }
+  };
+  return {
+    read: (path) => ops.read(path),
+    list: (path) => ops.list(path),
+    write: (path, value) => { enter(path); return ops.write(path, value); },
+    mkdir: (path) => { enter(path); return ops.mkdir(path); },
+    rm: (path) => { enter(path); return ops.rm(path); },
+    setPermissions: (path, perms) => { enter(path); return ops.setPermissions(path, perms); },
+  };
+}
+
+/** A device named by its template identity (vdev, devid…) or by its devid, from the trusted /libxl tree. */
+async function findLiveDevice(
+  xenstore: XenStore,
+  domid: number,
+  type: DeviceType,
+  identity: string | number,
+): Promise<{ nodes: DeviceNodes; key: string }> {
+  if (!(typeof identity === 'string' && identity !== '') && !(typeof identity === 'number' && Number.isInteger(identity) && identity >= 0)) {
+    throw new HotplugError('EINVAL', `invalid ${type.name} identity ${String(identity)}: expected its ${type.identity} or devid`, { domid, kind: type.name });
+  }
+  const tree = await xenstore.readTree(`/libxl/${domid}/device`);
+  const live = type.listLive({ domid, libxlDevices: tree, values: new Map(), trees: new Map() });
+  const wanted = String(identity);
+  const device = live.devices.find((candidate) => candidate.key === wanted)
+    ?? live.devices.find((candidate) => candidate.path.endsWith(`/${wanted}`));
+  if (!device) {
+    const problem = live.problems.find((p) => p.path.endsWith(`/${wanted}`));
+    throw new HotplugError('ENODEV', `domain ${domid} has no ${type.name} ${wanted}${problem ? ` (${problem.path}: ${problem.reason})` : ''}`, {
+      domid, kind: type.name, ...(problem ? { path: problem.path } : {}),
+    });
+  }
+  const segments = device.path.split('/'); // /libxl/<domid>/device/<kind>/<devid>
+  const frontendKind = segments[4]!;
+  const devid = Number(segments[5]);
+  const backendValue = await xenstore.read(`${device.path}/backend`);
+  let backend;
+  try {
+    backend = parseBackendPath(`${device.path}/backend`, backendValue);
+  } catch (error) {
+    if (!(error instanceof XenstoreValueError)) throw error;
+    throw new HotplugError('ENODEV', error.message, { domid, kind: type.name, devid, path: `${device.path}/backend`, cause: error });
+  }
+  if (backend.frontendDomid !== domid || backend.devid !== devid) {
+    throw new HotplugError('ENODEV', `${device.path}/backend names another device (${backendValue})`, { domid, kind: type.name, devid, path: `${device.path}/backend` });
+  }
+  return { nodes: deviceNodes(domid, frontendKind, devid, backend.backendKind, backend.backendDomid), key: device.key };
+}
+
+/** QEMU serves these itself and never waits in InitWait (libxl's QEMU_BACKEND). */
+const QEMU_BACKEND_KINDS = new Set(['qdisk', 'qusb', '9pfs']);
+
+/** libxl__wait_device_connection: InitWait (or beyond), then the hotplug status. */
+async function waitForBackendInit(xenstore: XenStore, added: AddedDevice, backendKind: string, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+  const statePath = `${added.backendPath}/state`;
+  const details = { domid: added.domid, kind: added.kind, devid: added.devid, path: statePath };
+  if (!QEMU_BACKEND_KINDS.has(backendKind)) {
+    const result = await waitFor(xenstore, statePath, (state) => state === undefined || Number(state) >= XENBUS_INIT_WAIT, timeoutMs, signal);
+    if (!result.reached) {
+      throw new HotplugError('ETIMEDOUT', `backend ${added.backendPath} did not reach InitWait within ${timeoutMs} ms`, details);
+    }
+    const state = result.value === undefined ? undefined : Number(result.value);
+    if (state === undefined || state > XENBUS_CONNECTED) {
+      throw new HotplugError('EHOTPLUG', `backend ${added.backendPath} ${state === undefined ? 'was removed' : `went to state ${state}`} before InitWait`, details);
+    }
+    added.backendState = state;
+  }
+  const [status, error] = await xenstore.readMany([`${added.backendPath}/hotplug-status`, `${added.backendPath}/hotplug-error`]);
+  added.hotplugStatus = status;
+  if (status === 'error') {
+    throw new HotplugError('EHOTPLUG', `hotplug script of ${added.backendPath} failed${error ? `: ${error.slice(0, 512)}` : ''}`, {
+      ...details, path: `${added.backendPath}/hotplug-status`,
+    });
+  }
+}
+
+/**
+ * Watches path until done(value) holds, for at most timeoutMs. The watch's
+ * initial event covers a value reached before the watch was set. Aborting
+ * the signal rejects with an AbortError.
+ */
+async function waitFor(
+  xenstore: XenStore,
+  path: string,
+  done: (value: string | undefined) => boolean,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<{ reached: boolean; value?: string | undefined }> {
+  if (signal?.aborted) throw new AbortError(signal);
+  const stop = new AbortController();
+  const timer = setTimeout(() => stop.abort(), timeoutMs);
+  const onAbort = () => stop.abort();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    for await (const _event of xenstore.watch(path, { signal: stop.signal })) {
+      const value = await xenstore.read(path);
+      if (done(value)) return { reached: true, value };
+    }
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+  }
+  if (signal?.aborted) throw new AbortError(signal);
+  return { reached: false };
+}

@@ -354,8 +354,10 @@ function readPolicyString(node: JsonValue | undefined, length: number): string {
 function readCpuid(node: JsonValue): CpuidPolicy {
   let leaves: JsonValue;
   let msrs: JsonValue = [];
+  let leavesKey = '';
   if (Array.isArray(node)) leaves = node;
   else if (node instanceof JsonObject) {
+    leavesKey = 'cpuid';
     leaves = firstOf(node, 'cpuid') ?? null;
     if (!Array.isArray(leaves)) throw new ConfigError('cpuid', 'an array');
     msrs = firstOf(node, 'msr') ?? null;
@@ -363,7 +365,7 @@ function readCpuid(node: JsonValue): CpuidPolicy {
   } else {
     throw new ConfigError('', 'an object {"cpuid": [...], "msr": [...]}', `found ${describe(node)}`);
   }
-  const cpuid = readList(leaves, (item): CpuidLeaf => {
+  const readLeaves = (): CpuidLeaf[] => readList(leaves, (item): CpuidLeaf => {
     if (!(item instanceof JsonObject)) throw new ConfigError('', 'an object', `found ${describe(item)}`);
     const leaf = firstOf(item, 'leaf');
     const subleaf = firstOf(item, 'subleaf');
@@ -379,13 +381,14 @@ function readCpuid(node: JsonValue): CpuidPolicy {
     }
     return out;
   });
-  const msr = readList(msrs, (item): MsrPolicy => {
+  const cpuid = leavesKey ? wrap(leavesKey, readLeaves) : readLeaves();
+  const msr = wrap('msr', () => readList(msrs, (item): MsrPolicy => {
     if (!(item instanceof JsonObject)) throw new ConfigError('', 'an object', `found ${describe(item)}`);
     return {
       index: wrap('index', () => expectInteger(firstOf(item, 'index') ?? null, UINT32_INPUT)),
       policy: wrap('policy', () => readPolicyString(firstOf(item, 'policy'), 64)),
     };
-  });
+  }));
   return { cpuid, msr };
 }
 

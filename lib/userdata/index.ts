@@ -77,21 +77,17 @@ export class TemplateStore {
 
   /** The template's JSON text, without the trailing NUL. */
   async readText(domid: number, options: DomainFileOptions = {}): Promise<string> {
-    const { data } = await this.#paths(domid, options);
-    const decoded = decodeTemplate(await readFileBytes(data, domid));
-    if ('problem' in decoded) throw new TemplateError('ECORRUPT', `template ${data} ${decoded.problem}`, { path: data, domid });
-    return decoded.text;
+    return (await this.#readTemplate(domid, options)).text;
   }
 
   /** The template parsed; ECORRUPT (cause: the ConfigError) if it is not a domain config. */
   async read(domid: number, options: DomainFileOptions = {}): Promise<DomainConfig> {
-    const text = await this.readText(domid, options);
+    const { text, path } = await this.#readTemplate(domid, options);
     try {
       return parseDomainConfig(text);
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
-      const { data } = await this.#paths(domid, options);
-      throw new TemplateError('ECORRUPT', `template ${data} is not a domain configuration: ${error.message}`, { path: data, domid, cause: error });
+      throw new TemplateError('ECORRUPT', `template ${path} is not a domain configuration: ${error.message}`, { path, domid, cause: error });
     }
   }
 
@@ -177,6 +173,13 @@ export class TemplateStore {
       }
     }
     return removed;
+  }
+
+  async #readTemplate(domid: number, options: DomainFileOptions): Promise<{ text: string; path: string }> {
+    const { data: path } = await this.#paths(domid, options);
+    const decoded = decodeTemplate(await readFileBytes(path, domid));
+    if ('problem' in decoded) throw new TemplateError('ECORRUPT', `template ${path} ${decoded.problem}`, { path, domid });
+    return { text: decoded.text, path };
   }
 
   async #uuid(domid: number, options: DomainFileOptions): Promise<string> {

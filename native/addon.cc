@@ -84,6 +84,14 @@ uint32_t UintArg(const Napi::Value& value, const char* name, uint32_t max) {
   return static_cast<uint32_t>(number);
 }
 
+bool JsCallable(napi_env env) {
+  // napi_set_element runs NAPI_PREAMBLE, which checks that JS can run.
+  napi_value array;
+  napi_value undefined;
+  return napi_create_array(env, &array) == napi_ok && napi_get_undefined(env, &undefined) == napi_ok &&
+         napi_set_element(env, array, 0, undefined) == napi_ok;
+}
+
 const XsApi* RequireXenstore(Napi::Env env) {
   std::string why;
   const XsApi* xs = LoadXenstore(&why);

@@ -34,6 +34,11 @@ std::string PathArg(const Napi::Value& value, const char* name);
 std::string StringArg(const Napi::Value& value, const char* name);
 uint32_t UintArg(const Napi::Value& value, const char* name, uint32_t max);
 
+// False once the environment can no longer run JS (a worker thread after
+// process.exit() or terminate()): libuv callbacks then must not touch JS,
+// or node-addon-api aborts the process while wrapping the failure.
+bool JsCallable(napi_env env);
+
 // Loads libxenstore or throws ERR_DLOPEN_FAILED naming every attempt.
 const XsApi* RequireXenstore(Napi::Env env);
 

@@ -325,11 +325,11 @@ class Connection : public Napi::ObjectWrap<Connection> {
   void Run(const Request& request, Result& result) { Execute(xs_, handles_[request.slot], request, result); }
 
   // Main thread, after an async request finished.
-  void Finished(const Request& request) {
+  void Finished(const Request& request, bool js_callable) {
     inflight_[request.slot]--;
     total_inflight_--;
     Unref();
-    if (closed_ && total_inflight_ == 0) FinishClose();
+    if (closed_ && total_inflight_ == 0) FinishClose(js_callable);
   }
 
  private:
@@ -455,11 +455,13 @@ class Connection : public Napi::ObjectWrap<Connection> {
     return done.Promise();
   }
 
-  void FinishClose() {
+  void FinishClose(bool js_callable) {
     CloseHandles();
     std::vector<Napi::Promise::Deferred> waiters;
     waiters.swap(close_waiters_);
-    for (auto& waiter : waiters) waiter.Resolve(Env().Undefined());
+    if (js_callable) {
+      for (auto& waiter : waiters) waiter.Resolve(Env().Undefined());
+    }
   }
 
   void CloseHandles() {
@@ -491,11 +493,12 @@ void RequestWorker::Execute() { connection_->Run(request_, result_); }
 
 void RequestWorker::OnOK() {
   Napi::Env env = Env();
+  if (!JsCallable(env)) return connection_->Finished(request_, false);
   // Settle first so the request's promise resolves before a pending close().
   struct FinishGuard {
     Connection* connection;
     const Request& request;
-    ~FinishGuard() { connection->Finished(request); }
+    ~FinishGuard() { connection->Finished(request, true); }
   } guard{connection_, request_};
   if (result_.failed) {
     deferred_.Reject(MakeXenStoreError(env, result_.failure).Value());

@@ -47,10 +47,11 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
     uv_unref(reinterpret_cast<uv_handle_t*>(poll_));  // only active watches keep the process alive
     on_events_ = Napi::Persistent(info[1].As<Napi::Function>());
     context_ = std::make_unique<Napi::AsyncContext>(env, "xenstore.watch");
+    napi_add_env_cleanup_hook(env, OnEnvCleanup, this);
     Ref();  // the poll callback needs this object until close()
   }
 
-  ~Watcher() override { Shutdown(); }
+  ~Watcher() override { Shutdown(Teardown::kNo); }
 
  private:
   Napi::Value Watch(const Napi::CallbackInfo& info) {
@@ -78,7 +79,8 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
     if (handle_) {
-      Shutdown();
+      napi_remove_env_cleanup_hook(info.Env(), OnEnvCleanup, this);
+      Shutdown(Teardown::kNo);
       Unref();
     }
     return info.Env().Undefined();
@@ -92,10 +94,21 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
     ThrowXenStoreError(env, failure);
   }
 
-  void Shutdown() {
+  enum class Teardown { kNo, kYes };
+
+  // At environment teardown (a worker thread ending) the addon may be
+  // unloaded before libuv runs close callbacks, so none of ours is passed
+  // and the few bytes of the poll handle are left behind.
+  static void OnEnvCleanup(void* self) { static_cast<Watcher*>(self)->Shutdown(Teardown::kYes); }
+
+  void Shutdown(Teardown teardown) {
     if (!handle_) return;
     uv_poll_stop(poll_);
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    if (teardown == Teardown::kYes) {
+      uv_close(reinterpret_cast<uv_handle_t*>(poll_), nullptr);
+    } else {
+      uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    }
     poll_ = nullptr;
     xs_->close(handle_);  // joins libxenstore's reader thread
     handle_ = nullptr;
@@ -110,6 +123,7 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
     if (!handle_) return;
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
+    if (!JsCallable(env)) return;
     Napi::Value events = env.Null();
     Napi::Value error = env.Undefined();
     if (status < 0) {
@@ -138,10 +152,15 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
       if (n == 0 && error.IsUndefined()) return;
       events = batch;
     }
-    try {
-      on_events_.MakeCallback(Value(), {events, error}, *context_);
-    } catch (const Napi::Error& e) {
-      napi_fatal_exception(env, e.Value());
+    // Raw call: the callback's microtasks may stop the environment (a worker
+    // calling process.exit()), and the node-addon-api wrapper would abort
+    // the process while turning that into a C++ exception.
+    napi_value argv[] = {events, error};
+    napi_value result;
+    napi_status called = napi_make_callback(env, *context_, Value(), on_events_.Value(), 2, argv, &result);
+    if (called != napi_ok && JsCallable(env)) {
+      napi_value exception;
+      if (napi_get_and_clear_last_exception(env, &exception) == napi_ok) napi_fatal_exception(env, exception);
     }
   }
 

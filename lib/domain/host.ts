@@ -21,7 +21,9 @@ import {
   type ShortListEntry,
 } from './list.js';
 import { defaultQmpSocketPath, QMP_TIMEOUT_MS } from './qmp.js';
+import { pipelinedReader } from './reader.js';
 import { retrieveDomain, type RetrieveContext, type RetrieveOptions, type RetrievedDomain } from './retrieve.js';
+import type { StateReader } from './state.js';
 import { storeDomainConfiguration, type StoreOptions } from './store.js';
 
 export interface XenHostOptions {
@@ -34,11 +36,15 @@ export interface XenHostOptions {
   qmpTimeoutMs?: number;
   /** Hotplug script folder written into backends (default /etc/xen/scripts). */
   scriptDir?: string;
+  /** Bulk reads for retrieve and list (default: the XenStore's native batch calls). */
+  reader?: StateReader;
 }
 
-export interface XenHostOpenOptions extends Omit<XenHostOptions, 'xenstore'> {
+export interface XenHostOpenOptions extends Omit<XenHostOptions, 'xenstore' | 'reader'> {
   /** xenstored socket; default: libxenstore's rules (XENSTORED_PATH, …). */
   xenstorePath?: string;
+  /** Bulk reads over a pipelined connection to the socket (default true; native calls if unreachable). */
+  pipelined?: boolean;
 }
 
 export class XenHost {
@@ -46,25 +52,32 @@ export class XenHost {
   readonly templates: TemplateStore;
   readonly #context: RetrieveContext;
   readonly #hotplug: HotplugContext;
-  readonly #ownsXenstore: boolean;
+  /** Closes what open() opened. */
+  #owned: (() => Promise<void>) | undefined;
 
   /** Connects to xenstored; close() disconnects. */
   static open(options: XenHostOpenOptions = {}): XenHost {
-    const { xenstorePath, ...rest } = options;
+    const { xenstorePath, pipelined = true, ...rest } = options;
     const xenstore = XenStore.open(xenstorePath === undefined ? {} : { path: xenstorePath });
-    return new XenHost({ ...rest, xenstore }, true);
+    const reader = pipelined ? pipelinedReader(xenstorePath, xenstore) : undefined;
+    const host = new XenHost({ ...rest, xenstore, ...(reader ? { reader } : {}) });
+    host.#owned = async () => {
+      await reader?.close();
+      await xenstore.close();
+    };
+    return host;
   }
 
   /** Uses a connection the caller owns (close() leaves it open). */
-  constructor(options: XenHostOptions, ownsXenstore = false) {
+  constructor(options: XenHostOptions) {
     this.xenstore = options.xenstore;
-    this.#ownsXenstore = ownsXenstore;
     this.templates = new TemplateStore({
       xenstore: options.xenstore,
       ...(options.userdataDir === undefined ? {} : { dir: options.userdataDir }),
     });
     this.#context = {
       xenstore: options.xenstore,
+      reader: options.reader ?? options.xenstore,
       templates: this.templates,
       qmpSocketPath: options.qmpSocketPath ?? defaultQmpSocketPath,
       qmpTimeoutMs: options.qmpTimeoutMs ?? QMP_TIMEOUT_MS,
@@ -109,6 +122,8 @@ export class XenHost {
   }
 
   async close(): Promise<void> {
-    if (this.#ownsXenstore) await this.xenstore.close();
+    const owned = this.#owned;
+    this.#owned = undefined;
+    await owned?.();
   }
 }

@@ -5,7 +5,7 @@ import type { XenStore } from '../xenstore/index.js';
 import { parseUint64, XenstoreValueError } from '../devices/index.js';
 import { DomainError } from './errors.js';
 import { retrieveDomain, type RetrieveContext, type RetrieveOptions, type RetrievedDomain } from './retrieve.js';
-import { domainPaths } from './state.js';
+import { domainPaths, type StateReader } from './state.js';
 
 /** Domains read at once by default. */
 export const DEFAULT_LIST_CONCURRENCY = 32;
@@ -43,11 +43,11 @@ export async function listDomids(xenstore: XenStore): Promise<number[]> {
   return names.filter((name) => DOMID.test(name) && Number(name) < 0x7ff0).map(Number).sort((a, b) => a - b);
 }
 
-export async function summarizeDomain(xenstore: XenStore, domid: number): Promise<DomainSummary> {
+export async function summarizeDomain(reader: StateReader, domid: number): Promise<DomainSummary> {
   const paths = domainPaths(domid);
   const [[name, target], cpu] = await Promise.all([
-    xenstore.readMany([paths.name, paths.target]),
-    xenstore.readTree(paths.cpu),
+    reader.readMany([paths.name, paths.target]),
+    reader.readTree(paths.cpu),
   ]);
   if (name === undefined && target === undefined && cpu === undefined) {
     throw new DomainError('ENODOMAIN', `domain ${domid} does not exist`, { domid });
@@ -72,7 +72,7 @@ export async function listDomains(context: RetrieveContext, options: ListOptions
   const concurrency = options.concurrency ?? DEFAULT_LIST_CONCURRENCY;
   return options.long
     ? mapConcurrently(domids, concurrency, (domid) => orFailure(domid, retrieveDomain(context, domid, options)))
-    : mapConcurrently(domids, concurrency, (domid) => orFailure(domid, summarizeDomain(context.xenstore, domid)));
+    : mapConcurrently(domids, concurrency, (domid) => orFailure(domid, summarizeDomain(context.reader, domid)));
 }
 
 async function orFailure<T>(domid: number, result: Promise<T>): Promise<T | DomainFailure> {

@@ -9,7 +9,7 @@ import type { XenStore } from '../xenstore/index.js';
 import { DomainError } from './errors.js';
 import { queryQemuCpus } from './qmp.js';
 import { applyLive, liveDevices, liveScalars, liveUuid, qemuVcpus, type LiveScalars } from './refresh.js';
-import { domainPaths, readDomainState, readScalars, type DomainState } from './state.js';
+import { domainPaths, readDomainState, readScalars, type DomainState, type StateReader } from './state.js';
 
 export interface RetrieveOptions {
   /** Read all xenstore state inside one transaction, for a consistent snapshot. */
@@ -36,6 +36,8 @@ export interface RetrievedDomain {
 
 export interface RetrieveContext {
   xenstore: XenStore;
+  /** Bulk reads outside transactions (the XenStore itself, or a pipelined connection). */
+  reader: StateReader;
   templates: TemplateStore;
   qmpSocketPath: (domid: number) => string;
   qmpTimeoutMs: number;
@@ -51,7 +53,7 @@ export interface DomainReading {
 
 export async function readDomain(context: RetrieveContext, domid: number, options: RetrieveOptions = {}): Promise<DomainReading> {
   const { xenstore, templates } = context;
-  const first = await readScalars(xenstore, domid);
+  const first = await readScalars(context.reader, domid);
   const paths = domainPaths(domid);
   if (first.get(paths.vm) === undefined && first.get(paths.name) === undefined) {
     throw new DomainError('ENODOMAIN', `domain ${domid} does not exist`, { domid });
@@ -64,7 +66,7 @@ export async function readDomain(context: RetrieveContext, domid: number, option
     templates.read(domid, { uuid }),
     options.snapshot
       ? xenstore.transaction((tx) => readDomainState(tx, domid), { ...(options.signal ? { signal: options.signal } : {}) })
-      : readDomainState(xenstore, domid, first),
+      : readDomainState(context.reader, domid, first),
   ]);
   if (domid === 0 && uuid === NIL_UUID) {
     // Dom0 has no /vm node for the lock's domain check; its template is

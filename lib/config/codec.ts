@@ -44,6 +44,8 @@ interface Compiled {
   readonly byKey: Map<string, KeyTarget>;
   /** `"name": ` for each field, ready to write */
   readonly keyText: string[];
+  /** Makes the struct with libxl's init values (an object literal, so V8 gives every one the same shape). */
+  readonly makeDefault: () => Obj;
 }
 const compiledCache = new WeakMap<StructType, Compiled>();
 
@@ -52,17 +54,35 @@ function compile(t: StructType): Compiled {
   if (c) return c;
   const byKey = new Map<string, KeyTarget>();
   const keyText: string[] = [];
+  // The default-maker's source: one object literal listing every field in order. Names come
+  // from the schema table only; primitive defaults are written as literals, the others are
+  // made by calling back into defaultsOf.
+  const parts: string[] = [];
+  const makers: (() => unknown)[] = [];
+  const literal = (value: unknown, make: () => unknown): string => {
+    if (typeof value === 'bigint') return `${value}n`;
+    if (typeof value !== 'object' || value === null) return JSON.stringify(value);
+    makers.push(make);
+    return `m[${makers.length - 1}]()`;
+  };
   t.fields.forEach((f, index) => {
     const type = f[1];
     if (type.kind === 'union') {
       for (const arm of Object.keys(type.arms)) byKey.set(`${type.keyvar}.${arm}`, { index, arm });
       keyText.push('');
+      const arm = type.enum.init;
+      const armType = arm === null ? undefined : type.arms[arm];
+      parts.push(`${JSON.stringify(type.keyvar)}: ${JSON.stringify(arm)}`);
+      parts.push(`"u": ${armType ? literal({}, () => defaultStruct(armType)) : 'null'}`);
     } else {
       byKey.set(f[0], { index });
       keyText.push(`${quote(f[0])}: `);
+      parts.push(`${JSON.stringify(f[0])}: ${literal(defaultsOf(type, f[2]), () => defaultsOf(type, f[2]))}`);
     }
   });
-  c = { byKey, keyText };
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  const makeDefault = new Function('m', `return () => ({ ${parts.join(', ')} });`)(makers) as () => Obj;
+  c = { byKey, keyText, makeDefault };
   compiledCache.set(t, c);
   return c;
 }
@@ -104,18 +124,7 @@ export function defaultsOf(t: SchemaType, init?: number | bigint): unknown {
 }
 
 function defaultStruct(t: StructType): Obj {
-  const obj: Obj = {};
-  for (const f of t.fields) {
-    const type = f[1];
-    if (type.kind === 'union') {
-      const arm = type.enum.init;
-      obj[type.keyvar] = arm;
-      obj.u = arm !== null && type.arms[arm] ? defaultStruct(type.arms[arm]) : null;
-    } else {
-      obj[f[0]] = defaultsOf(type, f[2]);
-    }
-  }
-  return obj;
+  return compile(t).makeDefault();
 }
 
 // ---- errors carry their path; it is built only while one unwinds ----

@@ -67,7 +67,7 @@ function structArbitrary(t: StructType): fc.Arbitrary<Record<string, unknown>> {
   for (const f of t.fields) {
     const type = f[1];
     if (type.kind === 'union') {
-      const arms = Object.entries(type.arms).map(([arm, armType]) =>
+      const arms: fc.Arbitrary<Record<string, unknown>>[] = Object.entries(type.arms).map(([arm, armType]) =>
         structArbitrary(armType).map((u) => ({ [type.keyvar]: arm, u })));
       if (type.enum.init === null) arms.push(fc.constant({ [type.keyvar]: null, u: null }));
       union = fc.oneof(...arms);

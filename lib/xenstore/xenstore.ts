@@ -32,9 +32,9 @@ export class XenStore extends StoreOps {
   private closing: Promise<void> | undefined;
   private readonly watches: WatchHub;
 
-  private constructor(private readonly native: NativeConnection, socketPath: string | undefined) {
+  private constructor(private readonly pool: NativeConnection, socketPath: string | undefined) {
     super();
-    this.watches = new WatchHub(native_(), socketPath);
+    this.watches = new WatchHub(addonWithErrors(), socketPath);
   }
 
   /** Connects to xenstored; throws ERR_XENSTORE_UNAVAILABLE saying what is missing. */
@@ -46,7 +46,7 @@ export class XenStore extends StoreOps {
     if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > MAX_POOL_SIZE) {
       throw Object.assign(new RangeError(`The "poolSize" option must be an integer from 1 to ${MAX_POOL_SIZE}`), { code: 'ERR_OUT_OF_RANGE' });
     }
-    const addon = native_();
+    const addon = addonWithErrors();
     let connection: NativeConnection;
     try {
       connection = new addon.Connection(path, poolSize);
@@ -57,12 +57,12 @@ export class XenStore extends StoreOps {
   }
 
   get poolSize(): number {
-    return this.native.poolSize;
+    return this.pool.poolSize;
   }
 
   protected connection(): NativeConnection {
     if (this.closing) throw closedError('xs_request');
-    return this.native;
+    return this.pool;
   }
 
   getDomainPath(domid: number): Promise<string> {
@@ -87,7 +87,7 @@ export class XenStore extends StoreOps {
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) throw new AbortError(signal);
       const [slot, id] = await this.request(NativeOp.transactionStart, undefined);
-      const tx = new Transaction(this, slot, id);
+      const tx = new Transaction(() => this.connection(), slot, id);
       let result: T;
       try {
         result = await fn(tx);
@@ -128,18 +128,14 @@ export class XenStore extends StoreOps {
   close(): Promise<void> {
     if (!this.closing) {
       this.watches.close();
-      this.closing = this.native.close();
+      this.closing = this.pool.close();
     }
     return this.closing;
   }
-
-  /** Used by transactions: the connection, or ERR_XENSTORE_CLOSED. */
-  connectionFor(): NativeConnection {
-    return this.connection();
-  }
 }
 
-function native_() {
+/** The addon, with XenStoreError handed to it once. */
+function addonWithErrors() {
   const addon = native();
   if (!errorConstructorSet) {
     addon.setErrorConstructor(XenStoreError);
@@ -151,7 +147,7 @@ function native_() {
 class Transaction extends StoreOps implements XenStoreTransaction {
   private ended = false;
 
-  constructor(private readonly store: XenStore, protected readonly slot: number, readonly id: number) {
+  constructor(private readonly storeConnection: () => NativeConnection, protected readonly slot: number, readonly id: number) {
     super();
   }
 
@@ -163,7 +159,7 @@ class Transaction extends StoreOps implements XenStoreTransaction {
         syscall: 'xs_request',
       });
     }
-    return this.store.connectionFor();
+    return this.storeConnection();
   }
 
   protected get tx(): number {

@@ -1,7 +1,8 @@
 // A guest domain on the local xenstored, as libxl's create leaves it: its
 // xenstore nodes and its template, for hotplug tests.
 import { randomUUID } from 'node:crypto';
-import { defaultBuildInfo, defaultDomainConfig, type DomainConfig } from '../../lib/config/index.js';
+import { defaultBuildInfo, defaultDomainConfig, diskDevNumber, type DomainConfig } from '../../lib/config/index.js';
+import type { XenHost } from '../../lib/domain/host.js';
 import { layOutDomain } from '../../lib/localxen/domains.js';
 import type { TemplateStore } from '../../lib/userdata/index.js';
 import type { XenStore } from '../../lib/xenstore/index.js';
@@ -32,4 +33,35 @@ export async function createGuest(xenstore: XenStore, templates: TemplateStore, 
 export async function xenstoreDevices(xenstore: XenStore, domid: number): Promise<string[]> {
   const tree = await xenstore.readTree(`/libxl/${domid}/device`);
   return (tree?.children ?? []).flatMap((kind) => kind.children.map((device) => `${kind.name}/${device.name}`));
+}
+
+export interface InvariantReport {
+  /** Devices in /libxl/<domid>/device. */
+  devices: string[];
+  /** Template entries of the hotplugged kinds. */
+  entries: number;
+}
+
+/**
+ * The invariant after any crash: the template parses, every device xenstore
+ * lists has a template entry (checked directly and through retrieve), and no
+ * two template entries share an identity.
+ */
+export async function checkInvariant(host: XenHost, domid: number): Promise<InvariantReport> {
+  const template = await host.templates.read(domid);
+  const devices = await xenstoreDevices(host.xenstore, domid);
+  const disks = new Set(template.disks.map((disk) => diskDevNumber(disk.vdev ?? '')));
+  const nics = new Set(template.nics.map((nic) => nic.devid));
+  for (const device of devices) {
+    const [kind, devid] = device.split('/');
+    const listed = kind === 'vbd' ? disks.has(Number(devid)) : kind === 'vif' ? nics.has(Number(devid)) : true;
+    if (!listed) throw new Error(`invariant broken: ${device} of domain ${domid} has no template entry`);
+  }
+  if (disks.size !== template.disks.length) throw new Error(`duplicate vdevs in the template: ${template.disks.map((d) => d.vdev).join(' ')}`);
+  if (nics.size !== template.nics.length) throw new Error(`duplicate nic devids in the template: ${template.nics.map((n) => n.devid).join(' ')}`);
+  const { devices: report } = await host.retrieveDomainConfiguration(domid);
+  if (report.onlyInXenstore.length > 0 || report.problems.length > 0) {
+    throw new Error(`retrieve of domain ${domid}: ${JSON.stringify(report)}`);
+  }
+  return { devices, entries: template.disks.length + template.nics.length };
 }

@@ -1,0 +1,85 @@
+// A hotplug client process for the crash and concurrency tests: runs a
+// random sequence of addDevice / removeDevice on one domain.
+//   node --import ./ts-register.mjs worker.ts <socket> <userdataDir> <domid> <seed> <operations>
+// Prints one line per operation ("add disk xvdb", "remove nic 3", "skip …")
+// and "done" at the end; a negative count instead stores the domain's
+// template again, renamed "stored" (the create-time save). XEN_DOMCONFIG_FAULT kills it at a named point.
+import { XenHost } from '../../../lib/domain/host.js';
+import { HotplugError } from '../../../lib/domain/hotplug.js';
+import { XenStore } from '../../../lib/xenstore/index.js';
+
+const [socketPath, userdataDir, domidText, seedText, countText] = process.argv.slice(2);
+const domid = Number(domidText);
+const operations = Number(countText);
+const DISKS = ['xvdb', 'xvdc', 'xvdd', 'xvde'];
+
+// mulberry32: a small seeded generator, so a failing trial can be replayed.
+let seed = Number(seedText) >>> 0;
+function random(): number {
+  seed = (seed + 0x6d2b79f5) >>> 0;
+  let t = seed;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+
+const xenstore = XenStore.open({ path: socketPath! });
+const host = new XenHost({ xenstore, userdataDir: userdataDir! });
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+async function existing(kind: 'vbd' | 'vif'): Promise<string[]> {
+  return (await xenstore.list(`/libxl/${domid}/device/${kind}`)) ?? [];
+}
+
+async function step(): Promise<void> {
+  const choice = random();
+  if (choice < 0.3) {
+    const vdev = pick(DISKS);
+    await host.addDevice(domid, 'disk', { vdev, pdev_path: `/dev/vg/disk${DISKS.indexOf(vdev)}`, backend: 'phy', format: 'raw', readwrite: 1 }, { timeoutMs: 5000 });
+    say(`add disk ${vdev}`);
+  } else if (choice < 0.55) {
+    const added = await host.addDevice(domid, 'nic', { bridge: 'xenbr0' }, { timeoutMs: 5000 });
+    say(`add nic ${added.devid}`);
+  } else if (choice < 0.8) {
+    const disks = await existing('vbd');
+    if (disks.length === 0) return say('skip remove disk');
+    const devid = Number(pick(disks));
+    await host.removeDevice(domid, 'disk', devid, { timeoutMs: 5000, pruneTemplate: random() < 0.3 });
+    say(`remove disk ${devid}`);
+  } else {
+    const nics = await existing('vif');
+    if (nics.length === 0) return say('skip remove nic');
+    const devid = Number(pick(nics));
+    await host.removeDevice(domid, 'nic', devid, { timeoutMs: 5000, pruneTemplate: random() < 0.3 });
+    say(`remove nic ${devid}`);
+  }
+}
+
+try {
+  if (operations < 0) {
+    // The create-time save of the domain's own template, renamed "stored".
+    const config = await host.templates.read(domid);
+    config.c_info.name = 'stored';
+    await host.storeDomainConfiguration(domid, config);
+  }
+  for (let i = 0; i < operations; i++) {
+    try {
+      await step();
+    } catch (error) {
+      // Races with other clients: the device appeared or went in between.
+      if (error instanceof HotplugError && (error.code === 'EEXIST' || error.code === 'ENODEV')) {
+        say(`skip ${error.code}`);
+        continue;
+      }
+      throw error;
+    }
+  }
+  say('done');
+} catch (error) {
+  process.stderr.write(`${(error as Error).stack ?? String(error)}\n${JSON.stringify(error)}\n`);
+  process.exitCode = 1;
+} finally {
+  await host.close();
+  await xenstore.close();
+}

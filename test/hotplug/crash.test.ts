@@ -1,0 +1,155 @@
+// Crash safety: worker processes doing random hotplug and unplug are killed
+// at every named fault point and at random moments; after each kill the
+// invariant must hold (template parses, every xenstore device has a template
+// entry, retrieve succeeds), and the next worker carries on from that state.
+// XEN_DOMCONFIG_CRASH_TRIALS sets the number of trials (default 30).
+// With ../shared/fakexen present the same runs on a domain made by real
+// `xl create`, and real `xl list -l` and `xl block-detach` /
+// `xl network-detach` must work on the result.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseDomainList } from '../../lib/config/index.js';
+import { FAULT_POINTS } from '../../lib/domain/faults.js';
+import { XenHost } from '../../lib/domain/host.js';
+import { XenStore } from '../../lib/xenstore/index.js';
+import { startFakeBackend, type FakeBackend } from '../harness/fakebackend.js';
+import { fakexenAvailable, useFakexen } from '../harness/fakexen.js';
+import { useLocalXenstored } from '../harness/xenstored.js';
+import { checkInvariant, createGuest, xenstoreDevices } from './guest.js';
+import { runWorker, type WorkerArgs } from './worker.js';
+
+const TRIALS = Number(process.env.XEN_DOMCONFIG_CRASH_TRIALS ?? 30);
+const HOTPLUG_POINTS = FAULT_POINTS.filter((point) => point.startsWith('add.') || point.startsWith('remove.'));
+
+interface Tally {
+  trials: number;
+  killedAtPoint: Record<string, number>;
+  killedAtRandom: number;
+  finished: number;
+}
+
+/** Runs `trials` worker processes on one domain, killing each one, and checks after every one. */
+async function crashTrials(host: XenHost, args: Omit<WorkerArgs, 'seed' | 'operations'>, trials: number, seedBase: number): Promise<Tally> {
+  const tally: Tally = { trials, killedAtPoint: {}, killedAtRandom: 0, finished: 0 };
+  for (let trial = 0; trial < trials; trial++) {
+    const seed = seedBase + trial;
+    const atPoint = trial % 2 === 0;
+    const point = HOTPLUG_POINTS[(trial / 2) % HOTPLUG_POINTS.length | 0]!;
+    const fault = atPoint ? `${point}:${1 + (seed % 3)}` : undefined;
+    const run = await runWorker({ ...args, seed, operations: 16 }, {
+      ...(fault ? { fault } : { killAfterMs: 150 + ((seed * 7919) % 700) }),
+    });
+    if (run.code !== null && run.code !== 0) throw new Error(`trial ${trial} (seed ${seed}, ${fault ?? 'random kill'}) failed:\n${run.stderr}`);
+    if (run.signal === 'SIGKILL') {
+      if (fault) tally.killedAtPoint[point] = (tally.killedAtPoint[point] ?? 0) + 1;
+      else tally.killedAtRandom++;
+    } else {
+      tally.finished++;
+    }
+    try {
+      await checkInvariant(host, args.domid);
+    } catch (error) {
+      throw new Error(`after trial ${trial} (seed ${seed}, ${fault ?? 'random kill'}; output:\n${run.stdout}): ${(error as Error).message}`);
+    }
+  }
+  return tally;
+}
+
+describe('crash safety on the local xenstored', () => {
+  const xs = useLocalXenstored();
+  let xenstore: XenStore;
+  let host: XenHost;
+  let backend: FakeBackend;
+  let userdataDir: string;
+
+  beforeAll(async () => {
+    userdataDir = mkdtempSync(join(tmpdir(), 'xen-domconfig-crash-'));
+    xenstore = XenStore.open({ path: xs.current.socketPath });
+    host = new XenHost({ xenstore, userdataDir });
+    backend = await startFakeBackend(xs.current.socketPath);
+  });
+  afterAll(async () => {
+    await backend?.stop();
+    await host?.close();
+    await xenstore?.close();
+    rmSync(userdataDir, { recursive: true, force: true });
+  });
+
+  it(`keeps the invariant across ${TRIALS} killed workers`, async () => {
+    const domid = 5;
+    await createGuest(xenstore, host.templates, domid);
+    const tally = await crashTrials(host, { socketPath: xs.current.socketPath, userdataDir, domid }, TRIALS, 1000);
+    console.log(`crash trials (local): ${JSON.stringify(tally)}`);
+    expect(Object.keys(tally.killedAtPoint).length).toBeGreaterThan(Math.min(TRIALS / 2, HOTPLUG_POINTS.length) / 2);
+    expect(tally.killedAtRandom).toBeGreaterThan(0);
+    // The survivors can still be removed.
+    for (const device of await xenstoreDevices(xenstore, domid)) {
+      const [kind, devid] = device.split('/');
+      await host.removeDevice(domid, kind === 'vbd' ? 'disk' : 'nic', Number(devid), { timeoutMs: 2000 });
+    }
+    expect(await xenstoreDevices(xenstore, domid)).toEqual([]);
+    expect(backend.errors).toEqual([]);
+  }, 3_600_000);
+
+  it('keeps a parsable template when the create-time save is killed', async () => {
+    const domid = 6;
+    await createGuest(xenstore, host.templates, domid);
+    for (const point of ['store.before-write', 'store.after-write']) {
+      const child = await runWorker({ socketPath: xs.current.socketPath, userdataDir, domid, seed: 1, operations: -1 }, { fault: point });
+      expect(child.signal, child.stderr).toBe('SIGKILL');
+      const template = await host.templates.read(domid);
+      expect(template.c_info.name).toBe(point === 'store.after-write' ? 'stored' : `guest${domid}`);
+    }
+  });
+});
+
+const noFakexen = fakexenAvailable();
+describe.skipIf(noFakexen !== undefined)(`crash safety with real xl${noFakexen ? ` (skipped: ${noFakexen})` : ''}`, () => {
+  const fakexen = useFakexen({ name: 'hotplug-crash' });
+  let xenstore: XenStore;
+  let host: XenHost;
+
+  beforeAll(async () => {
+    xenstore = XenStore.open({ path: fakexen.current.env.XENSTORED_PATH });
+    host = new XenHost({ xenstore, userdataDir: fakexen.current.env.FAKEXEN_USERDATA_DIR });
+  });
+  afterAll(async () => {
+    await host?.close();
+    await xenstore?.close();
+  });
+
+  it('leaves domains that real xl can list and detach from', async () => {
+    const cfg = join(fakexen.current.env.FAKEXEN_RUN, 'crash.cfg');
+    writeFileSync(cfg, [
+      'name = "crash"', 'type = "pv"', 'memory = 128', 'vcpus = 1',
+      'kernel = "/usr/lib/fakexen/mini-pv.elf"', "disk = ['phy:/dev/vg/guest,xvda,w']",
+    ].join('\n'));
+    const created = await fakexen.current.xl('create', cfg);
+    expect(created.code, created.stderr).toBe(0);
+    const domid = Number((await fakexen.current.xl('domid', 'crash')).stdout.trim());
+    const trials = Math.max(10, Math.round(TRIALS / 3));
+    const tally = await crashTrials(host, { socketPath: fakexen.current.env.XENSTORED_PATH, userdataDir: fakexen.current.env.FAKEXEN_USERDATA_DIR, domid }, trials, 5000);
+    console.log(`crash trials (real xl): ${JSON.stringify(tally)}`);
+
+    const listed = await fakexen.current.xl('list', '-l', String(domid));
+    expect(listed.code, listed.stderr).toBe(0);
+    const [entry] = parseDomainList(listed.stdout);
+    const devices = await xenstoreDevices(xenstore, domid);
+    const vdevs = await xenstore.readMany(devices.filter((d) => d.startsWith('vbd/')).map((d) => `/libxl/${domid}/device/${d}/dev`));
+    expect(entry!.config.disks.map((d) => d.vdev).sort()).toEqual(vdevs.sort());
+    expect(entry!.config.nics.map((n) => `vif/${n.devid}`).sort()).toEqual(devices.filter((d) => d.startsWith('vif/')).sort());
+    for (const disk of entry!.config.disks) {
+      const detached = await fakexen.current.xl('block-detach', String(domid), disk.vdev!);
+      expect(detached.code, detached.stderr).toBe(0);
+    }
+    for (const nic of entry!.config.nics) {
+      const detached = await fakexen.current.xl('network-detach', String(domid), String(nic.devid));
+      expect(detached.code, detached.stderr).toBe(0);
+    }
+    expect(await xenstoreDevices(xenstore, domid)).toEqual(['console/0']);
+    await checkInvariant(host, domid);
+    expect((await fakexen.current.xl('destroy', String(domid))).code).toBe(0);
+  }, 3_600_000);
+});

@@ -1,0 +1,42 @@
+// Runs children/worker.ts in its own node process.
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+export interface WorkerRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface WorkerArgs {
+  socketPath: string;
+  userdataDir: string;
+  domid: number;
+  seed: number;
+  operations: number;
+}
+
+/** Runs the worker to its end; killAfterMs SIGKILLs it at that moment if still running. */
+export function runWorker(args: WorkerArgs, options: { fault?: string; killAfterMs?: number } = {}): Promise<WorkerRun> {
+  const env: NodeJS.ProcessEnv = { ...process.env, XEN_DOMCONFIG_FAULT: options.fault ?? '' };
+  const child = spawn(process.execPath, [
+    '--import', join(here, 'children', 'ts-register.mjs'), join(here, 'children', 'worker.ts'),
+    args.socketPath, args.userdataDir, String(args.domid), String(args.seed), String(args.operations),
+  ], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+  const timer = options.killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.killAfterMs);
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}

@@ -3,7 +3,7 @@
 // libxl_cpuid.c, reimplemented once for every struct.
 import { ConfigError } from './errors.js';
 import { JsonNumber, JsonObject, type JsonValue, cloneJson, jsonEquals, quote, writeArray, writeJson, writeObject } from './json.js';
-import type { EnumType, FieldDef, IntType, SchemaType, StructType, UnionType } from './schema.js';
+import type { EnumType, IntType, SchemaType, StructType, UnionType } from './schema.js';
 import type { CpuidLeaf, CpuidPolicy, Defbool, KeyValueList, MsrPolicy } from './types.js';
 import { NIL_UUID, ZERO_MAC, formatBitmap, parseMacLikeLibxl, parseUuid } from './values.js';
 
@@ -80,7 +80,6 @@ function compile(t: StructType): Compiled {
       parts.push(`${JSON.stringify(f[0])}: ${literal(defaultsOf(type, f[2]), () => defaultsOf(type, f[2]))}`);
     }
   });
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
   const makeDefault = new Function('m', `return () => ({ ${parts.join(', ')} });`)(makers) as () => Obj;
   c = { byKey, keyText, makeDefault };
   compiledCache.set(t, c);
@@ -649,4 +648,3 @@ export function deepEquals(a: unknown, b: unknown): boolean {
   return ex.every((e, k) => e.key === ey[k]!.key && e.after === ey[k]!.after && jsonEquals(e.value, ey[k]!.value));
 }
 
-export type { FieldDef };

@@ -44,7 +44,7 @@ export class CliError extends Error {
 const NOT_FOUND_CODES = new Set(['ENOENT', 'ENODOMAIN', 'ENOTEMPLATE', 'ENODEV', 'ENXIO', 'ESRCH']);
 const CORRUPT_CODES = new Set(['ECORRUPT', 'EBADCONFIG', 'ERR_CONFIG']);
 const PERMISSION_CODES = new Set(['EACCES', 'EPERM', 'EROFS']);
-const USAGE_CODES = new Set(['EUSAGE', 'EBADDOMID', 'EBADUUID']);
+const USAGE_CODES = new Set(['EUSAGE', 'EINVAL', 'EBADDOMID', 'EBADUUID']);
 
 interface ErrorLike {
   name?: string;

@@ -1,0 +1,30 @@
+// Runs the built command line (dist/lib/cli/main.js) as a child process.
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../../lib/util/package-root.js';
+
+export const CLI = join(packageRoot(), 'dist/lib/cli/main.js');
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CliResult> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npx tsc -p tsconfig.json, or bash scripts/setup.sh)`);
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [CLI, ...args], {
+      env: options.env ?? process.env,
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: 60_000,
+    }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
+      resolve({ code, signal: (error?.signal as NodeJS.Signals | undefined) ?? null, stdout, stderr });
+    });
+    if (options.input !== undefined) child.stdin!.end(options.input);
+    else child.stdin!.end();
+  });
+}

@@ -8,6 +8,7 @@ export type TemplateErrorCode =
   | 'EBADDOMID'     // not an integer domid in 0..0x7FEF
   | 'EBADUUID'      // not a lowercase 8-4-4-4-12 uuid (also a hostile /local/domain/<domid>/vm)
   | 'ENODOMAIN'     // the domain does not exist (any more)
+  | 'ENOUUID'       // the domain has no /local/domain/<domid>/vm (dom0): pass its uuid
   | 'ELOCKTIMEOUT'  // the domain-userdata lock was not acquired in time
   | 'EINVAL';       // content or option refused before anything was written
 

@@ -37,6 +37,7 @@ export type ReleaseLock = () => Promise<void>;
 export const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
 
 const VM_PATH = /^\/vm\/(.*)$/s;
+const vmNode = (domid: number) => `/local/domain/${domid}/vm`;
 
 export class TemplateStore {
   readonly dir: string;
@@ -54,11 +55,14 @@ export class TemplateStore {
    */
   async domainUuid(domid: number): Promise<string> {
     checkDomid(domid);
-    const vm = await this.#xenstore.read(`/local/domain/${domid}/vm`);
-    if (vm === undefined) throw new TemplateError('ENODOMAIN', `domain ${domid} does not exist`, { domid });
+    const vm = await this.#xenstore.read(vmNode(domid));
+    if (vm === undefined) {
+      if (!await this.#domainExists(domid)) throw new TemplateError('ENODOMAIN', `domain ${domid} does not exist`, { domid });
+      throw new TemplateError('ENOUUID', `domain ${domid} has no ${vmNode(domid)} node: pass its uuid`, { domid });
+    }
     const uuid = VM_PATH.exec(vm)?.[1];
     if (uuid === undefined) {
-      throw new TemplateError('EBADUUID', `domain ${domid}: /local/domain/${domid}/vm is ${describe(vm)}, not /vm/<uuid>`, { domid });
+      throw new TemplateError('EBADUUID', `domain ${domid}: ${vmNode(domid)} is ${describe(vm)}, not /vm/<uuid>`, { domid });
     }
     return checkUuid(uuid, domid);
   }
@@ -119,8 +123,10 @@ export class TemplateStore {
     const held = await acquireFileLock(path, timeoutMs, options.signal, domid);
     try {
       // libxl asks the hypervisor whether the domain survived the wait; here
-      // xenstore: the domain's node still names the same /vm/<uuid>.
-      if (await this.#xenstore.read(`/local/domain/${domid}/vm`) !== `/vm/${uuid}`) {
+      // xenstore: the domain is there and its vm node, if any (dom0 has
+      // none), still names the same uuid.
+      const vm = await this.#xenstore.read(vmNode(domid));
+      if (vm === undefined ? !await this.#domainExists(domid) : vm !== `/vm/${uuid}`) {
         throw new TemplateError('ENODOMAIN', `domain ${domid} (${uuid}) no longer exists`, { domid });
       }
     } catch (error) {
@@ -173,6 +179,10 @@ export class TemplateStore {
       }
     }
     return removed;
+  }
+
+  async #domainExists(domid: number): Promise<boolean> {
+    return await this.#xenstore.read(`/local/domain/${domid}`) !== undefined;
   }
 
   async #readTemplate(domid: number, options: DomainFileOptions): Promise<{ text: string; path: string }> {

@@ -90,6 +90,13 @@ describe('bad input', () => {
     expect(await codeOf(store.lock(4321))).toBe('ENODOMAIN');
   });
 
+  it('a domain without a vm node (dom0) is ENOUUID; given its uuid, it can be locked and written', async () => {
+    await xs.write('/local/domain/0/name', 'Domain-0');
+    expect(await codeOf(store.domainUuid(0))).toBe('ENOUUID');
+    await store.withLock(0, () => store.write(0, TEMPLATE, { uuid: UUID }), { uuid: UUID });
+    expect(await store.readText(0, { uuid: UUID })).toBe(TEMPLATE);
+  });
+
   it('empty content, a NUL inside or invalid UTF-8 is refused (EINVAL), nothing written', async () => {
     for (const content of ['', '\0', '{"a":1}\0{"b":2}', Buffer.from([0x7b, 0xff, 0x7d])]) {
       expect(await codeOf(store.write(DOMID, content, { uuid: UUID }))).toBe('EINVAL');

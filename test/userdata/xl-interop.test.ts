@@ -82,6 +82,15 @@ describe.skipIf(unavailable !== undefined)('with the real xl', () => {
     await expect(store.read(domid)).resolves.toBeTruthy();
   });
 
+  it('dom0 (no vm node in xenstore) is read and locked with the uuid of the file xen-init-dom0 wrote', async () => {
+    const name = readdirSync(fx.current.env.FAKEXEN_USERDATA_DIR).find((file) => /^userdata-d\.0\..*\.libxl-json$/.test(file));
+    const uuid = name!.split('.')[2]!;
+    expect(await store.domainUuid(0).catch((error: { code?: string }) => error.code)).toBe('ENOUUID');
+    const text = await store.withLock(0, () => store.readText(0, { uuid }), { uuid });
+    expect(JSON.parse(text)).toMatchObject({ c_info: { type: 'pv' } });
+    await expect(store.read(0, { uuid })).resolves.toBeTruthy();
+  });
+
   it('xl list -l reads a template we wrote', async () => {
     await store.withLock(domid, async () => {
       const template = JSON.parse(await store.readText(domid)) as Record<string, unknown>;

@@ -181,10 +181,11 @@ export async function addDevice(
   try {
     faultPoint('add.locked');
     const template = await templates.read(domid);
+    const chooseDevid = defaults.nextDevid && full.devid === -1;
     await xenstore.transaction(async (tx) => {
       // The devid is chosen inside the transaction: a concurrent add of the
       // same kind makes this one rerun and pick the next id.
-      if (defaults.nextDevid && full.devid === -1) full.devid = await nextDevid(tx, domid, recipe.frontendKind(full));
+      if (chooseDevid) full.devid = await nextDevid(tx, domid, recipe.frontendKind(full));
       defaults.updateConfig(saved, full);
       plan = planAdd(type, full, addContext, domid, kind);
       if (await deviceExists(tx, plan)) {

@@ -28,7 +28,7 @@ sanitize="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-rec
 (cd "$work" && CXXFLAGS="$sanitize" CFLAGS="$sanitize" LDFLAGS="-fsanitize=address,undefined" \
     npx --prefix "$root" node-gyp rebuild >"$work/build.log" 2>&1) || { cat "$work/build.log" >&2; exit 1; }
 addon="$work/build/Release/xen_domconfig.node"
-nm -D "$addon" | grep -q __asan_init || { echo "native-asan: the addon is not instrumented" >&2; exit 1; }
+nm -D "$addon" >"$work/symbols.txt"; grep -q __asan_init "$work/symbols.txt" || { echo "native-asan: the addon is not instrumented" >&2; exit 1; }
 
 export XEN_DOMCONFIG_NATIVE=$addon
 asan_preload="$(gcc -print-file-name=libasan.so)"

@@ -22,7 +22,6 @@ import {
   parseEnum,
   parsePciAddress,
   parseSmallUint,
-  parseUuid,
   requireValue,
   XenstoreValueError,
 } from './parse.js';
@@ -40,6 +39,10 @@ export interface DeviceType {
   readonly name: string;
   /** Directories under /libxl/<domid>/device that list this kind (frontend kind names). */
   readonly xenstoreKinds: readonly string[];
+  /** Keys read under each /libxl/<domid>/device/<kind>/<devid> node: only what identity and merge use. */
+  readonly nodeKeys: readonly string[];
+  /** Subdirectories read whole under each node (usb ports). */
+  readonly nodeTrees?: readonly string[];
   /** The libxl_domain_config array holding the kind's entries. */
   readonly array: DeviceArrayName;
   /** Human name of the identity ("vdev", "devid", …). */
@@ -110,6 +113,7 @@ function devidKind(name: string, kind: string, array: DeviceArrayName, extra: Pa
   return {
     name,
     xenstoreKinds: [kind],
+    nodeKeys: ['backend'],
     array,
     identity: 'devid',
     keyOf: (entry) => integerKey(entry.devid),
@@ -133,12 +137,9 @@ const DISK_KINDS = ['vbd', 'virtio_disk'] as const;
 function readDisk({ path, values }: Parameters<NodeReader>[0]): LiveDevice {
   const domid = domidOfPath(path);
   checkedBackend(path, values, domid);
-  parseEnum(`${path}/type`, values.get('type'), ['phy', 'tap', 'qdisk', 'standalone'] as const);
   const vdev = requireValue(`${path}/dev`, values.get('dev'));
   if (vdev === '') throw new XenstoreValueError(`${path}/dev`, 'empty', vdev);
   const removable = parseSmallUint(`${path}/removable`, values.get('removable'), 1);
-  parseEnum(`${path}/mode`, values.get('mode'), ['w', 'r'] as const);
-  parseEnum(`${path}/device-type`, values.get('device-type'), ['disk', 'cdrom'] as const);
   const params = optionalValue(`${path}/params`, values.get('params'), MAX_LONG_VALUE);
   // libxl: everything after the first ':' ("<format>:<path>" for qdisk) is the media.
   const colon = params?.indexOf(':') ?? -1;
@@ -288,6 +289,7 @@ export const DEVICE_TYPES: readonly DeviceType[] = [
   {
     name: 'disk',
     xenstoreKinds: DISK_KINDS,
+    nodeKeys: ['backend', 'dev', 'removable', 'params'],
     array: 'disks',
     identity: 'vdev',
     keyOf: (entry) => (typeof entry.vdev === 'string' && entry.vdev !== '' ? entry.vdev : undefined),
@@ -305,22 +307,15 @@ export const DEVICE_TYPES: readonly DeviceType[] = [
       if (values.has('handle') && parseSmallUint(`${path}/handle`, values.get('handle')) !== devid) {
         throw new XenstoreValueError(`${path}/handle`, `is not the node's devid ${devid}`, values.get('handle'));
       }
-      const mtu = values.get('mtu');
-      if (mtu !== undefined) parseSmallUint(`${path}/mtu`, mtu, 0xffff);
       return { kind: 'nic', key: String(devid), path };
     }),
+    nodeKeys: ['backend', 'handle'],
     add: nicAddRecipe,
   }),
-  devidKind('vtpm', 'vtpm', 'vtpms', {
-    listLive: (view) => listLibxlNodes(view, 'vtpm', ['vtpm'], ({ path, devid, values }) => {
-      checkedBackend(path, values, view.domid);
-      // libxl reads the uuid from the backend dir; the /libxl copy is the trusted one.
-      if (values.has('uuid')) parseUuid(`${path}/uuid`, values.get('uuid'));
-      return { kind: 'vtpm', key: String(devid), path };
-    }),
-    add: vtpmAddRecipe,
-  }),
+  devidKind('vtpm', 'vtpm', 'vtpms', { add: vtpmAddRecipe }),
   devidKind('usbctrl', 'vusb', 'usbctrls', {
+    nodeKeys: ['backend', 'type'],
+    nodeTrees: ['port'],
     listLive: (view) => {
       const { controllers, problems } = usbControllers(view);
       const devices = controllers.map((c): LiveDevice => ({ kind: 'usbctrl', key: String(c.devid), path: c.path }));
@@ -330,6 +325,8 @@ export const DEVICE_TYPES: readonly DeviceType[] = [
   {
     name: 'usbdev',
     xenstoreKinds: ['vusb'],
+    nodeKeys: ['backend', 'type'],
+    nodeTrees: ['port'],
     array: 'usbdevs',
     identity: 'ctrl:port',
     keyOf: usbdevKey,
@@ -342,6 +339,7 @@ export const DEVICE_TYPES: readonly DeviceType[] = [
   {
     name: 'pci',
     xenstoreKinds: [],
+    nodeKeys: [],
     array: 'pcidevs',
     identity: 'BDF',
     keyOf: pciKey,

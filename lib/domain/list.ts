@@ -8,7 +8,7 @@ import { retrieveDomain, type RetrieveContext, type RetrieveOptions, type Retrie
 import { domainPaths, type StateReader } from './state.js';
 
 /** Domains read at once by default. */
-export const DEFAULT_LIST_CONCURRENCY = 32;
+export const DEFAULT_LIST_CONCURRENCY = 64;
 
 export interface ListOptions extends Omit<RetrieveOptions, 'snapshot'> {
   /** Whole configurations (`xl list -l`) instead of the summary. */
@@ -45,11 +45,11 @@ export async function listDomids(xenstore: XenStore): Promise<number[]> {
 
 export async function summarizeDomain(reader: StateReader, domid: number): Promise<DomainSummary> {
   const paths = domainPaths(domid);
-  const [[name, target], cpu] = await Promise.all([
+  const [[name, target], cpus] = await Promise.all([
     reader.readMany([paths.name, paths.target]),
-    reader.readTree(paths.cpu),
+    reader.list(paths.cpu),
   ]);
-  if (name === undefined && target === undefined && cpu === undefined) {
+  if (name === undefined && target === undefined && cpus === undefined) {
     throw new DomainError('ENODOMAIN', `domain ${domid} does not exist`, { domid });
   }
   if (name === undefined) throw new DomainError('EXSVALUE', `domain ${domid}: ${paths.name} is missing`, { domid, path: paths.name });
@@ -60,8 +60,9 @@ export async function summarizeDomain(reader: StateReader, domid: number): Promi
     if (!(error instanceof XenstoreValueError)) throw error;
     throw new DomainError('EXSVALUE', `domain ${domid}: ${error.message}`, { domid, path: error.path, cause: error });
   }
-  const vcpus = (cpu?.children ?? []).filter((node) => node.children.some((c) => c.name === 'availability' && c.value === 'online')).length;
-  return { domid, name, memkb, vcpus };
+  const indexes = (cpus ?? []).filter((cpu) => /^(0|[1-9][0-9]{0,3})$/.test(cpu)).slice(0, 4096);
+  const availability = indexes.length === 0 ? [] : await reader.readMany(indexes.map((cpu) => `${paths.cpu}/${cpu}/availability`));
+  return { domid, name, memkb, vcpus: availability.filter((value) => value === 'online').length };
 }
 
 export function listDomains(context: RetrieveContext, options: ListOptions & { long: true }): Promise<LongListEntry[]>;

@@ -18,6 +18,16 @@ export function pipelinedReader(socketPath: string | undefined, fallback: StateR
       const wire = await connection();
       return wire ? wire.readMany(paths) : fallback.readMany(paths);
     },
+    async list(path) {
+      const wire = await connection();
+      if (!wire) return fallback.list(path);
+      try {
+        return await wire.directory(path);
+      } catch (error) {
+        if ((error as { code?: string }).code === 'ENOENT') return undefined;
+        throw error;
+      }
+    },
     async readTree(path) {
       const wire = await connection();
       if (!wire) return fallback.readTree(path);

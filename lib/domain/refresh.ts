@@ -5,7 +5,7 @@
 import { MEMKB_DEFAULT, NIL_UUID, type DomainConfig } from '../config/index.js';
 import { mergeDevices, parseUint64, XenstoreValueError, type DeviceArrays, type DeviceMerge } from '../devices/index.js';
 import { DomainError } from './errors.js';
-import { domainPaths, libxlValue, liveView, type DomainState } from './state.js';
+import { domainPaths, liveView, type DomainState } from './state.js';
 
 /** libxl's LIBXL_MAXMEM_CONSTANT: the HVM target fudge. */
 export const MAXMEM_CONSTANT = 1024n;
@@ -38,7 +38,7 @@ export function liveName(state: DomainState): string {
 }
 
 /** c_info.uuid from /local/domain/<domid>/vm = "/vm/<uuid>" (dom0 has none: the nil uuid, as the hypervisor says). */
-export function liveUuid(state: DomainState): string {
+export function liveUuid(state: Pick<DomainState, 'domid' | 'values'>): string {
   const path = domainPaths(state.domid).vm;
   const vm = state.values.get(path);
   if (vm === undefined && state.domid === 0) return NIL_UUID;
@@ -50,8 +50,8 @@ export function liveUuid(state: DomainState): string {
 /** How this domain's vCPUs are read: HVM guests with qemu-xen are asked over QMP. */
 export function vcpuSource(template: DomainConfig, state: DomainState): VcpuSource {
   if (template.b_info.type !== 'hvm') return { from: 'xenstore' };
-  const path = `${domainPaths(state.domid).libxl}/dm-version`;
-  const version = libxlValue(state, 'dm-version');
+  const path = domainPaths(state.domid).dmVersion;
+  const version = state.values.get(path);
   if (version === 'qemu_xen') return { from: 'qemu' };
   // qemu-xen-traditional follows cpu/<i>/availability in xenstore.
   if (version === 'qemu_xen_traditional') return { from: 'xenstore' };
@@ -62,13 +62,11 @@ export function vcpuSource(template: DomainConfig, state: DomainState): VcpuSour
 /** cpu/<i>/availability for i < max_vcpus: exactly "online" sets the bit; a missing node leaves it clear. */
 export function xenstoreVcpus(state: DomainState, maxVcpus: number): number[] {
   const online: number[] = [];
-  for (const cpu of state.cpu?.children ?? []) {
-    if (!/^(0|[1-9][0-9]{0,4})$/.test(cpu.name)) continue;
-    const index = Number(cpu.name);
-    if (index >= maxVcpus) continue;
-    if (cpu.children.find((child) => child.name === 'availability')?.value === 'online') online.push(index);
+  const paths = domainPaths(state.domid);
+  for (let i = 0; i < maxVcpus; i++) {
+    if (state.values.get(paths.availability(i)) === 'online') online.push(i);
   }
-  return online.sort((a, b) => a - b);
+  return online;
 }
 
 /** QEMU's answer cut to the bitmap's size, as libxl_bitmap_set ignores bits past it. */

@@ -9,7 +9,7 @@ import type { XenStore } from '../xenstore/index.js';
 import { DomainError } from './errors.js';
 import { queryQemuCpus } from './qmp.js';
 import { applyLive, liveDevices, liveScalars, liveUuid, qemuVcpus, type LiveScalars } from './refresh.js';
-import { domainPaths, readDomainState, readScalars, type DomainState, type StateReader } from './state.js';
+import { domainPaths, listDeviceNodes, readDomainState, readScalars, type DomainState, type StateReader } from './state.js';
 
 export interface RetrieveOptions {
   /** Read all xenstore state inside one transaction, for a consistent snapshot. */
@@ -58,16 +58,23 @@ export async function readDomain(context: RetrieveContext, domid: number, option
   if (first.get(paths.vm) === undefined && first.get(paths.name) === undefined) {
     throw new DomainError('ENODOMAIN', `domain ${domid} does not exist`, { domid });
   }
-  const uuid = liveUuid({ domid, values: first, libxl: undefined, cpu: undefined, trees: new Map() });
+  const uuid = liveUuid({ domid, values: first });
+
+  const read = async (): Promise<[DomainConfig, DomainState]> => {
+    if (options.snapshot) {
+      const template = await templates.read(domid, { uuid });
+      const state = await xenstore.transaction(
+        (tx) => readDomainState(tx, domid, { maxVcpus: template.b_info.max_vcpus }),
+        options.signal ? { signal: options.signal } : {},
+      );
+      return [template, state];
+    }
+    const [template, listing] = await Promise.all([templates.read(domid, { uuid }), listDeviceNodes(context.reader, domid)]);
+    return [template, await readDomainState(context.reader, domid, { scalars: first, listing, maxVcpus: template.b_info.max_vcpus })];
+  };
 
   let template: DomainConfig;
   let state: DomainState;
-  const read = () => Promise.all([
-    templates.read(domid, { uuid }),
-    options.snapshot
-      ? xenstore.transaction((tx) => readDomainState(tx, domid), { ...(options.signal ? { signal: options.signal } : {}) })
-      : readDomainState(context.reader, domid, first),
-  ]);
   if (domid === 0 && uuid === NIL_UUID) {
     // Dom0 has no /vm node for the lock's domain check; its template is
     // written once, at boot, by xen-init-dom0.

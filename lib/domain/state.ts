@@ -1,25 +1,30 @@
-// Reading one domain's live state in a few batch calls: one readMany of the
-// toolstack-owned scalars (plus the device table's probes), one readTree of
-// /libxl/<domid> (device records, type, dm-version), one readTree of the
-// domain's cpu dir, and follow-ups only when a kind needs them (pci, pv usb).
+// Reading one domain's live state with as few requests as possible: one
+// readMany of the toolstack-owned scalars (and the device table's probes),
+// a listing of /libxl/<domid>/device, then one readMany of just the keys the
+// device table uses under each device node together with the domain's
+// cpu/<i>/availability; follow-ups only when a kind asks (pci, pv usb).
 // Everything read is toolstack-owned; frontend dirs are never touched.
-import { deviceFollowUps, deviceProbes, type LiveView } from '../devices/index.js';
+import { DEVICE_TYPES, deviceFollowUps, deviceProbes, MAX_DEVICES_PER_KIND, type LiveView } from '../devices/index.js';
 import type { XenStoreNode, XenStoreOps } from '../xenstore/index.js';
 
-/** The requests this module makes (XenStore and its transactions both offer them). */
-export type StateReader = Pick<XenStoreOps, 'readMany' | 'readTree'>;
+/** The requests this module makes (XenStore, its transactions and the pipelined reader offer them). */
+export type StateReader = Pick<XenStoreOps, 'readMany' | 'readTree' | 'list'>;
+
+/** Xen's upper bound on vCPUs; a template claiming more is not believed. */
+const MAX_VCPUS = 4096;
 
 export interface DomainState {
   domid: number;
   /** Every value read, by absolute path (undefined = absent). */
   values: Map<string, string | undefined>;
-  /** /libxl/<domid>. */
-  libxl: XenStoreNode | undefined;
-  /** /local/domain/<domid>/cpu. */
-  cpu: XenStoreNode | undefined;
+  /** /libxl/<domid>/device with only the keys the device table reads. */
+  libxlDevices: XenStoreNode | undefined;
   /** Follow-up subtrees, by absolute path. */
   trees: Map<string, XenStoreNode | undefined>;
 }
+
+/** Device dirs under /libxl/<domid>/device, with the devids listed in each. */
+export type DeviceListing = Map<string, string[]>;
 
 export function domainPaths(domid: number) {
   const home = `/local/domain/${domid}`;
@@ -30,14 +35,30 @@ export function domainPaths(domid: number) {
     target: `${home}/memory/target`,
     staticMax: `${home}/memory/static-max`,
     cpu: `${home}/cpu`,
-    libxl: `/libxl/${domid}`,
+    availability: (vcpu: number) => `${home}/cpu/${vcpu}/availability`,
+    libxlDevices: `/libxl/${domid}/device`,
+    dmVersion: `/libxl/${domid}/dm-version`,
   };
 }
+
+/** What each /libxl device dir needs read: keys and whole subdirectories, from the table. */
+const NODE_READS = (() => {
+  const reads = new Map<string, { keys: Set<string>; trees: Set<string> }>();
+  for (const type of DEVICE_TYPES) {
+    for (const kind of type.xenstoreKinds) {
+      const entry = reads.get(kind) ?? { keys: new Set<string>(), trees: new Set<string>() };
+      type.nodeKeys.forEach((key) => entry.keys.add(key));
+      type.nodeTrees?.forEach((tree) => entry.trees.add(tree));
+      reads.set(kind, entry);
+    }
+  }
+  return reads;
+})();
 
 /** The scalars retrieve needs, and the device probes. */
 export function scalarPaths(domid: number): string[] {
   const paths = domainPaths(domid);
-  return [paths.vm, paths.name, paths.target, paths.staticMax, ...deviceProbes(domid)];
+  return [paths.vm, paths.name, paths.target, paths.staticMax, paths.dmVersion, ...deviceProbes(domid)];
 }
 
 export async function readScalars(ops: StateReader, domid: number): Promise<Map<string, string | undefined>> {
@@ -46,38 +67,91 @@ export async function readScalars(ops: StateReader, domid: number): Promise<Map<
   return new Map(paths.map((path, i) => [path, values[i]]));
 }
 
-/**
- * The rest of the state. `scalars` may come from an earlier readScalars on
- * the same ops; otherwise they are read here, alongside the trees.
- */
-export async function readDomainState(ops: StateReader, domid: number, scalars?: Map<string, string | undefined>): Promise<DomainState> {
+/** The device dirs the table knows and their devids (one more than the cap, so overflow is seen). */
+export async function listDeviceNodes(ops: StateReader, domid: number): Promise<DeviceListing> {
+  const base = domainPaths(domid).libxlDevices;
+  const kinds = ((await ops.list(base)) ?? []).filter((kind) => NODE_READS.has(kind));
+  const devids = await Promise.all(kinds.map((kind) => ops.list(`${base}/${kind}`)));
+  return new Map(kinds.map((kind, i) => [kind, (devids[i] ?? []).slice(0, MAX_DEVICES_PER_KIND + 1)]));
+}
+
+export interface StateReadOptions {
+  /** From an earlier readScalars on the same ops; read here otherwise. */
+  scalars?: Map<string, string | undefined>;
+  /** From an earlier listDeviceNodes on the same ops; listed here otherwise. */
+  listing?: DeviceListing;
+  /** b_info.max_vcpus of the template: which cpu/<i>/availability to read. */
+  maxVcpus: number;
+}
+
+export async function readDomainState(ops: StateReader, domid: number, options: StateReadOptions): Promise<DomainState> {
   const paths = domainPaths(domid);
-  const [values, libxl, cpu] = await Promise.all([
-    scalars ? Promise.resolve(new Map(scalars)) : readScalars(ops, domid),
-    ops.readTree(paths.libxl),
-    ops.readTree(paths.cpu),
+  const [scalars, listing] = await Promise.all([
+    options.scalars ?? readScalars(ops, domid),
+    options.listing ?? listDeviceNodes(ops, domid),
   ]);
-  const state: DomainState = { domid, values, libxl, cpu, trees: new Map() };
+  const values = new Map(scalars);
+
+  const keyPaths: string[] = [];
+  const treePaths: string[] = [];
+  for (const [kind, devids] of listing) {
+    const reads = NODE_READS.get(kind)!;
+    for (const devid of devids) {
+      const node = `${paths.libxlDevices}/${kind}/${devid}`;
+      reads.keys.forEach((key) => keyPaths.push(`${node}/${key}`));
+      reads.trees.forEach((tree) => treePaths.push(`${node}/${tree}`));
+    }
+  }
+  const vcpus = Math.max(0, Math.min(Number.isInteger(options.maxVcpus) ? options.maxVcpus : 0, MAX_VCPUS));
+  const cpuPaths = Array.from({ length: vcpus }, (_, i) => paths.availability(i));
+  const batch = [...keyPaths, ...cpuPaths];
+  const [read, trees] = await Promise.all([
+    batch.length === 0 ? [] : ops.readMany(batch),
+    Promise.all(treePaths.map((path) => ops.readTree(path))),
+  ]);
+  batch.forEach((path, i) => values.set(path, read[i]));
+  const subtrees = new Map(treePaths.map((path, i) => [path, trees[i]]));
+
+  const state: DomainState = { domid, values, libxlDevices: deviceTree(paths.libxlDevices, listing, values, subtrees), trees: new Map() };
   const follow = deviceFollowUps(liveView(state));
   await Promise.all([
-    follow.values.length === 0 ? undefined : ops.readMany(follow.values).then((read) => {
-      follow.values.forEach((path, i) => values.set(path, read[i]));
+    follow.values.length === 0 ? undefined : ops.readMany(follow.values).then((more) => {
+      follow.values.forEach((path, i) => values.set(path, more[i]));
     }),
     ...follow.trees.map((path) => ops.readTree(path).then((tree) => { state.trees.set(path, tree); })),
   ]);
   return state;
 }
 
-export function liveView(state: DomainState): LiveView {
-  return {
-    domid: state.domid,
-    libxlDevices: state.libxl?.children.find((child) => child.name === 'device'),
-    values: state.values,
-    trees: state.trees,
-  };
+/** /libxl/<domid>/device as a tree holding just what was read. */
+function deviceTree(
+  base: string,
+  listing: DeviceListing,
+  values: Map<string, string | undefined>,
+  subtrees: Map<string, XenStoreNode | undefined>,
+): XenStoreNode | undefined {
+  if (listing.size === 0) return undefined;
+  const kinds = [...listing].map(([kind, devids]): XenStoreNode => ({
+    name: kind,
+    value: '',
+    children: devids.map((devid): XenStoreNode => {
+      const node = `${base}/${kind}/${devid}`;
+      const reads = NODE_READS.get(kind)!;
+      const children: XenStoreNode[] = [];
+      for (const key of reads.keys) {
+        const value = values.get(`${node}/${key}`);
+        if (value !== undefined) children.push({ name: key, value, children: [] });
+      }
+      for (const tree of reads.trees) {
+        const subtree = subtrees.get(`${node}/${tree}`);
+        if (subtree) children.push(subtree);
+      }
+      return { name: devid, value: '', children };
+    }),
+  }));
+  return { name: 'device', value: '', children: kinds };
 }
 
-/** A direct child value of /libxl/<domid> (type, dm-version). */
-export function libxlValue(state: DomainState, name: string): string | undefined {
-  return state.libxl?.children.find((child) => child.name === name)?.value;
+export function liveView(state: DomainState): LiveView {
+  return { domid: state.domid, libxlDevices: state.libxlDevices, values: state.values, trees: state.trees };
 }

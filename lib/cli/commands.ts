@@ -5,7 +5,7 @@ import {
   formatDevice, formatDomainConfig, formatDomainList, parseDevice, parseDomainConfig, type DeviceDisk, type DeviceNic,
 } from '../config/index.js';
 import { XenHost } from '../domain/host.js';
-import type { DomainFailure } from '../domain/list.js';
+import { DEFAULT_LIST_CONCURRENCY, mapConcurrently, type DomainFailure } from '../domain/list.js';
 import type { RetrievedDomain } from '../domain/retrieve.js';
 import { CliError, EXIT, UsageError, describeError, exitCodeFor, type ExitCode } from './errors.js';
 import { driftJson, formatDomainTable, formatDriftTable, jsonSafe, type DomainRow } from './format.js';
@@ -85,11 +85,11 @@ function reportFailures(context: CommandContext, failures: DomainFailure[], tota
   return failures.length === 1 && total === 1 ? exitCodeFor(failures[0]!.error) : EXIT.FAILED;
 }
 
-/** Runs work for each domid, capturing failures as list entries do. */
+/** Runs work for each domid (as many at once as listDomains does), capturing failures as list entries do. */
 async function eachDomain<T>(domids: number[], stderr: NodeJS.WritableStream, work: (domid: number) => Promise<T>): Promise<(T | DomainFailure)[]> {
-  const progress = startProgress('domains', domids.length, stderr as NodeJS.WriteStream);
+  const progress = startProgress('domains retrieved', domids.length, stderr as NodeJS.WriteStream);
   try {
-    return await Promise.all(domids.map(async (domid) => {
+    return await mapConcurrently(domids, DEFAULT_LIST_CONCURRENCY, async (domid): Promise<T | DomainFailure> => {
       try {
         return await work(domid);
       } catch (error) {
@@ -98,7 +98,7 @@ async function eachDomain<T>(domids: number[], stderr: NodeJS.WritableStream, wo
       } finally {
         progress.tick();
       }
-    }));
+    });
   } finally {
     progress.done();
   }
@@ -120,7 +120,9 @@ const list: CommandSpec = {
     const qualifiers = context.args[0] as string[];
     const long = Boolean(context.options.long);
     return withHost(context, async (host) => {
-      const domids = qualifiers.length > 0 ? await Promise.all(qualifiers.map((q) => resolveDomain(host, q))) : undefined;
+      let domids = qualifiers.length > 0 ? await Promise.all(qualifiers.map((q) => resolveDomain(host, q))) : undefined;
+      // The counter needs the domain count first; without a terminal, listDomains alone is quicker.
+      if (long && !domids && (context.stderr as NodeJS.WriteStream).isTTY) domids = (await host.listDomains()).map((entry) => entry.domid);
       const entries = long
         ? (domids ? await eachDomain(domids, context.stderr, async (domid) => host.retrieveDomainConfiguration(domid)) : await host.listDomains({ long: true }))
         : selectDomains(await host.listDomains(), domids);

@@ -84,6 +84,22 @@ describe.skipIf(oracleMissing !== undefined)('next to real xl (fakexen)', () => 
     await expectSameListing();
   });
 
+  it('xl sees what our block-attach and network-attach added, and can detach it', async () => {
+    const image = join(configDir, 'extra.img');
+    writeFileSync(image, '');
+    const disk = await cli('block-attach', 'cli-pv', `${image},raw,xvdc,w`);
+    expect(disk.code, disk.stderr).toBe(0);
+    const nic = await cli('network-attach', 'cli-pvh', 'bridge=xenbr0', 'mac=00:16:3e:00:10:0a');
+    expect(nic.code, nic.stderr).toBe(0);
+    await expectSameListing();
+
+    const xlDetach = await fx.current.xl('block-detach', 'cli-pv', 'xvdc');
+    expect(xlDetach.code, xlDetach.stderr).toBe(0);
+    const ours = await cli('network-detach', 'cli-pvh', '00:16:3e:00:10:0a');
+    expect(ours.code, ours.stderr).toBe(0);
+    await expectSameListing();
+  });
+
   it('lists the same names and ids as xl list', async () => {
     const xl = await fx.current.xl('list');
     const ours = await cli('list');

@@ -1,0 +1,12 @@
+// xen-domconfig: the package root.
+export * from './xenstore/index.js';
+export {
+  ConfigError, parseDomainConfig, formatDomainConfig, formatDomainList, parseDomainList,
+  parseDevice, formatDevice, cloneDomainConfig, domainConfigEquals, defaultDomainConfig,
+  defaultDevice, diskDevNumber, diskVdevName, parseMac, formatMac, isUuid, MEMKB_DEFAULT,
+} from './config/index.js';
+export type * from './config/types.js';
+export {
+  TemplateStore, TemplateError, DEFAULT_USERDATA_DIR, DEFAULT_LOCK_TIMEOUT_MS,
+  type TemplateStoreOptions, type LockOptions, type ReleaseLock, type TemplatePaths,
+} from './userdata/index.js';

@@ -146,10 +146,11 @@ describe('scale', () => {
   it(`lists ${count} domains with devices`, async () => {
     const base = 1000;
     for (let i = 0; i < count; i++) await createDomain(store, userdata.dir, withDevices(base + i, `many${i}`));
-    const host = new XenHost({ xenstore: store, userdataDir: userdata.dir });
+    const host = XenHost.open({ xenstorePath: xs.current.socketPath, userdataDir: userdata.dir });
     const started = process.hrtime.bigint();
     const list = await host.listDomains({ long: true });
     const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
+    await host.close();
     const many = list.filter((entry) => entry.domid >= base);
     expect(many).toHaveLength(count);
     expect(many.every((entry) => 'config' in entry && entry.config.disks.length === 2)).toBe(true);

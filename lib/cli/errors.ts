@@ -60,7 +60,7 @@ export function isUnreachableXenstored(error: unknown): boolean {
 
 export function exitCodeFor(error: unknown): ExitCode {
   if (error instanceof CliError) return error.exitCode;
-  if (isUnreachableXenstored(error)) return EXIT.NO_XENSTORED;
+  if (isUnreachableXenstored(error)) return causeCode(error) === 'EACCES' ? EXIT.PERMISSION : EXIT.NO_XENSTORED;
   const e = error as ErrorLike;
   const code = String(e?.code ?? '');
   if (e?.name === 'SpecError' || USAGE_CODES.has(code) || code.startsWith('commander.')) return EXIT.USAGE;
@@ -70,18 +70,24 @@ export function exitCodeFor(error: unknown): ExitCode {
   return EXIT.FAILED;
 }
 
+function causeCode(error: unknown): string | undefined {
+  const code = (error as { cause?: ErrorLike })?.cause?.code;
+  return code === undefined ? undefined : String(code);
+}
+
 /** The one line printed for an error: its message, plus a hint where one helps. */
 export function describeError(error: unknown): string {
   const e = error as ErrorLike;
   const message = (e?.message ?? String(error)).split('\n')[0]!;
   const code = String(e?.code ?? '');
   if (isUnreachableXenstored(error)) {
-    const cause = (error as { cause?: ErrorLike }).cause;
     const tried = (error as { message: string }).message.match(/Tried: (.*)/)?.[1];
-    const reason = cause?.code ? String(cause.code) : 'unavailable';
-    return /libxenstore/.test(message)
-      ? `${message.replace(/^xen-domconfig: /, '')} (${tried ?? ''}); install libxenstore4 or set XEN_DOMCONFIG_LIBXENSTORE`
-      : `cannot connect to xenstored (${reason}; tried ${tried ?? 'the default socket'}): is xenstored running? Select its socket with --xenstore PATH or XENSTORED_PATH`;
+    const reason = causeCode(error) ?? 'unavailable';
+    if (/libxenstore/.test(message)) {
+      return `${message.replace(/^xen-domconfig: /, '')} (${tried ?? ''}); install libxenstore4 or set XEN_DOMCONFIG_LIBXENSTORE`;
+    }
+    if (reason === 'EACCES') return `permission denied connecting to xenstored (tried ${tried ?? 'the default socket'}): run as root`;
+    return `cannot connect to xenstored (${reason}; tried ${tried ?? 'the default socket'}): is xenstored running? Select its socket with --xenstore PATH or XENSTORED_PATH`;
   }
   if (PERMISSION_CODES.has(code) && !/root/.test(message)) return `${message} (permission denied: run as root?)`;
   return message;

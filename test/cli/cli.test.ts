@@ -1,14 +1,14 @@
 // The command line end to end: the built dist/lib/cli/main.js against a
 // private real xenstored, domains laid out as libxl's create leaves them.
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatDomainConfig, formatDomainList, parseDomainConfig, parseDomainList } from '../../lib/config/index.js';
 import { startLocalBackend, type LocalBackend } from '../../lib/localxen/backend.js';
 import { XenStore } from '../../lib/xenstore/index.js';
 import { createDomain, tempUserdataDir, templateFor, uuidOf, type FixtureDomain } from '../domain/fixture.js';
 import { useLocalXenstored } from '../harness/xenstored.js';
-import { runCli } from './run.js';
+import { CLI, runCli } from './run.js';
 
 const xs = useLocalXenstored();
 const userdata = tempUserdataDir();
@@ -101,6 +101,27 @@ describe('failures are one actionable line', () => {
     const result = await runCli(['--xenstore', xs.current.socketPath, '--userdata-dir', '/nonexistent/xen', 'retrieve', '1']);
     expect(result.code).toBe(4);
     expectOneLineError(result.stderr, /userdata folder \/nonexistent\/xen does not exist.*--userdata-dir/);
+  });
+
+  it.skipIf(process.getuid?.() !== 0 || !existsSync('/usr/bin/setpriv'))('says permission denied (exit 6), run as an unprivileged user', async () => {
+    const asNobody = (...args: string[]) => runCli(['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, ...args], { command: '/usr/bin/setpriv' });
+    const socket = await asNobody('--xenstore', xs.current.socketPath, 'list');
+    expect(socket.code).toBe(6);
+    expectOneLineError(socket.stderr, /permission denied connecting to xenstored .*run as root/);
+
+    // A reachable xenstored, but a userdata dir only root may read (mkdtemp makes it 0700).
+    const rundir = dirname(xs.current.socketPath);
+    const modes = [statSync(rundir).mode & 0o777, statSync(xs.current.socketPath).mode & 0o777];
+    chmodSync(xs.current.socketPath, 0o666);
+    chmodSync(rundir, 0o755);
+    try {
+      const result = await asNobody('--xenstore', xs.current.socketPath, '--userdata-dir', userdata.dir, 'retrieve', '1');
+      expect(result.code).toBe(6);
+      expectOneLineError(result.stderr, new RegExp(`${userdata.dir}.*permission denied: run as root`));
+    } finally {
+      chmodSync(rundir, modes[0]!);
+      chmodSync(xs.current.socketPath, modes[1]!);
+    }
   });
 
   it('prints the stack with --debug', async () => {

@@ -13,10 +13,12 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CliResult> {
+/** `options.command` runs another program with `args` as given (e.g. setpriv … node CLI …). */
+export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; command?: string } = {}): Promise<CliResult> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npx tsc -p tsconfig.json, or bash scripts/setup.sh)`);
+  const [file, argv] = options.command ? [options.command, args] : [process.execPath, [CLI, ...args]];
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [CLI, ...args], {
+    const child = execFile(file, argv, {
       env: options.env ?? process.env,
       maxBuffer: 64 * 1024 * 1024,
       timeout: 60_000,

@@ -2,7 +2,7 @@
 // domain-userdata lock, refreshed from xenstore (and QEMU for HVM vCPUs),
 // with the device merge. Beyond libxl, the result says which devices exist
 // only in xenstore and which device nodes could not be read.
-import { NIL_UUID, type DomainConfig } from '../config/index.js';
+import type { DomainConfig } from '../config/index.js';
 import type { DeviceMerge, DeviceProblem, LiveDevice, TemplateOnlyDevice } from '../devices/index.js';
 import type { TemplateStore } from '../userdata/index.js';
 import type { XenStore } from '../xenstore/index.js';
@@ -73,23 +73,18 @@ export async function readDomain(context: RetrieveContext, domid: number, option
     return [template, await readDomainState(context.reader, domid, { scalars: first, listing, maxVcpus: template.b_info.max_vcpus })];
   };
 
+  // Dom0 has no vm node: its uuid is the nil one, as the hypervisor reports.
+  const release = await templates.lock(domid, {
+    uuid,
+    ...(options.lockTimeoutMs === undefined ? {} : { timeoutMs: options.lockTimeoutMs }),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
   let template: DomainConfig;
   let state: DomainState;
-  if (domid === 0 && uuid === NIL_UUID) {
-    // Dom0 has no /vm node for the lock's domain check; its template is
-    // written once, at boot, by xen-init-dom0.
+  try {
     [template, state] = await read();
-  } else {
-    const release = await templates.lock(domid, {
-      uuid,
-      ...(options.lockTimeoutMs === undefined ? {} : { timeoutMs: options.lockTimeoutMs }),
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
-    try {
-      [template, state] = await read();
-    } finally {
-      await release();
-    }
+  } finally {
+    await release();
   }
 
   const scalars = liveScalars(template, state);

@@ -10,3 +10,5 @@ export {
   TemplateStore, TemplateError, DEFAULT_USERDATA_DIR, DEFAULT_LOCK_TIMEOUT_MS,
   type TemplateStoreOptions, type LockOptions, type ReleaseLock, type TemplatePaths,
 } from './userdata/index.js';
+export * from './domain/index.js';
+export { DEVICE_TYPES, deviceType, type DeviceType } from './devices/index.js';

@@ -1,0 +1,11 @@
+// The domain layer: retrieve, list and diff; the create-time save; hotplug and unplug.
+export { XenHost, type XenHostOptions, type XenHostOpenOptions } from './host.js';
+export { DomainError, type DomainErrorCode } from './errors.js';
+export type { RetrievedDomain, RetrieveOptions } from './retrieve.js';
+export type { ListOptions, LongListEntry, ShortListEntry, DomainSummary, DomainFailure } from './list.js';
+export type { DomainDrift, ScalarDrift, RefreshedField } from './diff.js';
+export {
+  HotplugError, type HotplugErrorCode, type AddDeviceOptions, type AddedDevice,
+  type RemoveDeviceOptions, type RemovedDevice,
+} from './hotplug.js';
+export { FAULT_POINTS, FAULT_ENV, type FaultPoint } from './faults.js';

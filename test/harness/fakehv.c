@@ -226,8 +226,12 @@ static int fake_proc_xen(const char *path)
     return -2;
 }
 
-static int forward_open(const char *sym, const char *path, int flags, va_list ap)
+/* open() and open64() are both exported by glibc; xenstored may call either. */
+static int open_or_fake(const char *sym, const char *path, int flags, va_list ap)
 {
+    int fd = fake_proc_xen(path);
+    if (fd != -2)
+        return fd;
     int (*real)(const char *, int, ...) = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, sym);
     if (flags & (O_CREAT | O_TMPFILE))
         return real(path, flags, va_arg(ap, mode_t));
@@ -236,24 +240,18 @@ static int forward_open(const char *sym, const char *path, int flags, va_list ap
 
 int open(const char *path, int flags, ...)
 {
-    int fd = fake_proc_xen(path);
-    if (fd != -2)
-        return fd;
     va_list ap;
     va_start(ap, flags);
-    fd = forward_open("open", path, flags, ap);
+    int fd = open_or_fake("open", path, flags, ap);
     va_end(ap);
     return fd;
 }
 
 int open64(const char *path, int flags, ...)
 {
-    int fd = fake_proc_xen(path);
-    if (fd != -2)
-        return fd;
     va_list ap;
     va_start(ap, flags);
-    fd = forward_open("open64", path, flags, ap);
+    int fd = open_or_fake("open64", path, flags, ap);
     va_end(ap);
     return fd;
 }

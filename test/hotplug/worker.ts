@@ -1,9 +1,24 @@
 // Runs children/worker.ts in its own node process.
 import { spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../../lib/util/package-root.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+
+let addonCopy: string | undefined;
+
+/** Long runs spawn hundreds of workers: they load a private copy of the addon, immune to a rebuild meanwhile. */
+function workerAddon(): string {
+  if (process.env.XEN_DOMCONFIG_NATIVE) return process.env.XEN_DOMCONFIG_NATIVE;
+  if (!addonCopy) {
+    addonCopy = join(mkdtempSync(join(tmpdir(), 'xen-domconfig-addon-')), 'xen_domconfig.node');
+    copyFileSync(join(packageRoot(), 'build', 'Release', 'xen_domconfig.node'), addonCopy);
+  }
+  return addonCopy;
+}
 
 export interface WorkerRun {
   code: number | null;
@@ -22,7 +37,7 @@ export interface WorkerArgs {
 
 /** Runs the worker to its end; killAfterMs SIGKILLs it at that moment if still running. */
 export function runWorker(args: WorkerArgs, options: { fault?: string; killAfterMs?: number } = {}): Promise<WorkerRun> {
-  const env: NodeJS.ProcessEnv = { ...process.env, XEN_DOMCONFIG_FAULT: options.fault ?? '' };
+  const env: NodeJS.ProcessEnv = { ...process.env, XEN_DOMCONFIG_FAULT: options.fault ?? '', XEN_DOMCONFIG_NATIVE: workerAddon() };
   const child = spawn(process.execPath, [
     '--import', join(here, 'children', 'ts-register.mjs'), join(here, 'children', 'worker.ts'),
     args.socketPath, args.userdataDir, String(args.domid), String(args.seed), String(args.operations),

@@ -6,6 +6,8 @@
 //   npm run bench                 quick: N = 10, 100, 1000, few repetitions
 //   npm run bench -- --full       more repetitions
 //   options: --sizes 10,100,1000  --repeat K  --no-xl  --out DIR
+//            --only library,cli    time just these series; no request counts,
+//                                  cross-checks, codec cost, RSS or result files
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -30,6 +32,7 @@ const { values: options } = parseArgs({
     repeat: { type: 'string' },
     'no-xl': { type: 'boolean', default: false },
     out: { type: 'string' },
+    only: { type: 'string' },
   },
 });
 
@@ -41,6 +44,9 @@ const SIZES = (options.sizes ?? '10,100,1000').split(',').map(Number).sort((a, b
 const REPEAT = Number(options.repeat ?? (options.full ? 11 : 5));
 /** Real xl takes seconds per run at 1000 domains: fewer runs of it. */
 const XL_REPEAT = Math.max(1, Math.min(REPEAT, options.full ? 5 : 3));
+/** Series to time (all by default); a subset is an iteration run that writes no results. */
+const ONLY = options.only === undefined ? undefined : new Set(options.only.split(','));
+const timed = (name: SeriesName) => ONLY === undefined || ONLY.has(name);
 /** Domains of the request-count run (counts are per domain; the trace slows xenstored). */
 const COUNT_DOMAINS = 10;
 
@@ -193,13 +199,15 @@ interface SizeResult {
   series: Partial<Record<SeriesName, Stats>>;
   ratios: Record<string, number>;
   /** CPU of the template codec over all domains: parse of every template, format of the whole list. */
-  codecMs: { parse: number; format: number };
+  codecMs?: { parse: number; format: number };
 }
 
 async function main(): Promise<void> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npm run build:ts)`);
+  const unknown = [...ONLY ?? []].filter((name) => !SERIES.some((s) => s.name === name));
+  if (unknown.length > 0) throw new Error(`--only: unknown series ${unknown.join(', ')} (known: ${SERIES.map((s) => s.name).join(', ')})`);
   execFileSync('make', ['-s', '-C', FLOORS], { stdio: 'inherit' });
-  const xlFound = options['no-xl'] ? { missing: '--no-xl' } : findRealXl();
+  const xlFound = options['no-xl'] || !timed('xl') ? { missing: '--no-xl' } : findRealXl();
   const real = 'missing' in xlFound ? undefined : xlFound;
   if (!real) log(`real xl: skipped (${(xlFound as { missing: string }).missing})`);
   const xlRunDir = mkdtempSync(join(tmpdir(), 'xen-domconfig-bench-xl-'));
@@ -208,8 +216,11 @@ async function main(): Promise<void> {
   const checks: { layout?: LayoutComparison | { skipped: string }; listEqual?: { domains: number; diffs: string[] } | { skipped: string } } = {};
   let rssKb: number | undefined;
 
-  log('counting requests per domain (xenstored -T)…');
-  const requestsPerDomain = await countRequests(real, xlRunDir);
+  let requestsPerDomain: Record<string, number> = {};
+  if (!ONLY) {
+    log('counting requests per domain (xenstored -T)…');
+    requestsPerDomain = await countRequests(real, xlRunDir);
+  }
 
   const bench = await startBench();
   try {
@@ -219,7 +230,7 @@ async function main(): Promise<void> {
       log(`N=${size}: populated in ${populateMs.toFixed(0)} ms`);
       const env = real ? xlEnv(real, xlState(bench, xlRunDir)) : undefined;
 
-      if (checks.listEqual === undefined) {
+      if (checks.listEqual === undefined && !ONLY) {
         // The state is what libxl would read: xl's list -l of it equals ours.
         if (real && env) {
           const ours = JSON.parse(captured(process.execPath, cliArgs(bench.daemon.socketPath, bench.userdataDir), process.env)) as unknown[];
@@ -240,26 +251,30 @@ async function main(): Promise<void> {
       const series: Partial<Record<SeriesName, number[]>> = {};
       const add = (name: SeriesName, ms: number) => { (series[name] ??= []).push(ms); };
       for (let i = 0; i < REPEAT; i++) {
-        let start = nowMs();
-        const entries = await host.listDomains({ long: true });
-        add('library', nowMs() - start);
-        const failures = failuresOf(entries);
-        if (failures.length > 0) throw new Error(`listDomains failed for ${failures.length} domains: ${failures.slice(0, 3).join('; ')}`);
-        if (entries.length !== size + 1) throw new Error(`listDomains returned ${entries.length} domains, expected ${size + 1}`);
-        start = nowMs();
-        await bench.nativeHost.listDomains({ long: true });
-        add('libraryNative', nowMs() - start);
-        add('cli', timedProcess(process.execPath, cliArgs(bench.daemon.socketPath, bench.userdataDir), process.env));
+        if (timed('library')) {
+          const start = nowMs();
+          const entries = await host.listDomains({ long: true });
+          add('library', nowMs() - start);
+          const failures = failuresOf(entries);
+          if (failures.length > 0) throw new Error(`listDomains failed for ${failures.length} domains: ${failures.slice(0, 3).join('; ')}`);
+          if (entries.length !== size + 1) throw new Error(`listDomains returned ${entries.length} domains, expected ${size + 1}`);
+        }
+        if (timed('libraryNative')) {
+          const start = nowMs();
+          await bench.nativeHost.listDomains({ long: true });
+          add('libraryNative', nowMs() - start);
+        }
+        if (timed('cli')) add('cli', timedProcess(process.execPath, cliArgs(bench.daemon.socketPath, bench.userdataDir), process.env));
         if (real && env && i < XL_REPEAT) {
-          start = nowMs();
+          const start = nowMs();
           timedProcess(real.xl, ['list', '-l'], env);
           add('xl', nowMs() - start);
         }
-        add('serialFloor', floor('serial_floor', bench.daemon.socketPath).ms);
-        add('pipelinedFloor', floor('pipelined_floor', bench.daemon.socketPath).ms);
+        if (timed('serialFloor')) add('serialFloor', floor('serial_floor', bench.daemon.socketPath).ms);
+        if (timed('pipelinedFloor')) add('pipelinedFloor', floor('pipelined_floor', bench.daemon.socketPath).ms);
       }
 
-      const codecMs = await codecCost(host, bench);
+      const codecMs = ONLY ? undefined : await codecCost(host, bench);
       const summary = Object.fromEntries(Object.entries(series).map(([name, samples]) => [name, stats(samples)])) as Partial<Record<SeriesName, Stats>>;
       const ratio = (a: SeriesName, b: SeriesName) => {
         const [x, y] = [summary[a]?.median, summary[b]?.median];
@@ -271,13 +286,15 @@ async function main(): Promise<void> {
         'library/serialFloor': ratio('library', 'serialFloor'),
         'library/pipelinedFloor': ratio('library', 'pipelinedFloor'),
       }).filter(([, value]) => value !== undefined)) as Record<string, number>;
-      results.push({ domains: size, populateMs: Number(populateMs.toFixed(0)), series: summary, ratios, codecMs });
+      results.push({ domains: size, populateMs: Number(populateMs.toFixed(0)), series: summary, ratios, ...(codecMs ? { codecMs } : {}) });
       log(`N=${size}: ${SERIES.filter((s) => summary[s.name]).map((s) => `${s.name} ${summary[s.name]!.median.toFixed(1)} ms`).join(', ')}`);
     }
 
-    if (SIZES.includes(1000) || SIZES[SIZES.length - 1]! >= 1000) rssKb = cliPeakRss(bench);
+    if (!ONLY && SIZES[SIZES.length - 1]! >= 1000) rssKb = cliPeakRss(bench);
 
-    if (real) {
+    if (ONLY) {
+      checks.layout = { skipped: '--only' };
+    } else if (real) {
       try {
         const xl = await xlCreatedNodes(real);
         const ours = await domainNodes(bench.xenstore, 1, benchUuid(1));
@@ -293,6 +310,10 @@ async function main(): Promise<void> {
     rmSync(xlRunDir, { recursive: true, force: true });
   }
 
+  if (ONLY) {
+    process.stdout.write(table(requestsPerDomain, results, rssKb, {}));
+    return;
+  }
   const report = {
     date: new Date().toISOString(),
     mode: options.full ? 'full' : 'quick',
@@ -350,9 +371,10 @@ function table(requests: Record<string, number>, results: SizeResult[], rssKb: n
     const ratio = (key: string) => (r.ratios[key] === undefined ? '-' : r.ratios[key]!.toFixed(2));
     lines.push(`| ${r.domains} | ${SERIES.map((s) => fmt(r.series[s.name])).join(' | ')} | ${ratio('cli/xl')} | ${ratio('library/xl')} | ${ratio('library/serialFloor')} | ${ratio('library/pipelinedFloor')} |`);
   }
-  lines.push('', `requests per domain: ${Object.entries(requests).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-  lines.push(`template codec CPU at N=${results[results.length - 1]?.domains}: parse ${results[results.length - 1]?.codecMs.parse} ms, format ${results[results.length - 1]?.codecMs.format} ms`);
-  if (rssKb !== undefined) lines.push(`CLI list -l peak RSS over ${results[results.length - 1]?.domains} domains: ${(rssKb / 1024).toFixed(1)} MiB`);
+  const last = results[results.length - 1];
+  if (Object.keys(requests).length > 0) lines.push('', `requests per domain: ${Object.entries(requests).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  if (last?.codecMs) lines.push(`template codec CPU at N=${last.domains}: parse ${last.codecMs.parse} ms, format ${last.codecMs.format} ms`);
+  if (rssKb !== undefined) lines.push(`CLI list -l peak RSS over ${last?.domains} domains: ${(rssKb / 1024).toFixed(1)} MiB`);
   lines.push(`checks: ${JSON.stringify(checks, (_key, value) => (Array.isArray(value) && value.length > 8 ? [...value.slice(0, 8), `… ${value.length - 8} more`] : value))}`, '');
   return lines.join('\n');
 }

@@ -36,7 +36,7 @@ export interface XenHostOptions {
   qmpTimeoutMs?: number;
   /** Hotplug script folder written into backends (default /etc/xen/scripts). */
   scriptDir?: string;
-  /** Bulk reads for retrieve and list (default: the XenStore's native batch calls). */
+  /** Bulk reads for retrieve, list and the template store (default: the XenStore's native batch calls). */
   reader?: StateReader;
 }
 
@@ -73,6 +73,7 @@ export class XenHost {
     this.xenstore = options.xenstore;
     this.templates = new TemplateStore({
       xenstore: options.xenstore,
+      ...(options.reader === undefined ? {} : { reader: options.reader }),
       ...(options.userdataDir === undefined ? {} : { dir: options.userdataDir }),
     });
     this.#context = {

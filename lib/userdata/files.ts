@@ -6,6 +6,7 @@
 import { constants } from 'node:fs';
 import { open, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { native } from '../native.js';
 import { TemplateError, fileError } from './errors.js';
 
 /** Refuses to load anything larger: a libxl-json template is a few KiB. */
@@ -52,25 +53,19 @@ async function syncDirectory(dir: string, domid: number): Promise<void> {
   }
 }
 
-/** The file's bytes as stored (libxl's trailing NUL included). */
+/** The file's bytes as stored (libxl's trailing NUL included), in one native call. */
 export async function readFileBytes(path: string, domid: number): Promise<Buffer> {
-  let handle;
   try {
-    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    return await native().readSmallFile(path, MAX_TEMPLATE_BYTES);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw await missingTemplate(path, domid, error);
-    throw fileError('cannot open', path, error, domid);
-  }
-  try {
-    const { size } = await handle.stat();
-    if (size > MAX_TEMPLATE_BYTES) {
-      throw new TemplateError('ECORRUPT', `template ${path} is ${size} bytes, more than the ${MAX_TEMPLATE_BYTES} accepted`, { path, domid });
+    switch ((error as NodeJS.ErrnoException).code) {
+      case 'ENOENT':
+        throw await missingTemplate(path, domid, error);
+      case 'EFBIG':
+        throw new TemplateError('ECORRUPT', `template ${path} is more than the ${MAX_TEMPLATE_BYTES} bytes accepted`, { path, domid });
+      default:
+        throw fileError(`cannot ${(error as NodeJS.ErrnoException).syscall ?? 'read'}`, path, error, domid);
     }
-    return await handle.readFile();
-  } catch (error) {
-    throw error instanceof TemplateError ? error : fileError('cannot read', path, error, domid);
-  } finally {
-    await handle.close();
   }
 }
 

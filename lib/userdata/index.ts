@@ -3,7 +3,7 @@
 import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError, formatDomainConfig, parseDomainConfig, type DomainConfig } from '../config/index.js';
-import type { XenStore } from '../xenstore/index.js';
+import type { XenStore, XenStoreOps } from '../xenstore/index.js';
 import { TemplateError, fileError } from './errors.js';
 import { decodeTemplate, readFileBytes, templateBytes, writeFileDurably } from './files.js';
 import { acquireFileLock, releaseFileLock, type LockWaitOptions } from './lock.js';
@@ -19,6 +19,8 @@ export { MAX_TEMPLATE_BYTES } from './files.js';
 
 export interface TemplateStoreOptions {
   xenstore: XenStore;
+  /** Where the uuid and the lock's domain check are read (default: the XenStore; e.g. a pipelined connection). */
+  reader?: Pick<XenStoreOps, 'readMany'>;
   /** libxl's /var/lib/xen by default. */
   dir?: string;
 }
@@ -41,10 +43,10 @@ const vmNode = (domid: number) => `/local/domain/${domid}/vm`;
 
 export class TemplateStore {
   readonly dir: string;
-  readonly #xenstore: XenStore;
+  readonly #reader: Pick<XenStoreOps, 'readMany'>;
 
   constructor(options: TemplateStoreOptions) {
-    this.#xenstore = options.xenstore;
+    this.#reader = options.reader ?? options.xenstore;
     this.dir = userdataDir(options.dir);
   }
 
@@ -55,7 +57,7 @@ export class TemplateStore {
    */
   async domainUuid(domid: number): Promise<string> {
     checkDomid(domid);
-    const vm = await this.#xenstore.read(vmNode(domid));
+    const [vm] = await this.#reader.readMany([vmNode(domid)]);
     if (vm === undefined) {
       if (!await this.#domainExists(domid)) throw new TemplateError('ENODOMAIN', `domain ${domid} does not exist`, { domid });
       throw new TemplateError('ENOUUID', `domain ${domid} has no ${vmNode(domid)} node: pass its uuid`, { domid });
@@ -125,19 +127,19 @@ export class TemplateStore {
       // libxl asks the hypervisor whether the domain survived the wait; here
       // xenstore: the domain is there and its vm node, if any (dom0 has
       // none), still names the same uuid.
-      const vm = await this.#xenstore.read(vmNode(domid));
+      const [vm] = await this.#reader.readMany([vmNode(domid)]);
       if (vm === undefined ? !await this.#domainExists(domid) : vm !== `/vm/${uuid}`) {
         throw new TemplateError('ENODOMAIN', `domain ${domid} (${uuid}) no longer exists`, { domid });
       }
     } catch (error) {
-      releaseFileLock(held);
+      await releaseFileLock(held);
       throw error;
     }
     let released = false;
     return async () => {
       if (released) return;
       released = true;
-      releaseFileLock(held);
+      await releaseFileLock(held);
     };
   }
 
@@ -182,7 +184,8 @@ export class TemplateStore {
   }
 
   async #domainExists(domid: number): Promise<boolean> {
-    return await this.#xenstore.read(`/local/domain/${domid}`) !== undefined;
+    const [home] = await this.#reader.readMany([`/local/domain/${domid}`]);
+    return home !== undefined;
   }
 
   async #readTemplate(domid: number, options: DomainFileOptions): Promise<{ text: string; path: string }> {

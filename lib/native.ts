@@ -74,17 +74,17 @@ export interface NativeAddon {
   /** flock(2); false only when 'ex-nb' would block. */
   flock(fd: number, op: 'ex' | 'ex-nb' | 'un'): boolean;
   /**
-   * One attempt of libxl's lock step, on the libuv pool: open(O_RDWR|O_CREAT,
-   * 0666) unless given the fd of a busy attempt, flock(LOCK_EX|LOCK_NB), and
-   * whether path still names the locked inode. 'busy' keeps the fd open for
-   * the next attempt; 'replaced' and failures close it. Failures reject like
-   * Node's fs errors (code, errno, syscall, path).
+   * One attempt of libxl's lock step, in one call: open(O_RDWR|O_CREAT, 0666)
+   * unless given the fd of a busy attempt, flock(LOCK_EX|LOCK_NB), and whether
+   * path still names the locked inode. 'busy' keeps the fd open for the next
+   * attempt; 'replaced' and failures close it. Failures throw like Node's fs
+   * errors (code, errno, syscall, path).
    */
-  tryLockFile(path: string, fd?: number): Promise<{ state: 'held' | 'busy'; fd: number } | { state: 'replaced' }>;
-  /** libxl's release on the pool: unlink(path) (ENOENT is fine), then close(fd). */
-  unlockFile(path: string, fd: number): Promise<void>;
-  /** open(O_RDONLY|O_NOFOLLOW), read to the end, close, on the pool; EFBIG past maxBytes. */
-  readSmallFile(path: string, maxBytes: number): Promise<Buffer>;
+  tryLockFile(path: string, fd?: number): { state: 'held' | 'busy'; fd: number } | { state: 'replaced' };
+  /** libxl's release: unlink(path) (ENOENT is fine), then close(fd). */
+  unlockFile(path: string, fd: number): void;
+  /** open(O_RDONLY|O_NOFOLLOW|O_NONBLOCK), read to the end, close; EFBIG past maxBytes. */
+  readSmallFile(path: string, maxBytes: number): Buffer;
   /** The class the addon instantiates for every xenstore error. */
   setErrorConstructor(constructor: new (message: string) => Error): void;
   /** Whether libxenstore can be dlopen'd here. */

@@ -163,179 +163,20 @@ static Napi::Value Flock(const Napi::CallbackInfo& info) {
 
 // A failed system call as Node's fs reports it: code, negative errno,
 // syscall, path, "ENOENT: no such file or directory, open '<path>'".
-static Napi::Error SystemError(Napi::Env env, int err, const char* syscall, const std::string& path) {
+[[noreturn]] static void ThrowSystemError(Napi::Env env, int err, const char* syscall, const std::string& path) {
   std::string code = ErrnoCode(err);
   Napi::Error error = Napi::Error::New(env, code + ": " + uv_strerror(-err) + ", " + syscall + " '" + path + "'");
   error.Set("code", Napi::String::New(env, code));
   error.Set("errno", Napi::Number::New(env, -err));
   error.Set("syscall", Napi::String::New(env, syscall));
   error.Set("path", Napi::String::New(env, path));
-  return error;
+  throw error;
 }
 
-// A few file system calls on the libuv pool, settled as one promise: the
-// per-domain file steps of `list -l` cost one crossing each instead of one
-// per system call, and none of them blocks the JS thread.
-class FileWorker : public Napi::AsyncWorker {
- public:
-  FileWorker(Napi::Env env, std::string path)
-      : Napi::AsyncWorker(env, "xen-domconfig:file"), deferred_(Napi::Promise::Deferred::New(env)), path_(std::move(path)) {}
-  Napi::Promise Promise() const { return deferred_.Promise(); }
-
- protected:
-  // The result once Execute() succeeded (main thread).
-  virtual Napi::Value Result(Napi::Env env) = 0;
-  // Called instead of Result() when JS can no longer run: give back what is held.
-  virtual void Abandon() {}
-
-  bool Fail(const char* syscall) {
-    err_ = errno;
-    syscall_ = syscall;
-    return false;
-  }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (!JsCallable(env)) return Abandon();
-    if (err_ != 0) {
-      deferred_.Reject(SystemError(env, err_, syscall_, path_).Value());
-    } else {
-      deferred_.Resolve(Result(env));
-    }
-  }
-
-  Napi::Promise::Deferred deferred_;
-  const std::string path_;
-  int err_ = 0;
-  const char* syscall_ = "";
-};
-
-// One attempt of libxl's lock step: open(O_RDWR|O_CREAT, 0666) unless an
-// fd of an earlier busy attempt is given, flock(LOCK_EX|LOCK_NB), and the
-// check that the path still names the locked inode (a previous holder may
-// have unlinked it). Resolves to { state: 'held' | 'busy', fd } or
-// { state: 'replaced' }; the fd is closed when replaced or on failure.
-class TryLockWorker : public FileWorker {
- public:
-  TryLockWorker(Napi::Env env, std::string path, int fd) : FileWorker(env, std::move(path)), fd_(fd) {}
-
-  void Execute() override {
-    if (fd_ < 0) fd_ = open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (fd_ < 0) {
-      Fail("open");
-      return;
-    }
-    state_ = Attempt();
-    if (state_ == nullptr || strcmp(state_, "replaced") == 0) {
-      close(fd_);
-      fd_ = -1;
-    }
-  }
-
- private:
-  // "held", "busy", "replaced", or nullptr on failure (err_ set).
-  const char* Attempt() {
-    if (FlockRetrying(fd_, LOCK_EX | LOCK_NB) != 0) {
-      if (errno == EWOULDBLOCK) return "busy";
-      Fail("flock");
-      return nullptr;
-    }
-    struct stat held, current;
-    if (fstat(fd_, &held) != 0) {
-      Fail("fstat");
-      return nullptr;
-    }
-    if (stat(path_.c_str(), &current) != 0) {
-      if (errno == ENOENT) return "replaced";
-      Fail("stat");
-      return nullptr;
-    }
-    return held.st_dev == current.st_dev && held.st_ino == current.st_ino ? "held" : "replaced";
-  }
-
-  Napi::Value Result(Napi::Env env) override {
-    Napi::Object result = Napi::Object::New(env);
-    result.Set("state", Napi::String::New(env, state_));
-    if (fd_ >= 0) result.Set("fd", Napi::Number::New(env, fd_));
-    return result;
-  }
-
-  void Abandon() override {
-    if (fd_ >= 0) close(fd_);
-  }
-
-  int fd_;
-  const char* state_ = nullptr;
-};
-
-// libxl's release: unlink (already gone is fine), then close; an unlink
-// failure is reported once the fd is closed.
-class UnlockWorker : public FileWorker {
- public:
-  UnlockWorker(Napi::Env env, std::string path, int fd) : FileWorker(env, std::move(path)), fd_(fd) {}
-
-  void Execute() override {
-    int unlinked = unlink(path_.c_str());
-    int unlink_errno = errno;
-    if (close(fd_) != 0 && errno != EINTR) Fail("close");
-    if (unlinked != 0 && unlink_errno != ENOENT) {
-      errno = unlink_errno;
-      Fail("unlink");
-    }
-  }
-
- private:
-  Napi::Value Result(Napi::Env env) override { return env.Undefined(); }
-
-  const int fd_;
-};
-
-// A small file's bytes: open (no symlinks; O_NONBLOCK so a FIFO fails
-// instead of hanging a pool thread), read to the end, close. More than
-// max_bytes fails with EFBIG.
-class ReadFileWorker : public FileWorker {
- public:
-  ReadFileWorker(Napi::Env env, std::string path, size_t max_bytes) : FileWorker(env, std::move(path)), max_bytes_(max_bytes) {}
-
-  void Execute() override {
-    int fd = open(path_.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-      Fail("open");
-      return;
-    }
-    ReadAll(fd);
-    close(fd);
-  }
-
- private:
-  void ReadAll(int fd) {
-    static constexpr size_t kFirstChunk = 16 * 1024;
-    bytes_.resize(kFirstChunk);
-    size_t used = 0;
-    for (;;) {
-      if (used == bytes_.size()) bytes_.resize(bytes_.size() * 2);
-      ssize_t n = read(fd, bytes_.data() + used, bytes_.size() - used);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        Fail("read");
-        return;
-      }
-      if (n == 0) break;
-      used += static_cast<size_t>(n);
-      if (used > max_bytes_) {
-        errno = EFBIG;
-        Fail("read");
-        return;
-      }
-    }
-    bytes_.resize(used);
-  }
-
-  Napi::Value Result(Napi::Env env) override { return Napi::Buffer<char>::Copy(env, bytes_.data(), bytes_.size()); }
-
-  const size_t max_bytes_;
-  std::vector<char> bytes_;
-};
+// The file steps below are a few non-blocking system calls on local files
+// each, done on the calling thread in one crossing: cheaper than a trip
+// through the libuv pool per domain, whose thread wake-ups cost more CPU
+// than the calls themselves.
 
 static std::string FilePathArg(const Napi::Value& value) {
   std::string path = StringArg(value, "path");
@@ -345,33 +186,101 @@ static std::string FilePathArg(const Napi::Value& value) {
   return path;
 }
 
-template <typename Worker, typename... Args>
-static Napi::Value QueueFileWorker(Napi::Env env, Args&&... args) {
-  auto* worker = new Worker(env, std::forward<Args>(args)...);
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
-  return promise;
+// One attempt of libxl's lock step on fd: flock(LOCK_EX|LOCK_NB), then
+// whether path still names the locked inode (a previous holder may have
+// unlinked it). "held", "busy", "replaced", or nullptr with errno and
+// *syscall set.
+static const char* AttemptLock(int fd, const std::string& path, const char** syscall) {
+  if (FlockRetrying(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) return "busy";
+    *syscall = "flock";
+    return nullptr;
+  }
+  struct stat held, current;
+  if (fstat(fd, &held) != 0) {
+    *syscall = "fstat";
+    return nullptr;
+  }
+  if (stat(path.c_str(), &current) != 0) {
+    if (errno == ENOENT) return "replaced";
+    *syscall = "stat";
+    return nullptr;
+  }
+  return held.st_dev == current.st_dev && held.st_ino == current.st_ino ? "held" : "replaced";
 }
 
-// tryLockFile(path, fd?) → Promise<{ state, fd? }>
+// tryLockFile(path, fd?) → { state: 'held' | 'busy', fd } | { state: 'replaced' }.
+// Opens path O_RDWR|O_CREAT 0666 unless given the fd of a busy attempt; the
+// fd is closed when replaced or on failure.
 static Napi::Value TryLockFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
   std::string path = FilePathArg(info[0]);
   int fd = info[1].IsUndefined() ? -1 : static_cast<int>(UintArg(info[1], "fd", INT32_MAX));
-  return QueueFileWorker<TryLockWorker>(info.Env(), std::move(path), fd);
+  if (fd < 0) fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (fd < 0) ThrowSystemError(env, errno, "open", path);
+  const char* syscall = "";
+  const char* state = AttemptLock(fd, path, &syscall);
+  if (state == nullptr || strcmp(state, "replaced") == 0) {
+    int err = errno;
+    close(fd);
+    if (state == nullptr) ThrowSystemError(env, err, syscall, path);
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("state", Napi::String::New(env, state));
+  if (strcmp(state, "replaced") != 0) result.Set("fd", Napi::Number::New(env, fd));
+  return result;
 }
 
-// unlockFile(path, fd) → Promise<void>
+// unlockFile(path, fd): libxl's release, unlink (already gone is fine) then
+// close; an unlink failure is thrown once the fd is closed.
 static Napi::Value UnlockFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
   std::string path = FilePathArg(info[0]);
   int fd = static_cast<int>(UintArg(info[1], "fd", INT32_MAX));
-  return QueueFileWorker<UnlockWorker>(info.Env(), std::move(path), fd);
+  int unlinked = unlink(path.c_str());
+  int unlink_errno = errno;
+  if (close(fd) != 0 && errno != EINTR) ThrowSystemError(env, errno, "close", path);
+  if (unlinked != 0 && unlink_errno != ENOENT) ThrowSystemError(env, unlink_errno, "unlink", path);
+  return env.Undefined();
 }
 
-// readSmallFile(path, maxBytes) → Promise<Buffer>
+// Reads fd to its end into bytes; false with errno set on failure (EFBIG past max_bytes).
+static bool ReadAll(int fd, size_t max_bytes, std::vector<char>& bytes) {
+  static constexpr size_t kFirstChunk = 16 * 1024;
+  bytes.resize(kFirstChunk);
+  size_t used = 0;
+  for (;;) {
+    if (used == bytes.size()) bytes.resize(bytes.size() * 2);
+    ssize_t n = read(fd, bytes.data() + used, bytes.size() - used);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    if (n == 0) break;
+    used += static_cast<size_t>(n);
+    if (used > max_bytes) {
+      errno = EFBIG;
+      return false;
+    }
+  }
+  bytes.resize(used);
+  return true;
+}
+
+// readSmallFile(path, maxBytes) → Buffer: open (no symlinks; O_NONBLOCK so
+// a FIFO cannot hang the thread), read to the end, close.
 static Napi::Value ReadSmallFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
   std::string path = FilePathArg(info[0]);
   size_t max_bytes = UintArg(info[1], "maxBytes", INT32_MAX);
-  return QueueFileWorker<ReadFileWorker>(info.Env(), std::move(path), max_bytes);
+  int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) ThrowSystemError(env, errno, "open", path);
+  std::vector<char> bytes;
+  bool ok = ReadAll(fd, max_bytes, bytes);
+  int err = errno;
+  close(fd);
+  if (!ok) ThrowSystemError(env, err, "read", path);
+  return Napi::Buffer<char>::Copy(env, bytes.data(), bytes.size());
 }
 
 static Napi::Value SetErrorConstructor(const Napi::CallbackInfo& info) {

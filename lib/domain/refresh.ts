@@ -109,9 +109,12 @@ export function liveDevices(template: DomainConfig, state: DomainState): DeviceM
   return mergeDevices(template as unknown as DeviceArrays, liveView(state));
 }
 
-/** The template with every refreshed field overwritten; sched_params stay as stored (hypervisor data). */
+/**
+ * The template with every refreshed field overwritten, in place (retrieve owns
+ * the freshly parsed template); sched_params stay as stored (hypervisor data).
+ */
 export function applyLive(template: DomainConfig, scalars: LiveScalars & { availVcpus: number[] }, devices: DeviceMerge): DomainConfig {
-  const config = structuredClone(template);
+  const config = template;
   config.c_info.name = scalars.name;
   config.c_info.uuid = scalars.uuid;
   config.b_info.avail_vcpus = scalars.availVcpus;

@@ -56,7 +56,7 @@ async function syncDirectory(dir: string, domid: number): Promise<void> {
 /** The file's bytes as stored (libxl's trailing NUL included), in one native call. */
 export async function readFileBytes(path: string, domid: number): Promise<Buffer> {
   try {
-    return await native().readSmallFile(path, MAX_TEMPLATE_BYTES);
+    return native().readSmallFile(path, MAX_TEMPLATE_BYTES);
   } catch (error) {
     switch ((error as NodeJS.ErrnoException).code) {
       case 'ENOENT':

@@ -132,14 +132,14 @@ export class TemplateStore {
         throw new TemplateError('ENODOMAIN', `domain ${domid} (${uuid}) no longer exists`, { domid });
       }
     } catch (error) {
-      await releaseFileLock(held);
+      releaseFileLock(held);
       throw error;
     }
     let released = false;
     return async () => {
       if (released) return;
       released = true;
-      await releaseFileLock(held);
+      releaseFileLock(held);
     };
   }
 

@@ -3,10 +3,11 @@
 //   open(O_RDWR|O_CREAT, 0666); flock(LOCK_EX); held only if stat(path) is
 //   still the inode of the fd (a previous holder may have unlinked it while we
 //   waited, another may have created a new one); release = unlink, then close.
-// Each step is one native call on the libuv pool. libxl blocks in flock();
-// here the wait is a non-blocking flock on the same fd retried on timers
-// (1 ms growing to 20 ms), so the JS thread stays free and the wait honours
-// a timeout and an AbortSignal.
+// Each step is one native call: a few non-blocking system calls on a local
+// file, cheaper on this thread than a trip through the libuv pool. libxl
+// blocks in flock(); here the wait is a non-blocking flock on the same fd
+// retried on timers (1 ms growing to 20 ms), so the JS thread stays free and
+// the wait honours a timeout and an AbortSignal.
 import { closeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { native } from '../native.js';
@@ -39,7 +40,7 @@ export async function acquireFileLock(path: string, timeoutMs: number, signal: A
       waitingFd = undefined; // the attempt owns it now: closed unless busy
       let attempt;
       try {
-        attempt = await native().tryLockFile(path, fd);
+        attempt = native().tryLockFile(path, fd);
       } catch (error) {
         throw fileError(`cannot ${(error as NodeJS.ErrnoException).syscall ?? 'open'} lock file`, path, error, domid);
       }
@@ -58,9 +59,9 @@ export async function acquireFileLock(path: string, timeoutMs: number, signal: A
 }
 
 /** Unlink before close: a waiter that wins flock on our fd then sees the path gone and retries. */
-export async function releaseFileLock(lock: HeldFileLock): Promise<void> {
+export function releaseFileLock(lock: HeldFileLock): void {
   try {
-    await native().unlockFile(lock.path, lock.fd);
+    native().unlockFile(lock.path, lock.fd);
   } catch (error) {
     throw fileError(`cannot ${(error as NodeJS.ErrnoException).syscall ?? 'unlink'} lock file`, lock.path, error);
   }

@@ -21,71 +21,76 @@ const isOpen = (fd: number) => {
   }
 };
 
-async function failureOf(promise: Promise<unknown>): Promise<NodeJS.ErrnoException> {
-  return promise.then(() => { throw new Error('expected a failure'); }, (error: NodeJS.ErrnoException) => error);
+function failureOf(call: () => unknown): NodeJS.ErrnoException {
+  try {
+    call();
+  } catch (error) {
+    return error as NodeJS.ErrnoException;
+  }
+  throw new Error('expected a failure');
 }
 
 describe('tryLockFile and unlockFile', () => {
-  it('creates the file 0666 (less the umask), holds it, and the release unlinks then closes', async () => {
+  it('creates the file 0666 (less the umask), holds it, and the release unlinks then closes', () => {
     const path = join(dir, 'lock');
-    const attempt = await native().tryLockFile(path);
+    const attempt = native().tryLockFile(path);
     expect(attempt.state).toBe('held');
     const { fd } = attempt as { fd: number };
     expect(fstatSync(fd).ino).toBe(statSync(path).ino);
     expect(statSync(path).mode & 0o777).toBe(0o666 & ~process.umask());
-    await native().unlockFile(path, fd);
+    native().unlockFile(path, fd);
     expect(existsSync(path)).toBe(false);
     expect(isOpen(fd)).toBe(false);
   });
 
-  it('busy while another description holds it: the fd stays open for the next attempt on it', async () => {
+  it('busy while another description holds it: the fd stays open for the next attempt on it', () => {
     const path = join(dir, 'lock');
-    const holder = await native().tryLockFile(path);
-    const waiter = await native().tryLockFile(path);
+    const holder = native().tryLockFile(path);
+    const waiter = native().tryLockFile(path);
     expect(waiter.state).toBe('busy');
     const waiterFd = (waiter as { fd: number }).fd;
     expect(isOpen(waiterFd)).toBe(true);
-    expect(await native().tryLockFile(path, waiterFd)).toEqual({ state: 'busy', fd: waiterFd });
+    expect(native().tryLockFile(path, waiterFd)).toEqual({ state: 'busy', fd: waiterFd });
 
     // libxl's release: the waiter then wins flock on an unlinked inode.
-    await native().unlockFile(path, (holder as { fd: number }).fd);
-    expect(await native().tryLockFile(path, waiterFd)).toEqual({ state: 'replaced' });
+    native().unlockFile(path, (holder as { fd: number }).fd);
+    expect(native().tryLockFile(path, waiterFd)).toEqual({ state: 'replaced' });
     expect(isOpen(waiterFd)).toBe(false);
   });
 
-  it('replaced when the path names another inode by then', async () => {
+  it('replaced when the path names another inode by then', () => {
     const path = join(dir, 'lock');
-    const holder = await native().tryLockFile(path);
-    const waiter = await native().tryLockFile(path) as { fd: number };
-    await native().unlockFile(path, (holder as { fd: number }).fd);
+    const holder = native().tryLockFile(path);
+    const waiter = native().tryLockFile(path) as { fd: number };
+    native().unlockFile(path, (holder as { fd: number }).fd);
     writeFileSync(path, ''); // a new holder's file
-    expect(await native().tryLockFile(path, waiter.fd)).toEqual({ state: 'replaced' });
+    expect(native().tryLockFile(path, waiter.fd)).toEqual({ state: 'replaced' });
     expect(isOpen(waiter.fd)).toBe(false);
-    const again = await native().tryLockFile(path) as { state: string; fd: number };
+    const again = native().tryLockFile(path) as { state: string; fd: number };
     expect(again.state).toBe('held');
-    await native().unlockFile(path, again.fd);
+    native().unlockFile(path, again.fd);
   });
 
-  it('a release whose file is already gone only closes', async () => {
+  it('a release whose file is already gone only closes', () => {
     const path = join(dir, 'lock');
-    const { fd } = await native().tryLockFile(path) as { fd: number };
+    const { fd } = native().tryLockFile(path) as { fd: number };
     unlinkSync(path);
-    await native().unlockFile(path, fd);
+    native().unlockFile(path, fd);
     expect(isOpen(fd)).toBe(false);
   });
 
-  it('failures read like Node fs errors and close the given fd', async () => {
-    const missing = await failureOf(native().tryLockFile(join(dir, 'no', 'lock')));
+  it('failures read like Node fs errors and close the given fd', () => {
+    const missing = failureOf(() => native().tryLockFile(join(dir, 'no', 'lock')));
     expect(missing).toMatchObject({ code: 'ENOENT', errno: -2, syscall: 'open', path: join(dir, 'no', 'lock') });
     expect(missing.message).toBe(`ENOENT: no such file or directory, open '${join(dir, 'no', 'lock')}'`);
 
     // A descriptor no process has: flock fails on it.
-    expect(await failureOf(native().tryLockFile(join(dir, 'lock'), 1_000_000))).toMatchObject({ code: 'EBADF', syscall: 'flock' });
+    expect(failureOf(() => native().tryLockFile(join(dir, 'lock'), 1_000_000))).toMatchObject({ code: 'EBADF', syscall: 'flock' });
 
     // unlink of a directory fails; the fd is closed all the same.
-    const { fd: held } = await native().tryLockFile(join(dir, 'lock')) as { fd: number };
+    const { fd: held } = native().tryLockFile(join(dir, 'lock')) as { fd: number };
     mkdirSync(join(dir, 'not-a-file'));
-    expect(await failureOf(native().unlockFile(join(dir, 'not-a-file'), held))).toMatchObject({ code: 'EISDIR', syscall: 'unlink', path: join(dir, 'not-a-file') });
+    expect(failureOf(() => native().unlockFile(join(dir, 'not-a-file'), held))).toMatchObject({ code: 'EISDIR', syscall: 'unlink', path: join(dir, 'not-a-file') });
     expect(isOpen(held)).toBe(false);
   });
 
@@ -101,31 +106,31 @@ describe('tryLockFile and unlockFile', () => {
 });
 
 describe('readSmallFile', () => {
-  it('reads every byte, NULs and sizes beyond the first chunk included', async () => {
+  it('reads every byte, NULs and sizes beyond the first chunk included', () => {
     const bytes = Buffer.alloc(70_000, 'x');
     bytes[100] = 0;
     bytes[bytes.length - 1] = 0;
     writeFileSync(join(dir, 'f'), bytes);
-    expect(await native().readSmallFile(join(dir, 'f'), 1 << 20)).toEqual(bytes);
+    expect(native().readSmallFile(join(dir, 'f'), 1 << 20)).toEqual(bytes);
     writeFileSync(join(dir, 'empty'), '');
-    expect(await native().readSmallFile(join(dir, 'empty'), 10)).toEqual(Buffer.alloc(0));
+    expect(native().readSmallFile(join(dir, 'empty'), 10)).toEqual(Buffer.alloc(0));
   });
 
-  it('EFBIG past maxBytes; exactly maxBytes is fine', async () => {
+  it('EFBIG past maxBytes; exactly maxBytes is fine', () => {
     writeFileSync(join(dir, 'f'), Buffer.alloc(1000, 'y'));
-    expect((await native().readSmallFile(join(dir, 'f'), 1000)).length).toBe(1000);
-    expect(await failureOf(native().readSmallFile(join(dir, 'f'), 999))).toMatchObject({ code: 'EFBIG', path: join(dir, 'f') });
+    expect((native().readSmallFile(join(dir, 'f'), 1000)).length).toBe(1000);
+    expect(failureOf(() => native().readSmallFile(join(dir, 'f'), 999))).toMatchObject({ code: 'EFBIG', path: join(dir, 'f') });
   });
 
-  it('refuses symlinks, directories and FIFOs without blocking, and closes what it opened', async () => {
+  it('refuses symlinks, directories and FIFOs without blocking, and closes what it opened', () => {
     const openFds = readdirSync('/proc/self/fd').length;
     writeFileSync(join(dir, 'target'), 'data');
     symlinkSync(join(dir, 'target'), join(dir, 'link'));
-    expect(await failureOf(native().readSmallFile(join(dir, 'link'), 100))).toMatchObject({ code: 'ELOOP', syscall: 'open' });
-    expect(await failureOf(native().readSmallFile(dir, 100))).toMatchObject({ code: 'EISDIR', syscall: 'read' });
+    expect(failureOf(() => native().readSmallFile(join(dir, 'link'), 100))).toMatchObject({ code: 'ELOOP', syscall: 'open' });
+    expect(failureOf(() => native().readSmallFile(dir, 100))).toMatchObject({ code: 'EISDIR', syscall: 'read' });
     execFileSync('mkfifo', [join(dir, 'fifo')]);
-    expect(await native().readSmallFile(join(dir, 'fifo'), 100)).toEqual(Buffer.alloc(0)); // no writer: at its end at once
-    expect(await failureOf(native().readSmallFile(join(dir, 'none'), 100))).toMatchObject({ code: 'ENOENT', errno: -2, syscall: 'open' });
+    expect(native().readSmallFile(join(dir, 'fifo'), 100)).toEqual(Buffer.alloc(0)); // no writer: at its end at once
+    expect(failureOf(() => native().readSmallFile(join(dir, 'none'), 100))).toMatchObject({ code: 'ENOENT', errno: -2, syscall: 'open' });
     expect(readdirSync(dir).sort()).toEqual(['fifo', 'link', 'target']);
     expect(readdirSync('/proc/self/fd').length).toBe(openFds);
   });

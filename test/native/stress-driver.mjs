@@ -94,6 +94,22 @@ addon.flock(fd, 'un');
 closeSync(fd);
 unlinkSync(lockFile);
 
+// the userdata file steps: lock attempts (held, busy, replaced), release, small reads, failures
+for (let i = 0; i < rounds * 10; i++) {
+  const held = addon.tryLockFile(lockFile);
+  const busy = addon.tryLockFile(lockFile);
+  addon.unlockFile(lockFile, held.fd);
+  if (addon.tryLockFile(lockFile, busy.fd).state !== 'replaced') throw new Error('lock: expected replaced');
+  const again = addon.tryLockFile(lockFile);
+  addon.unlockFile(lockFile, again.fd);
+  if (addon.readSmallFile('/proc/self/status', 1 << 20).length === 0) throw new Error('readSmallFile: empty');
+  expectThrow(() => addon.readSmallFile('/proc/self/status', 10), 'EFBIG');
+  expectThrow(() => addon.readSmallFile(`${lockFile}.none`, 10), 'ENOENT');
+  expectThrow(() => addon.tryLockFile('/no/such/dir/lock'), 'ENOENT');
+  expectThrow(() => addon.tryLockFile(lockFile, 'x'));
+  expectThrow(() => addon.readSmallFile(lockFile));
+}
+
 globalThis.gc?.();
 await new Promise((resolve) => setTimeout(resolve, 50));
 globalThis.gc?.();

@@ -4,7 +4,7 @@
 // host the system's xenstored is used instead.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createConnection } from 'node:net';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../util/package-root.js';
@@ -23,6 +23,8 @@ export interface LocalXenstoredOptions {
   deadDomids?: number[];
   /** Extra xenstored arguments (e.g. ['-T', tracefile]). */
   args?: string[];
+  /** Runtime folder to use (created if missing), e.g. to restart on the socket of a killed daemon. */
+  rundir?: string;
 }
 
 export class LocalXenstoredError extends Error {
@@ -48,7 +50,8 @@ export async function startLocalXenstored(options: LocalXenstoredOptions = {}): 
       throw new LocalXenstoredError(`${file} is missing: run \`npm run setup\` (scripts/setup.sh) first`);
     }
   }
-  const rundir = mkdtempSync(join(tmpdir(), 'xen-domconfig-xs-'));
+  const rundir = options.rundir ?? mkdtempSync(join(tmpdir(), 'xen-domconfig-xs-'));
+  mkdirSync(rundir, { recursive: true });
   const socketPath = join(rundir, 'socket');
   const child = spawn(xenstored, ['-N', ...(options.args ?? [])], {
     cwd: rundir,

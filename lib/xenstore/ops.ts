@@ -1,11 +1,61 @@
 // The requests shared by XenStore and its transactions, written once over
 // the native connection: a subclass only says which handle (slot) and which
-// transaction id its requests carry, and whether it is still usable.
+// transaction id its requests carry, whether it is still usable, and what a
+// failed request means for it. Paths and values are checked here, before
+// they cross into the addon.
 import { NativeOp, type NativeConnection, type NativeRequests } from '../native.js';
+import { XenStoreError } from './errors.js';
+import { isValidXenStorePath, XENSTORE_PAYLOAD_MAX } from './paths.js';
 import type { XenStoreNode, XenStoreOps, XenStorePermission } from './types.js';
 
 const PERM_READ = 1;
 const PERM_WRITE = 2;
+
+/** The libxenstore call each request stands for: the syscall of its errors. */
+const SYSCALL: Record<NativeOp, string> = {
+  [NativeOp.read]: 'xs_read',
+  [NativeOp.readBuffer]: 'xs_read',
+  [NativeOp.write]: 'xs_write',
+  [NativeOp.directory]: 'xs_directory',
+  [NativeOp.mkdir]: 'xs_mkdir',
+  [NativeOp.rm]: 'xs_rm',
+  [NativeOp.getPermissions]: 'xs_get_permissions',
+  [NativeOp.setPermissions]: 'xs_set_permissions',
+  [NativeOp.readMany]: 'xs_read',
+  [NativeOp.readTree]: 'xs_directory',
+  [NativeOp.getDomainPath]: 'xs_get_domain_path',
+  [NativeOp.isDomainIntroduced]: 'xs_is_domain_introduced',
+  [NativeOp.transactionStart]: 'xs_transaction_start',
+  [NativeOp.transactionEnd]: 'xs_transaction_end',
+};
+
+function requestError(code: 'EINVAL' | 'E2BIG', op: NativeOp, path: unknown): XenStoreError {
+  const shown = typeof path === 'string' ? (path.length > 80 ? `${path.slice(0, 80)}…` : path) : String(path);
+  const reason = code === 'EINVAL' ? 'not a valid absolute xenstore path' : `request larger than ${XENSTORE_PAYLOAD_MAX} bytes`;
+  return new XenStoreError(`${code}: ${reason}, ${SYSCALL[op]} '${shown}'`, {
+    code,
+    errno: code === 'EINVAL' ? 22 : 7,
+    syscall: SYSCALL[op],
+    ...(typeof path === 'string' ? { path } : {}),
+  });
+}
+
+/** The EINVAL or E2BIG xenstored would answer, or undefined when the request may cross. */
+function invalidRequest(op: NativeOp, path: unknown, arg: unknown): XenStoreError | undefined {
+  if (op === NativeOp.readMany) {
+    if (!Array.isArray(arg)) return undefined; // the addon's type error
+    for (const item of arg) if (typeof item === 'string' && !isValidXenStorePath(item)) return requestError('EINVAL', op, item);
+    return undefined;
+  }
+  if (typeof path !== 'string') return undefined; // no path, or the addon's type error
+  if (path.length >= XENSTORE_PAYLOAD_MAX) return requestError('E2BIG', op, path); // libxenstore's answer
+  if (!isValidXenStorePath(path)) return requestError('EINVAL', op, path); // xenstored's answer
+  if (op === NativeOp.write && (typeof arg === 'string' || arg instanceof Uint8Array)) {
+    const bytes = typeof arg === 'string' ? Buffer.byteLength(arg) : arg.byteLength;
+    if (path.length + 1 + bytes > XENSTORE_PAYLOAD_MAX) return requestError('E2BIG', op, path);
+  }
+  return undefined;
+}
 
 export abstract class StoreOps implements XenStoreOps {
   /** The connection to send requests on; throws when this object is no longer usable. */
@@ -13,15 +63,35 @@ export abstract class StoreOps implements XenStoreOps {
   protected abstract readonly slot: number;
   protected abstract readonly tx: number;
 
+  /** The error a failed request raises; a subclass may also act on it (a lost connection). */
+  protected failed(error: unknown, _connection: NativeConnection): unknown {
+    return error;
+  }
+
   protected requestSync<O extends NativeOp>(op: O, path: NativeRequests[O]['path'], arg?: NativeRequests[O]['arg']): NativeRequests[O]['result'] {
-    return this.connection().request(op, this.slot, this.tx, path, arg);
+    const invalid = invalidRequest(op, path, arg);
+    if (invalid) throw invalid;
+    const connection = this.connection();
+    try {
+      return connection.request(op, this.slot, this.tx, path, arg);
+    } catch (error) {
+      throw this.failed(error, connection);
+    }
   }
 
   protected request<O extends NativeOp>(op: O, path: NativeRequests[O]['path'], arg?: NativeRequests[O]['arg']): Promise<NativeRequests[O]['result']> {
+    const invalid = invalidRequest(op, path, arg);
+    if (invalid) return Promise.reject(invalid);
+    let connection: NativeConnection;
     try {
-      return this.connection().requestAsync(op, this.slot, this.tx, path, arg);
+      connection = this.connection();
     } catch (error) {
       return Promise.reject(error);
+    }
+    try {
+      return connection.requestAsync(op, this.slot, this.tx, path, arg).catch((error: unknown) => { throw this.failed(error, connection); });
+    } catch (error) {
+      return Promise.reject(this.failed(error, connection));
     }
   }
 

@@ -3,12 +3,22 @@
 // covers the event path. An iterator keeps at most one pending event per
 // path: a consumer that falls behind re-reads the node anyway, and a guest
 // writing in a loop cannot grow the queue without bound.
+//
+// libxenstore never wakes a watch handle whose daemon went away (its reader
+// thread closes the socket silently), so the hub also keeps an idle
+// connection of its own to xenstored's Unix socket: when the daemon closes
+// it, every iterator fails with ERR_XENSTORE_CONNECTION_LOST and ends, and
+// the next watch() opens a fresh handle. Where there is no Unix socket
+// (/dev/xen/xenbus) there is no such sentinel.
+import { createConnection, type Socket } from 'node:net';
 import type { NativeAddon, NativeWatcher } from '../native.js';
 import { XenStoreError } from './errors.js';
+import { xenstoredSocketPath } from './paths.js';
 import type { XenStoreWatchEvent } from './types.js';
 
 export class WatchHub {
   private watcher: NativeWatcher | undefined;
+  private sentinel: Socket | undefined;
   private readonly byToken = new Map<string, Set<WatchIterator>>();
   private nextToken = 0;
 
@@ -20,7 +30,10 @@ export class WatchHub {
 
   /** Registers the watch with xenstored; the daemon fires it once at once. */
   subscribe(iterator: WatchIterator): void {
-    this.watcher ??= new this.addon.Watcher(this.socketPath, (events, error) => this.dispatch(events, error));
+    if (!this.watcher) {
+      this.watcher = new this.addon.Watcher(this.socketPath, (events, error) => this.dispatch(events, error));
+      this.watchDaemon();
+    }
     this.watcher.watch(iterator.path, iterator.token);
     let set = this.byToken.get(iterator.token);
     if (!set) this.byToken.set(iterator.token, (set = new Set()));
@@ -38,15 +51,51 @@ export class WatchHub {
   close(): void {
     for (const set of [...this.byToken.values()]) for (const iterator of set) iterator.end();
     this.byToken.clear();
+    this.closeHandles();
+  }
+
+  private closeHandles(): void {
+    this.sentinel?.destroy();
+    this.sentinel = undefined;
     this.watcher?.close();
     this.watcher = undefined;
   }
 
+  /** Fails every iterator with error; the next subscribe starts afresh. */
+  private failAll(error: Error): void {
+    const iterators = [...this.byToken.values()].flatMap((set) => [...set]);
+    this.byToken.clear();
+    this.closeHandles();
+    for (const iterator of iterators) iterator.fail(error);
+  }
+
+  /** Opens the idle sentinel connection; its close means the daemon is gone. */
+  private watchDaemon(): void {
+    const path = this.socketPath ?? xenstoredSocketPath();
+    const socket = createConnection(path);
+    socket.unref();
+    let connected = false;
+    socket.once('connect', () => { connected = true; });
+    socket.on('error', () => undefined); // not a socket (xenbus) or refused: no sentinel; close follows
+    socket.once('close', () => {
+      if (this.sentinel !== socket) return;
+      this.sentinel = undefined;
+      if (!connected) return;
+      this.failAll(new XenStoreError(
+        `ERR_XENSTORE_CONNECTION_LOST: xenstored closed its connection (${path}); watches have ended`,
+        { code: 'ERR_XENSTORE_CONNECTION_LOST', errno: 104, syscall: 'xs_watch', path },
+      ));
+    });
+    socket.on('data', () => undefined); // xenstored never writes to an idle connection
+    this.sentinel = socket;
+  }
+
   private dispatch(events: string[] | null, error?: Error): void {
-    if (!events) {
-      for (const set of [...this.byToken.values()]) for (const iterator of set) iterator.fail(error!);
-      return;
-    }
+    if (events) this.deliver(events);
+    if (error) this.failAll(error);
+  }
+
+  private deliver(events: string[]): void {
     for (let i = 0; i < events.length; i += 2) {
       const path = events[i]!;
       const token = events[i + 1]!;

@@ -7,10 +7,9 @@
 // ERR_XENSTORE_NO_SOCKET and callers fall back to libxenstore.
 import { createConnection, type Socket } from 'node:net';
 import { constants as osConstants, endianness } from 'node:os';
-import { join } from 'node:path';
+import { isValidXenStorePath, XENSTORE_PAYLOAD_MAX, xenstoredSocketPath } from './paths.js';
 
-export const XENSTORE_PAYLOAD_MAX = 4096;
-export const XENSTORE_ABS_PATH_MAX = 3072;
+export { isValidXenStorePath, XENSTORE_ABS_PATH_MAX, XENSTORE_PAYLOAD_MAX, xenstoredSocketPath } from './paths.js';
 const HEADER_SIZE = 16;
 const DEFAULT_WINDOW = 256;
 /** Connect attempts while xenstored's listen queue is full (about 0.4 s in all). */
@@ -87,20 +86,6 @@ export class XenStoreWireError extends Error {
   constructor(readonly code: XenStoreWireErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
   }
-}
-
-// ---------------------------------------------------------------- paths
-
-const PATH_SYNTAX = /^\/(?:[A-Za-z0-9_@-]+(?:\/[A-Za-z0-9_@-]+)*)?$/;
-
-/** xenstored's rules for an absolute path: charset, no `//`, no trailing `/`, ≤ 3072 bytes. */
-export function isValidXenStorePath(path: string): boolean {
-  return typeof path === 'string' && path.length <= XENSTORE_ABS_PATH_MAX && PATH_SYNTAX.test(path);
-}
-
-/** The socket libxenstore would try first: $XENSTORED_PATH, else ${XENSTORED_RUNDIR:-/var/run/xenstored}/socket. */
-export function xenstoredSocketPath(env: NodeJS.ProcessEnv = process.env): string {
-  return env.XENSTORED_PATH ?? join(env.XENSTORED_RUNDIR ?? '/var/run/xenstored', 'socket');
 }
 
 /** A tx_id header value: 0 (none) or an id from transactionStart. */

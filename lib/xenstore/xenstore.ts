@@ -1,9 +1,12 @@
 // XenStore: the public client. Requests go to a pool of libxenstore handles
 // (see native/connection.cc); transactions rerun their whole function on
-// EAGAIN; watches share one dedicated handle.
+// EAGAIN; watches share one dedicated handle. When xenstored goes away the
+// failing request says so (ERR_XENSTORE_CONNECTION_LOST) and the next one
+// opens a fresh pool.
 import { ANY_SLOT, NativeOp, native, type NativeConnection } from '../native.js';
 import { AbortError, XenStoreError, isXenStoreError } from './errors.js';
 import { StoreOps } from './ops.js';
+import { isValidWatchPath } from './paths.js';
 import type {
   XenStoreOpenOptions,
   XenStoreTransaction,
@@ -22,8 +25,27 @@ const BACKOFF_CAP_MS = 100;
 
 let errorConstructorSet = false;
 
+/** What libxenstore reports once the daemon's end of the socket is gone. */
+const CONNECTION_LOST_CODES = new Set(['EPIPE', 'ECONNRESET', 'ENOTCONN', 'EBADF', 'ESHUTDOWN']);
+
 function closedError(syscall: string): XenStoreError {
   return new XenStoreError('ERR_XENSTORE_CLOSED: the xenstore connection is closed', { code: 'ERR_XENSTORE_CLOSED', errno: 9, syscall });
+}
+
+function connectionLost(cause: XenStoreError): XenStoreError {
+  return new XenStoreError(
+    `ERR_XENSTORE_CONNECTION_LOST: the connection to xenstored was lost (${cause.code}, ${cause.syscall}); the next request reconnects`,
+    { code: 'ERR_XENSTORE_CONNECTION_LOST', errno: cause.errno, syscall: cause.syscall, cause, ...(cause.path ? { path: cause.path } : {}) },
+  );
+}
+
+function openPool(path: string | undefined, poolSize: number): NativeConnection {
+  const addon = addonWithErrors();
+  try {
+    return new addon.Connection(path, poolSize);
+  } catch (error) {
+    throw unavailableError(error, path);
+  }
 }
 
 export class XenStore extends StoreOps {
@@ -31,10 +53,15 @@ export class XenStore extends StoreOps {
   protected readonly tx = 0;
   private closing: Promise<void> | undefined;
   private readonly watches: WatchHub;
+  /** Undefined after the connection was lost, until the next request. */
+  private pool: NativeConnection | undefined;
+  /** Closes of pools that lost their connection, awaited by close(). */
+  private readonly retiring = new Set<Promise<void>>();
 
-  private constructor(private readonly pool: NativeConnection, socketPath: string | undefined) {
+  private constructor(pool: NativeConnection, private readonly path: string | undefined, private readonly configuredPoolSize: number) {
     super();
-    this.watches = new WatchHub(addonWithErrors(), socketPath);
+    this.pool = pool;
+    this.watches = new WatchHub(addonWithErrors(), path);
   }
 
   /** Connects to xenstored; throws ERR_XENSTORE_UNAVAILABLE saying what is missing. */
@@ -46,31 +73,42 @@ export class XenStore extends StoreOps {
     if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > MAX_POOL_SIZE) {
       throw Object.assign(new RangeError(`The "poolSize" option must be an integer from 1 to ${MAX_POOL_SIZE}`), { code: 'ERR_OUT_OF_RANGE' });
     }
-    const addon = addonWithErrors();
-    let connection: NativeConnection;
-    try {
-      connection = new addon.Connection(path, poolSize);
-    } catch (error) {
-      throw unavailableError(error, path);
-    }
-    return new XenStore(connection, path);
+    return new XenStore(openPool(path, poolSize), path, poolSize);
   }
 
   get poolSize(): number {
-    return this.pool.poolSize;
+    return this.configuredPoolSize;
   }
 
   protected connection(): NativeConnection {
     if (this.closing) throw closedError('xs_request');
-    return this.pool;
+    return (this.pool ??= openPool(this.path, this.configuredPoolSize));
+  }
+
+  protected override failed(error: unknown, connection: NativeConnection): unknown {
+    if (!isXenStoreError(error) || !CONNECTION_LOST_CODES.has(error.code)) return error;
+    if (this.pool === connection) {
+      this.pool = undefined;
+      const closing = connection.close().catch(() => undefined).then(() => { this.retiring.delete(closing); });
+      this.retiring.add(closing);
+    }
+    return connectionLost(error);
   }
 
   getDomainPath(domid: number): Promise<string> {
     return this.request(NativeOp.getDomainPath, undefined, domid);
   }
 
+  getDomainPathSync(domid: number): string {
+    return this.requestSync(NativeOp.getDomainPath, undefined, domid);
+  }
+
   isDomainIntroduced(domid: number): Promise<boolean> {
     return this.request(NativeOp.isDomainIntroduced, undefined, domid);
+  }
+
+  isDomainIntroducedSync(domid: number): boolean {
+    return this.requestSync(NativeOp.isDomainIntroduced, undefined, domid);
   }
 
   /**
@@ -86,8 +124,14 @@ export class XenStore extends StoreOps {
     }
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) throw new AbortError(signal);
+      const pool = this.connection();
       const [slot, id] = await this.request(NativeOp.transactionStart, undefined);
-      const tx = new Transaction(() => this.connection(), slot, id);
+      // The transaction lives on the pool it started on, even if a lost
+      // connection has replaced the store's pool since.
+      const tx = new Transaction(() => {
+        if (this.closing) throw closedError('xs_request');
+        return pool;
+      }, (error, connection) => this.failed(error, connection), slot, id);
       let result: T;
       try {
         result = await fn(tx);
@@ -120,6 +164,9 @@ export class XenStore extends StoreOps {
     if (typeof path !== 'string') {
       throw Object.assign(new TypeError('The "path" argument must be a string'), { code: 'ERR_INVALID_ARG_TYPE' });
     }
+    if (!isValidWatchPath(path)) {
+      throw new XenStoreError(`EINVAL: not a valid watch path, xs_watch '${path.slice(0, 80)}'`, { code: 'EINVAL', errno: 22, syscall: 'xs_watch', path });
+    }
     const token = options.token ?? this.watches.uniqueToken();
     return new WatchIterator(this.watches, path, token, options.signal);
   }
@@ -128,7 +175,7 @@ export class XenStore extends StoreOps {
   close(): Promise<void> {
     if (!this.closing) {
       this.watches.close();
-      this.closing = this.pool.close();
+      this.closing = Promise.all([this.pool?.close(), ...this.retiring]).then(() => undefined);
     }
     return this.closing;
   }
@@ -147,8 +194,17 @@ function addonWithErrors() {
 class Transaction extends StoreOps implements XenStoreTransaction {
   private ended = false;
 
-  constructor(private readonly storeConnection: () => NativeConnection, protected readonly slot: number, readonly id: number) {
+  constructor(
+    private readonly storeConnection: () => NativeConnection,
+    private readonly storeFailed: (error: unknown, connection: NativeConnection) => unknown,
+    protected readonly slot: number,
+    readonly id: number,
+  ) {
     super();
+  }
+
+  protected override failed(error: unknown, connection: NativeConnection): unknown {
+    return this.storeFailed(error, connection);
   }
 
   protected connection(): NativeConnection {

@@ -66,28 +66,71 @@ describe('close', () => {
 });
 
 describe('the daemon dies', () => {
-  it('turns every request into a typed error, never a crash', async () => {
-    const own = await startLocalXenstored();
-    const store = XenStore.open({ path: own.socketPath });
-    store.writeSync('/dying/k', 'v');
-    const events = store.watch('/dying');
-    await events.next();
-    await own.stop();
-    const systemError = (error: unknown) => {
-      expect(error).toBeInstanceOf(XenStoreError);
-      expect((error as XenStoreError).code).toMatch(/^E[A-Z0-9]+$/);
-      expect((error as XenStoreError).errno).toBeGreaterThan(0);
-    };
-    for (let i = 0; i < 4; i++) systemError(caught(() => store.readSync('/dying/k'))); // every handle of the pool
-    systemError(caught(() => store.writeSync('/dying/k', 'x')));
-    systemError(await store.read('/dying/k').catch((error: unknown) => error));
-    systemError(await store.readMany(['/dying/k']).catch((error: unknown) => error));
-    systemError(await store.readTree('/dying').catch((error: unknown) => error));
-    systemError(await store.isDomainIntroduced(0).catch((error: unknown) => error));
-    systemError(await store.transaction(async () => 1).catch((error: unknown) => error));
-    const pending = events.next();
-    await store.close();
-    expect(await pending).toEqual({ value: undefined, done: true });
+  const lost = { name: 'XenStoreError', code: 'ERR_XENSTORE_CONNECTION_LOST' };
+
+  it('fails requests and watches with a clear error, never a crash, and reconnects once it is back', async () => {
+    const first = await startLocalXenstored();
+    const store = XenStore.open({ path: first.socketPath });
+    try {
+      store.writeSync('/dying/k', 'v');
+      const events = store.watch('/dying');
+      await events.next(); // the initial fire
+      const pending = events.next().catch((error: unknown) => error);
+      const inFlight = Array.from({ length: 50 }, () => store.read('/dying/k').catch((error: unknown) => error));
+      process.kill(first.pid, 'SIGKILL');
+      await first.stop();
+
+      // The watch iterator throws once, then ends.
+      expect(await pending).toMatchObject(lost);
+      expect(await events.next()).toEqual({ value: undefined, done: true });
+      for (const outcome of await Promise.all(inFlight)) {
+        if (outcome !== 'v') expect(outcome).toMatchObject({ name: 'XenStoreError', code: expect.stringMatching(/^ERR_XENSTORE_(CONNECTION_LOST|UNAVAILABLE)$/) });
+      }
+      // Every later request fails typed: the lost connection once, then "no daemon" while it stays away.
+      const codes = new Set<string>();
+      for (let i = 0; i < 6; i++) codes.add((caught(() => store.readSync('/dying/k')) as XenStoreError).code);
+      codes.add(((await store.readMany(['/dying/k']).catch((error: unknown) => error)) as XenStoreError).code);
+      codes.add(((await store.transaction(async () => 1).catch((error: unknown) => error)) as XenStoreError).code);
+      expect([...codes].every((code) => /^ERR_XENSTORE_(CONNECTION_LOST|UNAVAILABLE)$/.test(code))).toBe(true);
+      expect(codes.has('ERR_XENSTORE_UNAVAILABLE')).toBe(true);
+
+      // A new daemon on the same socket: the next requests and watches just work.
+      const second = await startLocalXenstored({ rundir: first.rundir });
+      try {
+        expect(store.readSync('/dying/k')).toBeUndefined(); // a fresh daemon: the old state is gone
+        await store.write('/dying/k', 'again');
+        expect(await store.read('/dying/k')).toBe('again');
+        expect(await store.transaction(async (tx) => tx.read('/dying/k'))).toBe('again');
+        const again = store.watch('/dying');
+        expect((await again.next()).value).toMatchObject({ path: '/dying' });
+        await again.return!();
+      } finally {
+        await store.close();
+        await second.stop();
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a transaction open when the connection is lost fails; the store carries on', async () => {
+    const first = await startLocalXenstored();
+    const store = XenStore.open({ path: first.socketPath, poolSize: 1 });
+    let second: Awaited<ReturnType<typeof startLocalXenstored>> | undefined;
+    try {
+      const result = store.transaction(async (tx) => {
+        await tx.write('/dying/tx', '1');
+        process.kill(first.pid, 'SIGKILL');
+        await first.stop();
+        second = await startLocalXenstored({ rundir: first.rundir });
+        return tx.read('/dying/tx');
+      });
+      await expect(result).rejects.toMatchObject(lost);
+      expect(await store.read('/dying/tx')).toBeUndefined();
+    } finally {
+      await store.close();
+      await second?.stop();
+    }
   });
 });
 

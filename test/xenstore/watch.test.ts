@@ -56,6 +56,59 @@ describe('watch', () => {
     await again.return!();
   });
 
+  it('fires for rm of the node and of a parent', async () => {
+    await store.write('/w/rm/a/b', '1');
+    const events = store.watch('/w/rm/a/b');
+    await events.next();
+    await store.rm('/w/rm/a/b');
+    expect((await events.next()).value!.path).toBe('/w/rm/a/b');
+    await store.write('/w/rm/a/b', '2');
+    expect((await events.next()).value!.path).toBe('/w/rm/a/b');
+    await store.rm('/w/rm/a'); // removing a parent: xenstored reports each watched node removed with it
+    expect((await events.next()).value!.path).toBe('/w/rm/a/b');
+    await events.return!();
+  });
+
+  it('delivers no stale events after unwatch, even with the same path and token again', async () => {
+    const first = store.watch('/w/stale', { token: 'stale' });
+    await first.next();
+    for (let i = 0; i < 50; i++) store.writeSync(`/w/stale/k${i}`, String(i)); // events queue up unread
+    await first.return!();
+    const again = store.watch('/w/stale', { token: 'stale' });
+    expect(await again.next()).toEqual({ value: { path: '/w/stale', token: 'stale' }, done: false });
+    await tick();
+    await store.write('/w/stale/after', '1');
+    expect((await again.next()).value).toEqual({ path: '/w/stale/after', token: 'stale' });
+    await again.return!();
+  });
+
+  it('reports a transaction\'s writes only when it commits, and never when it aborts', async () => {
+    const events = store.watch('/w/tx');
+    await events.next();
+    const nothingYet = async () => {
+      const next = events.next();
+      const winner = await Promise.race([next.then(() => 'event'), new Promise((resolve) => setTimeout(resolve, 50, 'quiet'))]);
+      return { winner, next };
+    };
+    let pending: Promise<IteratorResult<XenStoreWatchEvent>> | undefined;
+    await store.transaction(async (tx) => {
+      await tx.write('/w/tx/inside', '1');
+      const { winner, next } = await nothingYet();
+      expect(winner).toBe('quiet');
+      pending = next;
+    });
+    expect((await pending!).value!.path).toBe('/w/tx/inside');
+    await expect(store.transaction(async (tx) => {
+      await tx.write('/w/tx/aborted', '1');
+      throw new Error('abort it');
+    })).rejects.toThrow('abort it');
+    const { winner, next } = await nothingYet();
+    expect(winner).toBe('quiet');
+    await store.write('/w/tx/later', '1');
+    expect((await next).value!.path).toBe('/w/tx/later');
+    await events.return!();
+  });
+
   it('delivers to several watchers and keeps one pending event per path', async () => {
     const a = store.watch('/w/multi');
     const b = store.watch('/w/multi/sub');
@@ -75,7 +128,7 @@ describe('watch', () => {
     const held = store.watch('/w/dup', { token: 'dup' });
     await held.next();
     await expect(store.watch('/w/dup', { token: 'dup' }).next()).rejects.toMatchObject({ code: 'EEXIST', syscall: 'xs_watch' });
-    await expect(store.watch('bad//path').next()).rejects.toBeInstanceOf(XenStoreError);
+    expect(() => store.watch('bad//path')).toThrow(XenStoreError);
     await held.return!();
   });
 

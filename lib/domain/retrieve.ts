@@ -86,6 +86,7 @@ export async function readDomain(context: RetrieveContext, domid: number, option
   } finally {
     await release();
   }
+  if (state.values.get(paths.name) === undefined) await checkStillThere(context.reader, domid);
 
   const scalars = liveScalars(template, state);
   const devices = liveDevices(template, state);
@@ -97,6 +98,15 @@ export async function readDomain(context: RetrieveContext, domid: number, option
     template.b_info.max_vcpus,
   );
   return { domid, template, scalars: { ...scalars, availVcpus }, devices };
+}
+
+/** A domain whose name went missing while it was read: gone (ENODOMAIN) if its vm node went too. */
+async function checkStillThere(reader: StateReader, domid: number): Promise<void> {
+  const paths = domainPaths(domid);
+  const [vm, name] = await reader.readMany([paths.vm, paths.name]);
+  if (vm === undefined && name === undefined) {
+    throw new DomainError('ENODOMAIN', `domain ${domid} vanished while its configuration was read`, { domid });
+  }
 }
 
 export async function retrieveDomain(context: RetrieveContext, domid: number, options: RetrieveOptions = {}): Promise<RetrievedDomain> {

@@ -104,7 +104,10 @@ export async function readDomainState(ops: StateReader, domid: number, options: 
   }
   const vcpus = Math.max(0, Math.min(Number.isInteger(options.maxVcpus) ? options.maxVcpus : 0, MAX_VCPUS));
   const cpuPaths = Array.from({ length: vcpus }, (_, i) => paths.availability(i));
-  const batch = [...keyPaths, ...cpuPaths];
+  // Scalars read before the lock: the name again, under it, so that a rename
+  // is seen and a domain that vanished meanwhile is noticed.
+  const rereads = options.scalars ? [paths.name] : [];
+  const batch = [...keyPaths, ...cpuPaths, ...rereads];
   const [read, trees] = await Promise.all([
     batch.length === 0 ? [] : ops.readMany(batch),
     Promise.all(treePaths.map((path) => ops.readTree(path))),

@@ -100,9 +100,9 @@ describe('listDomains', () => {
     await host.retrieveDomainConfiguration(40);
     // readMany of the scalars; the lock's domain check (a readMany of vm); list of
     // /libxl/40/device, vbd and vif; one readMany of the 4 disk keys ×2, the 2 nic
-    // keys and the 2 vCPUs' availability.
+    // keys, the 2 vCPUs' availability and the name again (read under the lock).
     expect(Object.fromEntries(spy.counts)).toEqual({ readMany: 3, list: 3 });
-    expect(spy.requests()).toBe(6 + 1 + 3 + 12);
+    expect(spy.requests()).toBe(6 + 1 + 3 + 13);
     spy.reset();
     await host.retrieveDomainConfiguration(40, { snapshot: true });
     expect(Object.fromEntries(spy.counts)).toEqual({ readMany: 2, transaction: 1 });

@@ -95,6 +95,36 @@ describe('refreshed fields', () => {
     await expect(host.retrieveDomainConfiguration(99)).rejects.toMatchObject({ code: 'ENODOMAIN' });
   });
 
+  it('a domain destroyed while it is read is ENODOMAIN, not a stale success', async () => {
+    await createDomain(store, userdata.dir, { domid: 13, name: 'thirteen', type: 'pv', maxVcpus: 2, onlineVcpus: 2,
+      devices: [{ kind: 'disk', entry: disk('xvda', '/dev/vg/a') }],
+      template: (config) => { config.disks = [entryOf('disk', { vdev: 'xvda', pdev_path: '/dev/vg/a' })]; } });
+    // libxl's destroy removes the domain's dirs between retrieve's first reads and the ones under the lock.
+    const destroyer = {
+      readMany: async (paths: readonly string[]) => {
+        if (paths.includes('/local/domain/13/cpu/0/availability')) {
+          await store.rm('/local/domain/13');
+          await store.rm('/libxl/13');
+        }
+        return store.readMany(paths);
+      },
+      readTree: (path: string) => store.readTree(path),
+      list: (path: string) => store.list(path),
+    };
+    const racing = new XenHost({ xenstore: store, userdataDir: userdata.dir, reader: destroyer });
+    await expect(racing.retrieveDomainConfiguration(13)).rejects.toMatchObject({ code: 'ENODOMAIN', domid: 13 });
+  });
+
+  it('a rename while the lock is awaited is seen: the name is read under the lock', async () => {
+    await createDomain(store, userdata.dir, { domid: 14, name: 'fourteen', type: 'pv' });
+    const release = await host.templates.lock(14);
+    const retrieving = host.retrieveDomainConfiguration(14);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await store.write('/local/domain/14/name', 'renamed-while-locked');
+    await release();
+    expect((await retrieving).config.c_info.name).toBe('renamed-while-locked');
+  });
+
   it('snapshot mode reads the same state inside one transaction', async () => {
     await createDomain(store, userdata.dir, { domid: 12, name: 'twelve', type: 'pv', devices: [{ kind: 'disk', entry: disk('xvda', '/dev/vg/a') }],
       template: (config) => { config.disks = [entryOf('disk', { vdev: 'xvda', pdev_path: '/dev/vg/a' })]; } });

@@ -215,6 +215,20 @@ describe('device merge', () => {
     expect(devices.onlyInTemplate.map((d) => d.key)).toEqual(['xvdb', '0']);
   });
 
+  it('the same vdev under vbd and virtio_disk is ambiguous: both reported, neither kept (libxl merges it twice)', async () => {
+    await createDomain(store, userdata.dir, {
+      domid: 24, name: 'twice', type: 'pv',
+      devices: [{ kind: 'disk', entry: disk('xvda', '/dev/vg/a') }, { kind: 'disk', entry: disk('xvdb', '/dev/vg/b') }],
+      template: (config) => { config.disks = ['xvda', 'xvdb'].map((vdev) => entryOf('disk', { vdev })); },
+    });
+    const vbd = (await store.readTree('/libxl/24/device/vbd/51712'))!;
+    for (const key of vbd.children) await store.write(`/libxl/24/device/virtio_disk/51712/${key.name}`, key.value);
+    const { config, devices } = await host.retrieveDomainConfiguration(24);
+    expect(config.disks.map((d) => d.vdev)).toEqual(['xvdb']);
+    expect(devices.problems.map((p) => p.path).sort()).toEqual(['/libxl/24/device/vbd/51712', '/libxl/24/device/virtio_disk/51712']);
+    expect(devices.problems[0]!.reason).toMatch(/listed more than once/);
+  });
+
   it('guest-writable frontend dirs are never consulted', async () => {
     await createDomain(store, userdata.dir, {
       domid: 23, name: 'hostile', type: 'pv',

@@ -47,6 +47,11 @@ export interface XenStoreOpenOptions {
   path?: string;
   /** Handles for concurrent async requests (default 4). */
   poolSize?: number;
+  /**
+   * readMany and readTree outside transactions pipelined on an own connection
+   * to the Unix socket (default true); libxenstore where none is reachable.
+   */
+  pipelined?: boolean;
 }
 
 export interface XenStoreTransactionOptions {

@@ -6,8 +6,10 @@
 import { ANY_SLOT, NativeOp, native, type NativeConnection } from '../native.js';
 import { AbortError, XenStoreError, isXenStoreError } from './errors.js';
 import { StoreOps } from './ops.js';
-import { isValidWatchPath } from './paths.js';
+import { isValidWatchPath, isValidXenStorePath, xenstoredSocketPath } from './paths.js';
+import { PipelinedReads } from './pipelined.js';
 import type {
+  XenStoreNode,
   XenStoreOpenOptions,
   XenStoreTransaction,
   XenStoreTransactionOptions,
@@ -57,23 +59,26 @@ export class XenStore extends StoreOps {
   private pool: NativeConnection | undefined;
   /** Closes of pools that lost their connection, awaited by close(). */
   private readonly retiring = new Set<Promise<void>>();
+  /** readMany and readTree outside transactions, many requests in flight; undefined: libxenstore only. */
+  private readonly pipelined: PipelinedReads | undefined;
 
-  private constructor(pool: NativeConnection, private readonly path: string | undefined, private readonly configuredPoolSize: number) {
+  private constructor(pool: NativeConnection, private readonly path: string | undefined, private readonly configuredPoolSize: number, pipelined: boolean) {
     super();
     this.pool = pool;
     this.watches = new WatchHub(addonWithErrors(), path);
+    this.pipelined = pipelined ? new PipelinedReads(path ?? xenstoredSocketPath()) : undefined;
   }
 
   /** Connects to xenstored; throws ERR_XENSTORE_UNAVAILABLE saying what is missing. */
   static open(options: XenStoreOpenOptions = {}): XenStore {
-    const { path, poolSize = DEFAULT_POOL_SIZE } = options;
+    const { path, poolSize = DEFAULT_POOL_SIZE, pipelined = true } = options;
     if (path !== undefined && typeof path !== 'string') {
       throw Object.assign(new TypeError('The "path" option must be a string'), { code: 'ERR_INVALID_ARG_TYPE' });
     }
     if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > MAX_POOL_SIZE) {
       throw Object.assign(new RangeError(`The "poolSize" option must be an integer from 1 to ${MAX_POOL_SIZE}`), { code: 'ERR_OUT_OF_RANGE' });
     }
-    return new XenStore(openPool(path, poolSize), path, poolSize);
+    return new XenStore(openPool(path, poolSize), path, poolSize, pipelined);
   }
 
   get poolSize(): number {
@@ -93,6 +98,22 @@ export class XenStore extends StoreOps {
       this.retiring.add(closing);
     }
     return connectionLost(error);
+  }
+
+  override readMany(paths: readonly string[]): Promise<(string | undefined)[]> {
+    if (!this.batchable(paths)) return super.readMany(paths);
+    return this.pipelined!.readMany(paths, () => super.readMany(paths));
+  }
+
+  override readTree(path: string): Promise<XenStoreNode | undefined> {
+    if (!this.batchable([path])) return super.readTree(path);
+    return this.pipelined!.readTree(path, () => super.readTree(path));
+  }
+
+  /** Whether a batch may go on the wire: well-formed paths (errors come from the checks of StoreOps otherwise). */
+  private batchable(paths: readonly string[]): boolean {
+    if (this.closing || !this.pipelined || !Array.isArray(paths)) return false;
+    return paths.every((path) => typeof path === 'string' && isValidXenStorePath(path));
   }
 
   getDomainPath(domid: number): Promise<string> {
@@ -175,7 +196,7 @@ export class XenStore extends StoreOps {
   close(): Promise<void> {
     if (!this.closing) {
       this.watches.close();
-      this.closing = Promise.all([this.pool?.close(), ...this.retiring]).then(() => undefined);
+      this.closing = Promise.all([this.pool?.close(), this.pipelined?.close(), ...this.retiring]).then(() => undefined);
     }
     return this.closing;
   }

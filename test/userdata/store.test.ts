@@ -272,6 +272,7 @@ describe('lock', () => {
   it('a domid reused by a new domain during the wait: ENODOMAIN', async () => {
     const release = await store.lock(DOMID);
     const waiting = store.lock(DOMID, { timeoutMs: 10_000 });
+    await new Promise((resolve) => setTimeout(resolve, 20)); // it has read the uuid and waits on flock
     await xs.write(`/local/domain/${DOMID}/vm`, '/vm/00000000-0000-4000-8000-000000000042');
     await release();
     expect(await codeOf(waiting)).toBe('ENODOMAIN');

@@ -101,6 +101,8 @@ describe('the daemon dies', () => {
         await store.write('/dying/k', 'again');
         expect(await store.read('/dying/k')).toBe('again');
         expect(await store.transaction(async (tx) => tx.read('/dying/k'))).toBe('again');
+        expect(await store.readMany(['/dying/k'])).toEqual(['again']); // the pipelined batch connection too
+        expect((await store.readTree('/dying'))!.children).toEqual([{ name: 'k', value: 'again', children: [] }]);
         const again = store.watch('/dying');
         expect((await again.next()).value).toMatchObject({ path: '/dying' });
         await again.return!();

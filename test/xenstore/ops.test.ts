@@ -231,6 +231,19 @@ describe('batches', () => {
     await expectCode(store.readMany(['/batch/d1/name', 'bad//path']), 'EINVAL');
   });
 
+  it('batches are pipelined on an own connection by default, on libxenstore with pipelined: false; same answers', async () => {
+    const native = XenStore.open({ path: daemon.current.socketPath, pipelined: false });
+    try {
+      const paths = Array.from({ length: 50 }, (_, i) => `/batch/d${i}/name`);
+      expect(await native.readMany(paths)).toEqual(await store.readMany(paths));
+      expect(await native.readTree('/batch')).toEqual(await store.readTree('/batch'));
+      expect(await native.readTree('/batch/none')).toBeUndefined();
+      expect(await store.readTree('/batch/none')).toBeUndefined();
+    } finally {
+      await native.close();
+    }
+  });
+
   it('readTree matches a walk with list and read', async () => {
     const walk = (path: string, name: string): XenStoreNode => ({
       name,

@@ -159,7 +159,7 @@ export class XenStore extends StoreOps {
         if (signal?.aborted) throw new AbortError(signal);
       } catch (error) {
         await tx.end(true).catch(() => undefined);  // the error that matters is fn's
-        if (!isXenStoreError(error, 'EAGAIN')) throw error;
+        if (!isConflict(error)) throw error;
         if (attempt > maxRetries) throw gaveUp(error, attempt);
         await backoff(attempt, signal);
         continue;
@@ -249,6 +249,17 @@ class Transaction extends StoreOps implements XenStoreTransaction {
     this.ended = true;
     return request;
   }
+}
+
+/**
+ * A request that failed because another connection's commit changed what the
+ * transaction sees: EAGAIN, or EIO from xs_rm. C xenstored reads outside a
+ * transaction's own writes from the live store, so an rm whose subtree
+ * another commit has just removed part of finds a listed child missing and
+ * answers EIO; the commit would have failed with EAGAIN anyway.
+ */
+function isConflict(error: unknown): error is XenStoreError {
+  return isXenStoreError(error, 'EAGAIN') || (isXenStoreError(error, 'EIO') && error.syscall === 'xs_rm');
 }
 
 function gaveUp(error: XenStoreError, attempts: number): XenStoreError {

@@ -110,6 +110,31 @@ describe('transactions', () => {
     await expect(store.transaction(async () => 1, { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'ABORT_ERR' });
   });
 
+  it('treats EIO from an rm whose subtree another commit changed as a conflict, and reruns', async () => {
+    // C xenstored walks the transaction's copy of /tx-eio/x (changed by the
+    // write) into the live store, where another connection removed a child.
+    const other = XenStore.open({ path: daemon.current.socketPath, poolSize: 1 });
+    try {
+      const attempt = async (maxRetries: number) => {
+        store.writeSync('/tx-eio/x/a/k', '1');
+        let runs = 0;
+        const outcome = await store.transaction(async (tx) => {
+          runs++;
+          await tx.write('/tx-eio/x/b', '2');
+          if (runs === 1) await other.rm('/tx-eio/x/a');
+          await tx.rm('/tx-eio/x');
+        }, { maxRetries }).then(() => 'committed', (error: XenStoreError) => error);
+        return { outcome, runs };
+      };
+      const once = await attempt(0);
+      expect(once.outcome).toMatchObject({ code: 'EAGAIN', cause: { code: 'EIO', syscall: 'xs_rm' } });
+      expect(await attempt(16)).toEqual({ outcome: 'committed', runs: 2 });
+      expect(await store.read('/tx-eio/x')).toBeUndefined();
+    } finally {
+      await other.close();
+    }
+  });
+
   it('rejects a bad maxRetries', async () => {
     await expect(store.transaction(async () => 1, { maxRetries: -1 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
   });

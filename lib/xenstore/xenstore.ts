@@ -253,13 +253,16 @@ class Transaction extends StoreOps implements XenStoreTransaction {
 
 /**
  * A request that failed because another connection's commit changed what the
- * transaction sees: EAGAIN, or EIO from xs_rm. C xenstored reads outside a
- * transaction's own writes from the live store, so an rm whose subtree
- * another commit has just removed part of finds a listed child missing and
- * answers EIO; the commit would have failed with EAGAIN anyway.
+ * transaction sees: EAGAIN, or EIO / EINVAL from xs_rm. C xenstored reads what
+ * a transaction has not written itself from the live store, so an rm whose
+ * subtree another commit has just cut into finds a listed child missing
+ * (EIO), and an rm of a node the transaction wrote whose parent another
+ * commit removed finds no parent (EINVAL; paths are checked before they
+ * cross, so it is not a bad path).
  */
 function isConflict(error: unknown): error is XenStoreError {
-  return isXenStoreError(error, 'EAGAIN') || (isXenStoreError(error, 'EIO') && error.syscall === 'xs_rm');
+  if (isXenStoreError(error, 'EAGAIN')) return true;
+  return isXenStoreError(error) && error.syscall === 'xs_rm' && (error.code === 'EIO' || error.code === 'EINVAL');
 }
 
 function gaveUp(error: XenStoreError, attempts: number): XenStoreError {

@@ -110,26 +110,33 @@ describe('transactions', () => {
     await expect(store.transaction(async () => 1, { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'ABORT_ERR' });
   });
 
-  it('treats EIO from an rm whose subtree another commit changed as a conflict, and reruns', async () => {
-    // C xenstored walks the transaction's copy of /tx-eio/x (changed by the
-    // write) into the live store, where another connection removed a child.
+  // C xenstored reads what a transaction has not written itself from the live
+  // store: an rm whose subtree another commit cut into answers EIO, an rm of a
+  // node whose parent another commit removed answers EINVAL. Both are conflicts.
+  it.each([
+    // a new child: the transaction's own copy of /tx-eio/x lists a, which the other commit removes
+    { code: 'EIO', written: '/tx-eio/x/b', existing: false, removedByOther: '/tx-eio/x/a', removed: '/tx-eio/x' },
+    // an existing node: the transaction has its own copy of x, not of its parent p
+    { code: 'EINVAL', written: '/tx-einval/p/x', existing: true, removedByOther: '/tx-einval/p', removed: '/tx-einval/p/x' },
+  ])('treats $code from an rm that another commit raced as a conflict, and reruns', async ({ code, written, existing, removedByOther, removed }) => {
     const other = XenStore.open({ path: daemon.current.socketPath, poolSize: 1 });
     try {
       const attempt = async (maxRetries: number) => {
-        store.writeSync('/tx-eio/x/a/k', '1');
+        store.writeSync(`${removedByOther}/k`, '1');
+        if (existing) store.writeSync(written, '1');
         let runs = 0;
         const outcome = await store.transaction(async (tx) => {
           runs++;
-          await tx.write('/tx-eio/x/b', '2');
-          if (runs === 1) await other.rm('/tx-eio/x/a');
-          await tx.rm('/tx-eio/x');
+          await tx.write(written, '2');
+          if (runs === 1) await other.rm(removedByOther);
+          await tx.rm(removed);
         }, { maxRetries }).then(() => 'committed', (error: XenStoreError) => error);
         return { outcome, runs };
       };
       const once = await attempt(0);
-      expect(once.outcome).toMatchObject({ code: 'EAGAIN', cause: { code: 'EIO', syscall: 'xs_rm' } });
+      expect(once.outcome).toMatchObject({ code: 'EAGAIN', cause: { code, syscall: 'xs_rm' } });
       expect(await attempt(16)).toEqual({ outcome: 'committed', runs: 2 });
-      expect(await store.read('/tx-eio/x')).toBeUndefined();
+      expect(await store.read(removed)).toBeUndefined();
     } finally {
       await other.close();
     }

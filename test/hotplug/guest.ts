@@ -61,7 +61,8 @@ export async function checkInvariant(host: XenHost, domid: number): Promise<Inva
   if (nics.size !== template.nics.length) throw new Error(`duplicate nic devids in the template: ${template.nics.map((n) => n.devid).join(' ')}`);
   const { devices: report } = await host.retrieveDomainConfiguration(domid);
   if (report.onlyInXenstore.length > 0 || report.problems.length > 0) {
-    throw new Error(`retrieve of domain ${domid}: ${JSON.stringify(report)}`);
+    const shown = JSON.stringify(report, (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value));
+    throw new Error(`retrieve of domain ${domid}: ${shown}`);
   }
   return { devices, entries: template.disks.length + template.nics.length };
 }

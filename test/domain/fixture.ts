@@ -92,3 +92,50 @@ import { defaultDevice, type DeviceKind } from '../../lib/config/index.js';
 export function entryOf<K extends DeviceKind>(kind: K, fields: Record<string, unknown>) {
   return { ...defaultDevice(kind), ...fields } as ReturnType<typeof defaultDevice<K>>;
 }
+
+/**
+ * The nodes libxl's create writes that layOutDomain leaves out
+ * (libxl__domain_make, libxl__build_post, libxl__device_console_add; see
+ * ../shared/reference/libxl-sync.md §6), with libxl's permissions:
+ * - device/suspend/event-channel, guest-owned (rwperm), under a device/suspend
+ *   dir dom0 creates on the way (it inherits device/'s perms);
+ * - with `xendSuspendEvtchnCompat` (c_info.xend_suspend_evtchn_compat), device/
+ *   itself is rwperm, i.e. owned by the guest: every dir dom0 creates under it
+ *   later (device/vbd, device/vif, …) inherits that owner. Call this before the
+ *   devices are added, as libxl does;
+ * - store/port and store/ring-ref (inherit the home dir's roperm);
+ * - the PV console 0: frontend /local/domain/<d>/console with the read-only
+ *   frontend perms (owner the backend, the guest may only read), its dom0
+ *   backend and its /libxl record.
+ */
+export async function completeLibxlLayout(store: XenStore, domid: number, options: { xendSuspendEvtchnCompat?: boolean } = {}): Promise<void> {
+  const home = `/local/domain/${domid}`;
+  const rwperm = [{ domid, read: false, write: false }];
+  const roFrontend = [{ domid: 0, read: false, write: false }, { domid, read: true, write: false }];
+  const console = { fe: `${home}/console`, be: `/local/domain/0/backend/console/${domid}/0`, libxl: `/libxl/${domid}/device/console/0` };
+  const back: [string, string][] = [['frontend-id', String(domid)], ['online', '1'], ['state', '1'], ['protocol', 'vt100']];
+  const readOnlyFront: [string, string][] = [['limit', '1048576'], ['type', 'xenconsoled'], ['output', 'pty'], ['tty', ''], ['port', '2'], ['ring-ref', '1044476']];
+  await store.transaction(async (tx) => {
+    if (options.xendSuspendEvtchnCompat) await tx.setPermissions(`${home}/device`, rwperm);
+    await tx.write(`${home}/device/suspend/event-channel`, '');
+    await tx.setPermissions(`${home}/device/suspend/event-channel`, rwperm);
+    await tx.write(`${home}/store/port`, '1');
+    await tx.write(`${home}/store/ring-ref`, '1044477');
+    await tx.write(`${console.libxl}/frontend`, console.fe);
+    await tx.write(`${console.libxl}/backend`, console.be);
+    await tx.mkdir(console.fe);
+    await tx.setPermissions(console.fe, roFrontend);
+    await tx.write(`${console.fe}/backend`, console.be);
+    for (const [key, value] of readOnlyFront) {
+      await tx.write(`${console.fe}/${key}`, value);
+      await tx.setPermissions(`${console.fe}/${key}`, roFrontend);
+    }
+    await tx.mkdir(console.be);
+    await tx.setPermissions(console.be, roFrontend);
+    await tx.write(`${console.be}/frontend`, console.fe);
+    for (const [key, value] of back) {
+      await tx.write(`${console.be}/${key}`, value);
+      await tx.write(`${console.libxl}/${key}`, value);
+    }
+  });
+}

@@ -134,21 +134,34 @@ function integerKey(value: unknown): string | undefined {
 
 const DISK_KINDS = ['vbd', 'virtio_disk'] as const;
 
-function readDisk({ path, values }: Parameters<NodeReader>[0]): LiveDevice {
+function readDisk({ path, values }: Parameters<NodeReader>[0], view: LiveView): LiveDevice {
   const domid = domidOfPath(path);
   checkedBackend(path, values, domid);
   const vdev = requireValue(`${path}/dev`, values.get('dev'));
   if (vdev === '') throw new XenstoreValueError(`${path}/dev`, 'empty', vdev);
   const removable = parseSmallUint(`${path}/removable`, values.get('removable'), 1);
-  const params = optionalValue(`${path}/params`, values.get('params'), MAX_LONG_VALUE);
+  if (removable !== 1) return { kind: 'disk', key: vdev, path, ejected: false };
+  // Only removable media can be ejected: params is read for those alone (a follow-up).
+  const params = optionalValue(`${path}/params`, view.values.get(`${path}/params`), MAX_LONG_VALUE);
   // libxl: everything after the first ':' ("<format>:<path>" for qdisk) is the media.
   const colon = params?.indexOf(':') ?? -1;
   const media = params !== undefined && colon >= 0 ? params.slice(colon + 1) : params;
-  return { kind: 'disk', key: vdev, path, ejected: removable === 1 && !media };
+  return { kind: 'disk', key: vdev, path, ejected: !media };
+}
+
+/** params of the removable disks, read once their `removable` is known. */
+function removableDiskParams(view: Omit<LiveView, 'trees'>): string[] {
+  const paths: string[] = [];
+  for (const kind of DISK_KINDS) {
+    for (const node of childNamed(view.libxlDevices, kind)?.children.slice(0, MAX_DEVICES_PER_KIND) ?? []) {
+      if (childNamed(node, 'removable')?.value === '1') paths.push(`/libxl/${view.domid}/device/${kind}/${node.name}/params`);
+    }
+  }
+  return paths;
 }
 
 function listDisks(view: LiveView): LiveList {
-  const list = listLibxlNodes(view, 'disk', DISK_KINDS, (node) => readDisk(node));
+  const list = listLibxlNodes(view, 'disk', DISK_KINDS, (node) => readDisk(node, view));
   // The same vdev under both vbd and virtio_disk is ambiguous: report both, keep neither.
   const seen = new Map<string, LiveDevice>();
   const duplicated = new Set<string>();
@@ -289,7 +302,8 @@ export const DEVICE_TYPES: readonly DeviceType[] = [
   {
     name: 'disk',
     xenstoreKinds: DISK_KINDS,
-    nodeKeys: ['backend', 'dev', 'removable', 'params'],
+    nodeKeys: ['backend', 'dev', 'removable'],
+    followUp: (view) => ({ values: removableDiskParams(view) }),
     array: 'disks',
     identity: 'vdev',
     keyOf: (entry) => (typeof entry.vdev === 'string' && entry.vdev !== '' ? entry.vdev : undefined),

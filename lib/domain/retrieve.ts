@@ -9,7 +9,7 @@ import type { XenStore } from '../xenstore/index.js';
 import { DomainError } from './errors.js';
 import { queryQemuCpus } from './qmp.js';
 import { applyLive, liveDevices, liveScalars, liveUuid, qemuVcpus, type LiveScalars } from './refresh.js';
-import { domainPaths, listDeviceNodes, readDomainState, readScalars, type DomainState, type StateReader } from './state.js';
+import { domainPaths, listDeviceNodes, readDomainState, type DomainState, type StateReader } from './state.js';
 
 export interface RetrieveOptions {
   /** Read all xenstore state inside one transaction, for a consistent snapshot. */
@@ -53,29 +53,30 @@ export interface DomainReading {
 
 export async function readDomain(context: RetrieveContext, domid: number, options: RetrieveOptions = {}): Promise<DomainReading> {
   const { xenstore, templates } = context;
-  const first = await readScalars(context.reader, domid);
   const paths = domainPaths(domid);
-  if (first.get(paths.vm) === undefined && first.get(paths.name) === undefined) {
-    throw new DomainError('ENODOMAIN', `domain ${domid} does not exist`, { domid });
-  }
-  const uuid = liveUuid({ domid, values: first });
+  // The uuid names the lock and the template; all else is read under the lock.
+  const [vm] = await context.reader.readMany([paths.vm]);
+  if (vm === undefined) await checkExists(context.reader, domid);
+  const uuid = liveUuid({ domid, values: new Map([[paths.vm, vm]]) });
 
   const read = async (): Promise<[DomainConfig, DomainState]> => {
     if (options.snapshot) {
-      const template = await templates.read(domid, { uuid });
+      const template = await readTemplate(context, domid, uuid, vm);
       const state = await xenstore.transaction(
-        (tx) => readDomainState(tx, domid, { maxVcpus: template.b_info.max_vcpus }),
+        (tx) => readDomainState(tx, domid, stateOptions(template)),
         options.signal ? { signal: options.signal } : {},
       );
       return [template, state];
     }
-    const [template, listing] = await Promise.all([templates.read(domid, { uuid }), listDeviceNodes(context.reader, domid)]);
-    return [template, await readDomainState(context.reader, domid, { scalars: first, listing, maxVcpus: template.b_info.max_vcpus })];
+    const [template, listing] = await Promise.all([readTemplate(context, domid, uuid, vm), listDeviceNodes(context.reader, domid)]);
+    return [template, await readDomainState(context.reader, domid, { ...stateOptions(template), listing })];
   };
 
-  // Dom0 has no vm node: its uuid is the nil one, as the hypervisor reports.
+  // libxl checks that the domain survived the wait for the lock; here the
+  // vm node read with the state under the lock does (checkDomain: false).
   const release = await templates.lock(domid, {
     uuid,
+    checkDomain: false,
     ...(options.lockTimeoutMs === undefined ? {} : { timeoutMs: options.lockTimeoutMs }),
     ...(options.signal ? { signal: options.signal } : {}),
   });
@@ -86,7 +87,10 @@ export async function readDomain(context: RetrieveContext, domid: number, option
   } finally {
     await release();
   }
-  if (state.values.get(paths.name) === undefined) await checkStillThere(context.reader, domid);
+  const vmNow = state.values.get(paths.vm);
+  if (vmNow !== vm || (vm === undefined && state.values.get(paths.name) === undefined)) {
+    throw new DomainError('ENODOMAIN', `domain ${domid} (${uuid}) vanished while its configuration was read`, { domid });
+  }
 
   const scalars = liveScalars(template, state);
   const devices = liveDevices(template, state);
@@ -100,12 +104,25 @@ export async function readDomain(context: RetrieveContext, domid: number, option
   return { domid, template, scalars: { ...scalars, availVcpus }, devices };
 }
 
-/** A domain whose name went missing while it was read: gone (ENODOMAIN) if its vm node went too. */
-async function checkStillThere(reader: StateReader, domid: number): Promise<void> {
-  const paths = domainPaths(domid);
-  const [vm, name] = await reader.readMany([paths.vm, paths.name]);
-  if (vm === undefined && name === undefined) {
-    throw new DomainError('ENODOMAIN', `domain ${domid} vanished while its configuration was read`, { domid });
+function stateOptions(template: DomainConfig): { maxVcpus: number; hvm: boolean } {
+  return { maxVcpus: template.b_info.max_vcpus, hvm: template.b_info.type === 'hvm' };
+}
+
+/** A domain without a vm node is dom0-like if it has a name; without either it does not exist. */
+async function checkExists(reader: StateReader, domid: number): Promise<void> {
+  const [name] = await reader.readMany([domainPaths(domid).name]);
+  if (name === undefined) throw new DomainError('ENODOMAIN', `domain ${domid} does not exist`, { domid });
+}
+
+/** The template; a missing one of a domain destroyed meanwhile is ENODOMAIN (destroy removes it). */
+async function readTemplate(context: RetrieveContext, domid: number, uuid: string, vm: string | undefined): Promise<DomainConfig> {
+  try {
+    return await context.templates.read(domid, { uuid });
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ENOTEMPLATE') throw error;
+    const [vmNow] = await context.reader.readMany([domainPaths(domid).vm]);
+    if (vmNow !== vm) throw new DomainError('ENODOMAIN', `domain ${domid} (${uuid}) no longer exists`, { domid, cause: error });
+    throw error;
   }
 }
 

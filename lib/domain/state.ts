@@ -1,9 +1,9 @@
-// Reading one domain's live state with as few requests as possible: one
-// readMany of the toolstack-owned scalars (and the device table's probes),
-// a listing of /libxl/<domid>/device, then one readMany of just the keys the
-// device table uses under each device node together with the domain's
-// cpu/<i>/availability; follow-ups only when a kind asks (pci, pv usb).
-// Everything read is toolstack-owned; frontend dirs are never touched.
+// Reading one domain's live state with as few requests as possible: a
+// listing of /libxl/<domid>/device, then one readMany of the toolstack-owned
+// scalars, the device table's probes, just the keys the device table uses
+// under each device node and the domain's cpu/<i>/availability; follow-ups
+// only when a kind asks (removable disks, pci, pv usb). Everything read is
+// toolstack-owned; frontend dirs are never touched.
 import { DEVICE_TYPES, deviceFollowUps, deviceProbes, MAX_DEVICES_PER_KIND, type LiveView } from '../devices/index.js';
 import type { XenStoreNode, XenStoreOps } from '../xenstore/index.js';
 
@@ -55,16 +55,10 @@ const NODE_READS = (() => {
   return reads;
 })();
 
-/** The scalars retrieve needs, and the device probes. */
-export function scalarPaths(domid: number): string[] {
+/** The scalars retrieve needs, and the device probes; dm-version only matters for HVM guests. */
+export function scalarPaths(domid: number, hvm: boolean): string[] {
   const paths = domainPaths(domid);
-  return [paths.vm, paths.name, paths.target, paths.staticMax, paths.dmVersion, ...deviceProbes(domid)];
-}
-
-export async function readScalars(ops: StateReader, domid: number): Promise<Map<string, string | undefined>> {
-  const paths = scalarPaths(domid);
-  const values = await ops.readMany(paths);
-  return new Map(paths.map((path, i) => [path, values[i]]));
+  return [paths.vm, paths.name, paths.target, paths.staticMax, ...(hvm ? [paths.dmVersion] : []), ...deviceProbes(domid)];
 }
 
 /** The device dirs the table knows and their devids (one more than the cap, so overflow is seen). */
@@ -76,23 +70,20 @@ export async function listDeviceNodes(ops: StateReader, domid: number): Promise<
 }
 
 export interface StateReadOptions {
-  /** From an earlier readScalars on the same ops; read here otherwise. */
-  scalars?: Map<string, string | undefined>;
   /** From an earlier listDeviceNodes on the same ops; listed here otherwise. */
   listing?: DeviceListing;
   /** b_info.max_vcpus of the template: which cpu/<i>/availability to read. */
   maxVcpus: number;
+  /** b_info.type of the template is hvm: dm-version is read too. */
+  hvm: boolean;
 }
 
 export async function readDomainState(ops: StateReader, domid: number, options: StateReadOptions): Promise<DomainState> {
   const paths = domainPaths(domid);
-  const [scalars, listing] = await Promise.all([
-    options.scalars ?? readScalars(ops, domid),
-    options.listing ?? listDeviceNodes(ops, domid),
-  ]);
-  const values = new Map(scalars);
+  const listing = options.listing ?? await listDeviceNodes(ops, domid);
+  const values = new Map<string, string | undefined>();
 
-  const keyPaths: string[] = [];
+  const keyPaths: string[] = scalarPaths(domid, options.hvm);
   const treePaths: string[] = [];
   for (const [kind, devids] of listing) {
     const reads = NODE_READS.get(kind)!;
@@ -104,10 +95,7 @@ export async function readDomainState(ops: StateReader, domid: number, options: 
   }
   const vcpus = Math.max(0, Math.min(Number.isInteger(options.maxVcpus) ? options.maxVcpus : 0, MAX_VCPUS));
   const cpuPaths = Array.from({ length: vcpus }, (_, i) => paths.availability(i));
-  // Scalars read before the lock: the name again, under it, so that a rename
-  // is seen and a domain that vanished meanwhile is noticed.
-  const rereads = options.scalars ? [paths.name] : [];
-  const batch = [...keyPaths, ...cpuPaths, ...rereads];
+  const batch = [...keyPaths, ...cpuPaths];
   const [read, trees] = await Promise.all([
     batch.length === 0 ? [] : ops.readMany(batch),
     Promise.all(treePaths.map((path) => ops.readTree(path))),

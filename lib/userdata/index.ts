@@ -6,7 +6,7 @@ import { ConfigError, formatDomainConfig, parseDomainConfig, type DomainConfig }
 import type { XenStore, XenStoreOps } from '../xenstore/index.js';
 import { TemplateError, fileError } from './errors.js';
 import { decodeTemplate, readFileBytes, templateBytes, writeFileDurably } from './files.js';
-import { acquireFileLock, releaseFileLock, type LockWaitOptions } from './lock.js';
+import { acquireFileLock, releaseFileLock, type HeldFileLock, type LockWaitOptions } from './lock.js';
 import {
   LOCK_USERID, checkDomid, checkUuid, describe, parseUserdataName, templatePaths, userdataDir,
   type TemplatePaths,
@@ -30,7 +30,14 @@ export interface DomainFileOptions {
   uuid?: string;
 }
 
-export interface LockOptions extends DomainFileOptions, LockWaitOptions {}
+export interface LockOptions extends DomainFileOptions, LockWaitOptions {
+  /**
+   * Check, once the lock is held, that the domain still exists with that uuid
+   * (default true). A caller that reads the domain's vm node under the lock
+   * anyway may make that check itself and save the request.
+   */
+  checkDomain?: boolean;
+}
 
 /** Releases a held lock; calling it again does nothing. */
 export type ReleaseLock = () => Promise<void>;
@@ -123,6 +130,17 @@ export class TemplateStore {
     const uuid = await this.#uuid(domid, options);
     const { lock: path } = this.paths(domid, uuid);
     const held = await acquireFileLock(path, timeoutMs, options.signal, domid);
+    if (options.checkDomain !== false) await this.#checkDomain(domid, uuid, held);
+    let released = false;
+    return async () => {
+      if (released) return;
+      released = true;
+      releaseFileLock(held);
+    };
+  }
+
+  /** libxl's check after the wait; on failure the lock is released. */
+  async #checkDomain(domid: number, uuid: string, held: HeldFileLock): Promise<void> {
     try {
       // libxl asks the hypervisor whether the domain survived the wait; here
       // xenstore: the domain is there and its vm node, if any (dom0 has
@@ -135,12 +153,6 @@ export class TemplateStore {
       releaseFileLock(held);
       throw error;
     }
-    let released = false;
-    return async () => {
-      if (released) return;
-      released = true;
-      releaseFileLock(held);
-    };
   }
 
   /** Runs fn with the lock held and releases it however fn ends. */

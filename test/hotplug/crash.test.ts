@@ -2,16 +2,18 @@
 // at every named fault point and at random moments; after each kill the
 // invariant must hold (template parses, every xenstore device has a template
 // entry, retrieve succeeds), and the next worker carries on from that state.
-// XEN_DOMCONFIG_CRASH_TRIALS sets the number of trials (default 30).
+// XEN_DOMCONFIG_CRASH_TRIALS sets the number of trials (default 30; the full
+// run is 1000). Every named point is hit: the first round over the points
+// kills at each one's first occurrence, later rounds at later ones.
 // With ../shared/fakexen present the same runs on a domain made by real
-// `xl create`, and real `xl list -l` and `xl block-detach` /
-// `xl network-detach` must work on the result.
+// `xl create`; after every kill real `xl list -l` must read the domain, and
+// at the end real `xl block-detach` / `xl network-detach` must work.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDomainList } from '../../lib/config/index.js';
-import { FAULT_POINTS } from '../../lib/domain/faults.js';
+import { FAULT_POINTS, type FaultPoint } from '../../lib/domain/faults.js';
 import { XenHost } from '../../lib/domain/host.js';
 import { XenStore } from '../../lib/xenstore/index.js';
 import { startFakeBackend, type FakeBackend } from '../harness/fakebackend.js';
@@ -21,7 +23,7 @@ import { checkInvariant, createGuest, xenstoreDevices } from './guest.js';
 import { runWorker, type WorkerArgs } from './worker.js';
 
 const TRIALS = Number(process.env.XEN_DOMCONFIG_CRASH_TRIALS ?? 30);
-const HOTPLUG_POINTS = FAULT_POINTS.filter((point) => point.startsWith('add.') || point.startsWith('remove.'));
+const HOTPLUG_POINTS: FaultPoint[] = FAULT_POINTS.filter((point) => point.startsWith('add.') || point.startsWith('remove.'));
 
 interface Tally {
   trials: number;
@@ -30,29 +32,55 @@ interface Tally {
   finished: number;
 }
 
-/** Runs `trials` worker processes on one domain, killing each one, and checks after every one. */
-async function crashTrials(host: XenHost, args: Omit<WorkerArgs, 'seed' | 'operations'>, trials: number, seedBase: number): Promise<Tally> {
+/** Trials that visit every point once at its first occurrence, with the random kills in between. */
+const COVERING_TRIALS = 2 * HOTPLUG_POINTS.length;
+/** Extra trials per point that no trial reached (the random operations may not lead there). */
+const MAX_EXTRA_TRIALS = 8;
+
+/**
+ * Runs `trials` worker processes on one domain, killing each one, and checks
+ * after every one (the invariant, then `afterKill`). Even trials die at a
+ * named point, odd ones at a random moment. With at least COVERING_TRIALS,
+ * points no trial reached get extra trials until each has been hit.
+ */
+async function crashTrials(
+  host: XenHost,
+  args: Omit<WorkerArgs, 'seed' | 'operations'>,
+  trials: number,
+  seedBase: number,
+  afterKill: () => Promise<void> = async () => undefined,
+): Promise<Tally> {
   const tally: Tally = { trials, killedAtPoint: {}, killedAtRandom: 0, finished: 0 };
-  for (let trial = 0; trial < trials; trial++) {
-    const seed = seedBase + trial;
-    const atPoint = trial % 2 === 0;
-    const point = HOTPLUG_POINTS[(trial / 2) % HOTPLUG_POINTS.length | 0]!;
-    const fault = atPoint ? `${point}:${1 + (seed % 3)}` : undefined;
+  const trial = async (seed: number, point: FaultPoint | undefined, occurrence: number) => {
+    const fault = point ? `${point}:${occurrence}` : undefined;
     const run = await runWorker({ ...args, seed, operations: 16 }, {
       ...(fault ? { fault } : { killAfterMs: 150 + ((seed * 7919) % 700) }),
     });
-    if (run.code !== null && run.code !== 0) throw new Error(`trial ${trial} (seed ${seed}, ${fault ?? 'random kill'}) failed:\n${run.stderr}`);
+    if (run.code !== null && run.code !== 0) throw new Error(`seed ${seed} (${fault ?? 'random kill'}) failed:\n${run.stderr}`);
     if (run.signal === 'SIGKILL') {
-      if (fault) tally.killedAtPoint[point] = (tally.killedAtPoint[point] ?? 0) + 1;
+      if (point) tally.killedAtPoint[point] = (tally.killedAtPoint[point] ?? 0) + 1;
       else tally.killedAtRandom++;
     } else {
       tally.finished++;
     }
     try {
       await checkInvariant(host, args.domid);
+      await afterKill();
     } catch (error) {
-      throw new Error(`after trial ${trial} (seed ${seed}, ${fault ?? 'random kill'}; output:\n${run.stdout}): ${(error as Error).message}`);
+      throw new Error(`after seed ${seed} (${fault ?? 'random kill'}; output:\n${run.stdout}): ${(error as Error).message}`);
     }
+  };
+  for (let n = 0; n < trials; n++) {
+    const pointTrial = n >> 1;
+    const point = n % 2 === 0 ? HOTPLUG_POINTS[pointTrial % HOTPLUG_POINTS.length] : undefined;
+    await trial(seedBase + n, point, 1 + (Math.floor(pointTrial / HOTPLUG_POINTS.length) % 3));
+  }
+  if (trials >= COVERING_TRIALS) {
+    let seed = seedBase + trials;
+    for (const point of HOTPLUG_POINTS) {
+      for (let extra = 0; !tally.killedAtPoint[point] && extra < MAX_EXTRA_TRIALS; extra++) await trial(seed++, point, 1);
+    }
+    tally.trials = seed - seedBase;
   }
   return tally;
 }
@@ -85,6 +113,7 @@ describe('crash safety on the local xenstored', () => {
     // Most trials really die (a worker can finish before its point or its moment).
     const killed = tally.killedAtRandom + Object.values(tally.killedAtPoint).reduce((a, b) => a + b, 0);
     expect(killed).toBeGreaterThanOrEqual(TRIALS / 2);
+    if (TRIALS >= COVERING_TRIALS) expect(Object.keys(tally.killedAtPoint).sort()).toEqual([...HOTPLUG_POINTS].sort());
     // The survivors can still be removed.
     for (const device of await xenstoreDevices(xenstore, domid)) {
       const [kind, devid] = device.split('/');
@@ -102,6 +131,7 @@ describe('crash safety on the local xenstored', () => {
       expect(child.signal, child.stderr).toBe('SIGKILL');
       const template = await host.templates.read(domid);
       expect(template.c_info.name).toBe(point === 'store.after-write' ? 'stored' : `guest${domid}`);
+      await checkInvariant(host, domid);
     }
   });
 });
@@ -130,9 +160,15 @@ describe.skipIf(noFakexen !== undefined)(`crash safety with real xl${noFakexen ?
     const created = await fakexen.current.xl('create', cfg);
     expect(created.code, created.stderr).toBe(0);
     const domid = Number((await fakexen.current.xl('domid', 'crash')).stdout.trim());
-    const trials = Math.max(10, Math.round(TRIALS / 3));
-    const tally = await crashTrials(host, { socketPath: fakexen.current.env.XENSTORED_PATH, userdataDir: fakexen.current.env.FAKEXEN_USERDATA_DIR, domid }, trials, 5000);
+    const trials = Math.max(COVERING_TRIALS, Math.round(TRIALS / 3));
+    const xlLists = async () => {
+      const listed = await fakexen.current.xl('list', '-l', String(domid));
+      if (listed.code !== 0) throw new Error(`xl list -l failed: ${listed.stderr}`);
+      parseDomainList(listed.stdout);
+    };
+    const tally = await crashTrials(host, { socketPath: fakexen.current.env.XENSTORED_PATH, userdataDir: fakexen.current.env.FAKEXEN_USERDATA_DIR, domid }, trials, 5000, xlLists);
     console.log(`crash trials (real xl): ${JSON.stringify(tally)}`);
+    expect(Object.keys(tally.killedAtPoint).sort()).toEqual([...HOTPLUG_POINTS].sort());
 
     const listed = await fakexen.current.xl('list', '-l', String(domid));
     expect(listed.code, listed.stderr).toBe(0);

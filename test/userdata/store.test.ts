@@ -262,20 +262,31 @@ describe('lock', () => {
 
   it('a domain destroyed during the wait: ENODOMAIN, lock file released', async () => {
     const release = await store.lock(DOMID);
-    const waiting = store.lock(DOMID, { timeoutMs: 10_000 });
+    const waiting = codeOf(store.lock(DOMID, { timeoutMs: 10_000 }));
+    await new Promise((resolve) => setTimeout(resolve, 20)); // it has read the uuid and waits on flock
     await xs.rm(`/local/domain/${DOMID}`);
     await release();
-    expect(await codeOf(waiting)).toBe('ENODOMAIN');
+    expect(await waiting).toBe('ENODOMAIN');
     expect(existsSync(store.paths(DOMID, UUID).lock)).toBe(false);
   });
 
   it('a domid reused by a new domain during the wait: ENODOMAIN', async () => {
     const release = await store.lock(DOMID);
-    const waiting = store.lock(DOMID, { timeoutMs: 10_000 });
+    const waiting = codeOf(store.lock(DOMID, { timeoutMs: 10_000 }));
     await new Promise((resolve) => setTimeout(resolve, 20)); // it has read the uuid and waits on flock
     await xs.write(`/local/domain/${DOMID}/vm`, '/vm/00000000-0000-4000-8000-000000000042');
     await release();
-    expect(await codeOf(waiting)).toBe('ENODOMAIN');
+    expect(await waiting).toBe('ENODOMAIN');
+  });
+
+  it('checkDomain: false leaves the check to the caller (who reads the vm node under the lock anyway)', async () => {
+    const release = await store.lock(DOMID);
+    const waiting = store.lock(DOMID, { timeoutMs: 10_000, checkDomain: false });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await xs.write(`/local/domain/${DOMID}/vm`, '/vm/00000000-0000-4000-8000-000000000043');
+    await release();
+    await (await waiting)();
+    await xs.write(`/local/domain/${DOMID}/vm`, `/vm/${UUID}`);
   });
 
   it('withLock releases when fn throws', async () => {

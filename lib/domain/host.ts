@@ -43,7 +43,7 @@ export interface XenHostOptions {
 export interface XenHostOpenOptions extends Omit<XenHostOptions, 'xenstore' | 'reader'> {
   /** xenstored socket; default: libxenstore's rules (XENSTORED_PATH, …). */
   xenstorePath?: string;
-  /** Bulk reads over a pipelined connection to the socket (default true; native calls if unreachable). */
+  /** Bulk reads over a pipelined connection to the socket (default true; libxenstore only if false or unreachable). */
   pipelined?: boolean;
 }
 
@@ -58,7 +58,7 @@ export class XenHost {
   /** Connects to xenstored; close() disconnects. */
   static open(options: XenHostOpenOptions = {}): XenHost {
     const { xenstorePath, pipelined = true, ...rest } = options;
-    const xenstore = XenStore.open(xenstorePath === undefined ? {} : { path: xenstorePath });
+    const xenstore = XenStore.open({ pipelined, ...(xenstorePath === undefined ? {} : { path: xenstorePath }) });
     const reader = pipelined ? pipelinedReader(xenstorePath, xenstore) : undefined;
     const host = new XenHost({ ...rest, xenstore, ...(reader ? { reader } : {}) });
     host.#owned = async () => {

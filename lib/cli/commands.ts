@@ -48,14 +48,15 @@ const MAX_DOMID = 0x7fef;
 
 async function withHost<T>(context: CommandContext, work: (host: XenHost) => Promise<T>, needsTemplates = true): Promise<T> {
   const dir = context.globals.userdataDir;
-  if (needsTemplates && !existsSync(dir)) {
-    throw new CliError(`userdata folder ${dir} does not exist (libxl keeps templates in /var/lib/xen; select another with --userdata-dir)`, EXIT.NOT_FOUND);
-  }
+  // xenstored first: without it nothing works, whatever else is missing.
   const host = XenHost.open({
     ...(context.globals.xenstore !== undefined ? { xenstorePath: context.globals.xenstore } : {}),
     userdataDir: dir,
   });
   try {
+    if (needsTemplates && !existsSync(dir)) {
+      throw new CliError(`userdata folder ${dir} does not exist (libxl keeps templates in /var/lib/xen; select another with --userdata-dir)`, EXIT.NOT_FOUND);
+    }
     return await work(host);
   } finally {
     await host.close();

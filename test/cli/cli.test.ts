@@ -77,6 +77,14 @@ describe('failures are one actionable line', () => {
     expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
   });
 
+  it('says no xenstored first, whatever else is missing, for every command that needs it', async () => {
+    for (const command of [['list', '-l'], ['retrieve', '1'], ['diff', '1'], ['show-template', '1'], ['block-detach', '1', 'xvdb'], ['network-detach', '1', '0']]) {
+      const result = await runCli(['--xenstore', '/nonexistent/socket', '--userdata-dir', '/nonexistent/xen', ...command]);
+      expect(result.code, command.join(' ')).toBe(3);
+      expectOneLineError(result.stderr, /cannot connect to xenstored/);
+    }
+  });
+
   it('finds xenstored through XENSTORED_PATH', async () => {
     const result = await runCli(['--userdata-dir', userdata.dir, 'list'], { env: { ...process.env, XENSTORED_PATH: xs.current.socketPath } });
     expect(result.code).toBe(0);

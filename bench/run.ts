@@ -3,9 +3,9 @@
 // (when ../shared/fakexen is present) and by the two C floors of the same
 // reads; requests per domain from xenstored's trace; peak RSS of the CLI.
 //
-//   npm run bench                 quick: N = 10, 100, 1000, few repetitions
+//   npm run bench                 quick: N = 10, 100, 200, 1000, few repetitions
 //   npm run bench -- --full       more repetitions
-//   options: --sizes 10,100,1000  --repeat K  --no-xl  --out DIR
+//   options: --sizes 10,100,200,1000  --repeat K  --no-xl  --out DIR
 //            --only library,cli    time just these series; no request counts,
 //                                  cross-checks, codec cost, RSS or result files
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, 
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { formatDomainList, parseDomainConfig } from '../lib/config/index.js';
+import { formatDomainConfig, formatDomainList, parseDomainConfig } from '../lib/config/index.js';
 import { XenHost } from '../lib/domain/host.js';
 import type { LongListEntry } from '../lib/domain/list.js';
 import type { RetrievedDomain } from '../lib/domain/retrieve.js';
@@ -22,6 +22,7 @@ import { packageRoot } from '../lib/util/package-root.js';
 import { XenStore } from '../lib/xenstore/index.js';
 import { compareNodes, domainNodes, jsonDiffs, xlCreatedNodes, type LayoutComparison } from './crosscheck.js';
 import { plotSvg } from './plot.js';
+import { stats, type Stats } from './stats.js';
 import { BENCH_SHAPE, benchUuid, DOM0, populateDom0, populateDomains } from './populate.js';
 import { findRealXl, runXl, writeDomainTable, xlEnv, type RealXl, type XlState } from './realxl.js';
 
@@ -40,7 +41,7 @@ const ROOT = packageRoot();
 const CLI = join(ROOT, 'dist/lib/cli/main.js');
 const FLOORS = join(ROOT, 'bench/c');
 const OUT = options.out ?? join(ROOT, 'bench/results');
-const SIZES = (options.sizes ?? '10,100,1000').split(',').map(Number).sort((a, b) => a - b);
+const SIZES = (options.sizes ?? '10,100,200,1000').split(',').map(Number).sort((a, b) => a - b);
 const REPEAT = Number(options.repeat ?? (options.full ? 11 : 5));
 /** Real xl takes seconds per run at 1000 domains: fewer runs of it. */
 const XL_REPEAT = Math.max(1, Math.min(REPEAT, options.full ? 5 : 3));
@@ -59,16 +60,6 @@ const SERIES: { name: SeriesName; label: string; color: string }[] = [
   { name: 'serialFloor', label: 'C serial floor (libxenstore)', color: '#9467bd' },
   { name: 'pipelinedFloor', label: 'C pipelined floor (wire)', color: '#ff7f0e' },
 ];
-
-interface Stats { median: number; min: number; max: number; samples: number[] }
-
-function stats(samples: number[]): Stats {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  const round = (value: number) => Number(value.toFixed(3));
-  return { median: round(median), min: round(sorted[0]!), max: round(sorted[sorted.length - 1]!), samples: samples.map(round) };
-}
 
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 
@@ -199,7 +190,7 @@ interface SizeResult {
   series: Partial<Record<SeriesName, Stats>>;
   ratios: Record<string, number>;
   /** CPU of the template codec over all domains: parse of every template, format of the whole list. */
-  codecMs?: { parse: number; format: number };
+  codecMs?: { parse: number; format: number; roundTripsPerSecond: number };
 }
 
 async function main(): Promise<void> {
@@ -336,7 +327,10 @@ async function main(): Promise<void> {
 }
 
 /** CPU of the template codec for the current domains: parse every stored template, format the whole list. */
-async function codecCost(host: XenHost, bench: Bench): Promise<{ parse: number; format: number }> {
+/** Parse + format of one PV template, per second, on one core (the codec's target: at least this many). */
+const CODEC_TARGET_PER_SECOND = 20_000;
+
+async function codecCost(host: XenHost, bench: Bench): Promise<{ parse: number; format: number; roundTripsPerSecond: number }> {
   const texts = await Promise.all([0, ...bench.domids].map((domid) => bench.host.templates.readText(domid, domid === 0 ? { uuid: DOM0.uuid } : {})));
   let start = nowMs();
   for (const text of texts) parseDomainConfig(text);
@@ -345,7 +339,11 @@ async function codecCost(host: XenHost, bench: Bench): Promise<{ parse: number; 
   start = nowMs();
   formatDomainList(entries);
   const format = nowMs() - start;
-  return { parse: Number(parse.toFixed(2)), format: Number(format.toFixed(2)) };
+  const guests = texts.slice(1);
+  start = nowMs();
+  for (const text of guests) formatDomainConfig(parseDomainConfig(text));
+  const roundTripsPerSecond = Math.round(guests.length / ((nowMs() - start) / 1000));
+  return { parse: Number(parse.toFixed(2)), format: Number(format.toFixed(2)), roundTripsPerSecond };
 }
 
 /** Peak RSS (KiB) of the CLI's list -l over the current domains, from /usr/bin/time. */
@@ -373,7 +371,11 @@ function table(requests: Record<string, number>, results: SizeResult[], rssKb: n
   }
   const last = results[results.length - 1];
   if (Object.keys(requests).length > 0) lines.push('', `requests per domain: ${Object.entries(requests).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-  if (last?.codecMs) lines.push(`template codec CPU at N=${last.domains}: parse ${last.codecMs.parse} ms, format ${last.codecMs.format} ms`);
+  if (last?.codecMs) {
+    const { parse, format, roundTripsPerSecond } = last.codecMs;
+    lines.push(`template codec CPU at N=${last.domains}: parse ${parse} ms, format ${format} ms`);
+    lines.push(`template parse + format: ${roundTripsPerSecond} per second (target ≥ ${CODEC_TARGET_PER_SECOND}: ${roundTripsPerSecond >= CODEC_TARGET_PER_SECOND ? 'PASS' : 'MISS'})`);
+  }
   if (rssKb !== undefined) lines.push(`CLI list -l peak RSS over ${last?.domains} domains: ${(rssKb / 1024).toFixed(1)} MiB`);
   lines.push(`checks: ${JSON.stringify(checks, (_key, value) => (Array.isArray(value) && value.length > 8 ? [...value.slice(0, 8), `… ${value.length - 8} more`] : value))}`, '');
   return lines.join('\n');

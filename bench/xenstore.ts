@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { startLocalXenstored } from '../lib/localxen/xenstored.js';
 import { packageRoot } from '../lib/util/package-root.js';
 import { XenStore, type XenStoreNode } from '../lib/xenstore/index.js';
+import { stats, type Stats } from './stats.js';
 
 const { values: options } = parseArgs({
   options: {
@@ -66,16 +67,6 @@ const SERIES: { name: SeriesName; label: string; unit: 'µs/op' | 'µs/call' }[]
   { name: 'readManyNative', label: `readMany(${KEY_COUNT} keys), libxenstore`, unit: 'µs/call' },
   { name: 'readTreeNative', label: `readTree(${TREE_NODES.length} nodes), libxenstore`, unit: 'µs/call' },
 ];
-
-interface Stats { median: number; min: number; max: number; samples: number[] }
-
-function stats(samples: number[]): Stats {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  const round = (value: number) => Number(value.toFixed(3));
-  return { median: round(median), min: round(sorted[0]!), max: round(sorted[sorted.length - 1]!), samples: samples.map(round) };
-}
 
 const nowNs = () => process.hrtime.bigint();
 const usSince = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e3;

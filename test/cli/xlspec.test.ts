@@ -88,6 +88,8 @@ const DISK_SPECS: string[][] = [
   ['hidden-disk=/h,active-disk=/a,colo-export=e,vdev=xvda,/x'], ['cdrom,vdev=hdc,target=/srv/xen/cd.iso'],
   ['vdev=xvda,specification=xen,specification=virtio,/x'], ['/x,raw,xvda:disk', 'devtype=disk'], ['raw:/x,xvda,w'],
   ['aio:/x,xvda'], ['ioemu:/x,xvda'], ['tapdisk:/x,xvda'], ['enbd:n,xvda'], ['access=r,vdev=xvda,target=/x'],
+  // libxl_device_disk has `trusted`, but xl 4.17's disk grammar has no keyword for it: both refuse
+  ['vdev=xvdw,trusted,target=/x'], ['vdev=xvdx,untrusted,target=/x'], ['trusted=1,vdev=xvdw,target=/x'],
 ];
 
 const VIF_SPECS: string[][] = [

@@ -1,8 +1,8 @@
 // Differential test against the real xl/libxl 4.17 (../shared/fakexen): real
 // `xl create` of PV and PVH guests with disks and nics, hotplug with real
-// block-attach/network-attach/detach, then our listDomains on the same
-// xenstored and userdata dir must print what `xl list -l` prints, byte for
-// byte, except for the two documented differences:
+// block-attach/network-attach/detach, mem-set, rename and vcpu-set, then our
+// listDomains on the same xenstored and userdata dir must print what
+// `xl list -l` prints, byte for byte, except for the two documented differences:
 //  - sched_params: libxl asks the hypervisor (here the fake one); we return
 //    the template's, so xl's values are copied in before comparing;
 //  - dom0's target_memkb: libxl 4.17 adds LIBXL_MEMKB_DEFAULT as video memory
@@ -91,5 +91,18 @@ describe.skipIf(unavailable !== undefined)('xl list -l equals listDomains({ long
     // The detached nic's stale template entry is dropped from both outputs.
     const pvh = (await host.listDomains({ long: true })).find((e) => e.domid === 2)!;
     expect('config' in pvh && pvh.devices.onlyInTemplate.map((d) => [d.kind, d.key])).toEqual([['nic', '0']]);
+  }, 120_000);
+
+  it('after block-detach and vcpu-set (a vCPU set offline, then one more online)', async () => {
+    for (const args of [['block-detach', 'dpv', 'xvdb'], ['vcpu-set', 'dpv', '1']]) {
+      const result = await fx.current.xl(...args);
+      expect(result.code, `xl ${args.join(' ')}: ${result.stderr}`).toBe(0);
+    }
+    await compare();
+    const pv = (await host.listDomains({ long: true })).find((e) => e.domid === 1)!;
+    expect('config' in pv && pv.config.b_info.avail_vcpus).toEqual([0]);
+    const more = await fx.current.xl('vcpu-set', 'dpv', '3');
+    expect(more.code, more.stderr).toBe(0);
+    await compare();
   }, 120_000);
 });

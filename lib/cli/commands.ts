@@ -18,6 +18,8 @@ export interface GlobalOptions {
   json?: boolean;
   quiet?: boolean;
   debug?: boolean;
+  /** false with --no-hotplug-scripts. */
+  hotplugScripts?: boolean;
 }
 
 export interface CommandContext {
@@ -52,6 +54,7 @@ async function withHost<T>(context: CommandContext, work: (host: XenHost) => Pro
   const host = XenHost.open({
     ...(context.globals.xenstore !== undefined ? { xenstorePath: context.globals.xenstore } : {}),
     userdataDir: dir,
+    runHotplugScripts: context.globals.hotplugScripts !== false,
   });
   try {
     if (needsTemplates && !existsSync(dir)) {

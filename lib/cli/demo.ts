@@ -134,7 +134,8 @@ export async function runDemo(context: CommandContext): Promise<ExitCode> {
     say(`   $IMAGES is ${images}, empty files standing in for disk images.`);
     say();
 
-    host = await XenHost.open({ xenstorePath: daemon.socketPath, userdataDir });
+    // The stand-in backend also plays the hotplug scripts' part.
+    host = await XenHost.open({ xenstorePath: daemon.socketPath, userdataDir, runHotplugScripts: false });
     await layOutDomain(xenstore, DOM0);
     await host.templates.write(0, parseDomainConfig(dom0Template()), { uuid: DOM0.uuid });
     say('2. Created domains as libxl\'s create does: xenstore nodes (name, vm, memory, cpu/*/availability),');
@@ -151,11 +152,11 @@ export async function runDemo(context: CommandContext): Promise<ExitCode> {
     host = undefined;
     say();
 
-    const globals = ['--xenstore', daemon.socketPath, '--userdata-dir', userdataDir];
+    const globals = ['--xenstore', daemon.socketPath, '--userdata-dir', userdataDir, '--no-hotplug-scripts'];
     const env = { ...process.env };
     delete env[FAULT_ENV];
     say('   The steps below run the xen-domconfig command itself, each with');
-    say(`   --xenstore ${daemon.socketPath} --userdata-dir ${userdataDir}`);
+    say(`   --xenstore ${daemon.socketPath} --userdata-dir ${userdataDir} --no-hotplug-scripts`);
     say();
 
     const attach = ['block-attach', 'web', `${images}/scratch.img,raw,xvdc,w`];

@@ -24,6 +24,7 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     .description(DESCRIPTION)
     .option('--userdata-dir <dir>', "libxl's userdata folder (templates and locks)", '/var/lib/xen')
     .option('--xenstore <path>', "xenstored's socket (default: XENSTORED_PATH, XENSTORED_RUNDIR/socket, /var/run/xenstored/socket)")
+    .option('--no-hotplug-scripts', "leave dom0's vbd/vif hotplug scripts to udev (xl.conf's run_hotplug_scripts=0)")
     .option('--json', 'machine-readable output where the default is for people')
     .option('-q, --quiet', 'print only results and errors')
     .option('--debug', 'print stack traces and error details')

@@ -36,6 +36,8 @@ export interface XenHostOptions {
   qmpTimeoutMs?: number;
   /** Hotplug script folder written into backends (default /etc/xen/scripts). */
   scriptDir?: string;
+  /** Run dom0's vbd/vif hotplug scripts as libxl does (default true; false where udev runs them). */
+  runHotplugScripts?: boolean;
   /** Bulk reads for retrieve, list and the template store (default: the XenStore's native batch calls). */
   reader?: StateReader;
 }
@@ -87,6 +89,7 @@ export class XenHost {
       xenstore: options.xenstore,
       templates: this.templates,
       ...(options.scriptDir === undefined ? {} : { scriptDir: options.scriptDir }),
+      ...(options.runHotplugScripts === undefined ? {} : { runHotplugScripts: options.runHotplugScripts }),
     };
   }
 

@@ -36,6 +36,7 @@ import type { TemplateStore } from '../userdata/index.js';
 import { AbortError, type XenStore, type XenStoreOps } from '../xenstore/index.js';
 import { DEVICE_DEFAULTS, DeviceDefaultsError, type DeviceDefaults, type DomainType } from './device-defaults.js';
 import { faultPoint, faultsArmed } from './faults.js';
+import { HOTPLUG_SCRIPT_TIMEOUT_MS, runHotplugScript } from './hotplug-scripts.js';
 
 /** libxl's LIBXL_INIT_TIMEOUT and LIBXL_DESTROY_TIMEOUT. */
 export const BACKEND_INIT_TIMEOUT_MS = 10_000;
@@ -82,6 +83,12 @@ export interface HotplugContext {
   templates: TemplateStore;
   /** libxl__xen_script_dir_path(); default /etc/xen/scripts. */
   scriptDir?: string;
+  /**
+   * Run the hotplug scripts of dom0's vbd and vif backends, as libxl does with
+   * xl.conf's run_hotplug_scripts (default true). False where udev or another
+   * agent runs them.
+   */
+  runHotplugScripts?: boolean;
   /** Written into PV disk frontends, as libxl does from xc_domain_get_native_protocol (default x86_64-abi). */
   nativeProtocol?: string;
 }
@@ -89,6 +96,8 @@ export interface HotplugContext {
 export interface AddDeviceOptions {
   /** Wait for the backend's InitWait at most this long (default 10 s, libxl's). */
   timeoutMs?: number;
+  /** Wait for the hotplug script at most this long (default 40 s, libxl's). */
+  scriptTimeoutMs?: number;
   /** Wait for the domain-userdata lock at most this long (default: the template store's). */
   lockTimeoutMs?: number;
   signal?: AbortSignal;
@@ -218,6 +227,14 @@ export async function addDevice(
   };
   try {
     await waitForBackendInit(xenstore, added, plan!.backendKind, timeoutMs, options.signal);
+    if (context.runHotplugScripts !== false && plan!.backendDomid === 0) {
+      const target = { domid, devid: added.devid, backendKind: plan!.backendKind, backendPath: added.backendPath };
+      await runHotplugScript(xenstore, target, 'add', {
+        timeoutMs: checkTimeout(options.scriptTimeoutMs, HOTPLUG_SCRIPT_TIMEOUT_MS),
+        ...signalOption(options.signal),
+      });
+    }
+    await readHotplugStatus(xenstore, added);
   } catch (error) {
     // The device is in both views: report what was added with the failure.
     if (error instanceof HotplugError) {
@@ -273,6 +290,12 @@ export async function removeDevice(
     break; // forced and still not closed: destroy anyway, as libxl does
   }
   faultPoint('remove.backend-closed');
+  // libxl destroys the nodes even when the script fails, and reports the failure.
+  let scriptFailure: unknown;
+  if (context.runHotplugScripts !== false && nodes.backendDomid === 0 && await xenstore.read(nodes.backendPath) !== undefined) {
+    const target = { domid, devid: nodes.devid, backendKind: nodes.backendKind, backendPath: nodes.backendPath };
+    await runHotplugScript(xenstore, target, 'remove', signalOption(options.signal)).catch((error: unknown) => { scriptFailure = error; });
+  }
 
   if (nodes.backendDomid !== 0) {
     // A driver domain removes its own backend dir; give it the same time libxl does.
@@ -294,6 +317,7 @@ export async function removeDevice(
       return removed;
     }, lockOptions(options));
   }
+  if (scriptFailure) throw scriptFailure;
   return { domid, kind, devid: nodes.devid, identity: key, backendPath: nodes.backendPath, forced, prunedEntries };
 }
 
@@ -496,7 +520,7 @@ async function findLiveDevice(
 /** QEMU serves these itself and never waits in InitWait (libxl's QEMU_BACKEND). */
 const QEMU_BACKEND_KINDS = new Set(['qdisk', 'qusb', '9pfs']);
 
-/** libxl__wait_device_connection: InitWait (or beyond), then the hotplug status. */
+/** libxl__wait_device_connection: InitWait (or beyond); the hotplug script runs next. */
 async function waitForBackendInit(xenstore: XenStore, added: AddedDevice, backendKind: string, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
   const statePath = `${added.backendPath}/state`;
   const details = { domid: added.domid, kind: added.kind, devid: added.devid, path: statePath };
@@ -511,6 +535,11 @@ async function waitForBackendInit(xenstore: XenStore, added: AddedDevice, backen
     }
     added.backendState = state;
   }
+}
+
+/** The backend's hotplug-status once the script ran ("error" is a failure). */
+async function readHotplugStatus(xenstore: XenStore, added: AddedDevice): Promise<void> {
+  const details = { domid: added.domid, kind: added.kind, devid: added.devid };
   const [status, error] = await xenstore.readMany([`${added.backendPath}/hotplug-status`, `${added.backendPath}/hotplug-error`]);
   added.hotplugStatus = status;
   if (status === 'error') {

@@ -33,7 +33,8 @@ afterAll(async () => {
 });
 
 /** The command with this test's xenstored and userdata dir. */
-const cli = (...args: string[]) => runCli(['--xenstore', xs.current.socketPath, '--userdata-dir', userdata.dir, ...args]);
+// The fake backend plays the hotplug scripts' part.
+const cli = (...args: string[]) => runCli(['--xenstore', xs.current.socketPath, '--userdata-dir', userdata.dir, '--no-hotplug-scripts', ...args]);
 
 function expectOneLineError(stderr: string, pattern: RegExp): void {
   const lines = stderr.trimEnd().split('\n');

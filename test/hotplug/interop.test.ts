@@ -48,7 +48,7 @@ describe.skipIf(noFakexen !== undefined)(`interop with real xl${noFakexen ? ` (s
   beforeAll(async () => {
     const env = fakexen.current.env;
     xenstore = XenStore.open({ path: env.XENSTORED_PATH });
-    host = new XenHost({ xenstore, userdataDir: env.FAKEXEN_USERDATA_DIR });
+    host = new XenHost({ xenstore, userdataDir: env.FAKEXEN_USERDATA_DIR, runHotplugScripts: false }); // xl's scripts exist only inside fakexen's path remap; its backend moves the states
     const cfg = join(env.FAKEXEN_RUN, 'interop.cfg');
     writeFileSync(cfg, [
       'name = "interop"', 'type = "pv"', 'memory = 128', 'vcpus = 1',

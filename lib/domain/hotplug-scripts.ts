@@ -1,0 +1,86 @@
+// The hotplug scripts libxl runs itself for backends in the toolstack domain
+// (xl.conf's run_hotplug_scripts, on by default): after a vbd or vif backend
+// reached InitWait, and after it closed on removal. Arguments and environment
+// are libxl_linux.c's (libxl__get_hotplug_script_info): the script comes from
+// the backend's own `script` node, which this toolstack wrote.
+import { execFile } from 'node:child_process';
+import type { XenStore } from '../xenstore/index.js';
+import { HotplugError } from './hotplug.js';
+
+/** libxl's LIBXL_HOTPLUG_TIMEOUT. */
+export const HOTPLUG_SCRIPT_TIMEOUT_MS = 40_000;
+/** Output kept for the error message. */
+const OUTPUT_TAIL = 512;
+
+export type HotplugAction = 'add' | 'remove';
+
+export interface ScriptTarget {
+  domid: number;
+  devid: number;
+  /** Backend kind in xenstore: vbd, vif, vtpm, qdisk… */
+  backendKind: string;
+  /** /local/domain/0/backend/<kind>/<domid>/<devid> */
+  backendPath: string;
+}
+
+/** The command libxl would run for target, or undefined where it runs none (other kinds). */
+export async function hotplugCommand(
+  xenstore: XenStore,
+  target: ScriptTarget,
+  action: HotplugAction,
+): Promise<{ file: string; args: string[]; env: Record<string, string> } | undefined> {
+  const { backendKind: kind, backendPath, domid, devid } = target;
+  if (kind !== 'vbd' && kind !== 'vif') return undefined;
+  const [script, gatewaydev] = await xenstore.readMany([`${backendPath}/script`, `${backendPath}/gatewaydev`]);
+  if (script === undefined || script === '') {
+    throw new HotplugError('EHOTPLUG', `no hotplug script in ${backendPath}/script`, { domid, devid, path: `${backendPath}/script` });
+  }
+  const env: Record<string, string> = {
+    script,
+    XENBUS_TYPE: kind,
+    XENBUS_PATH: `backend/${kind}/${domid}/${devid}`,
+    XENBUS_BASE_PATH: 'backend',
+  };
+  if (kind === 'vbd') return { file: script, args: [action], env };
+  // PV nics (nictype vif): "online"/"offline", the interface name, the gateway device.
+  env.netdev = gatewaydev ?? '';
+  env.vif = `vif${domid}.${devid}`;
+  return { file: script, args: [action === 'add' ? 'online' : 'offline', 'type_if=vif'], env };
+}
+
+/**
+ * Runs the script for target, if libxl runs one for its kind, and waits for
+ * it (at most timeoutMs). A non-zero exit or a timeout is EHOTPLUG with the
+ * backend's hotplug-error and the script's last output.
+ */
+export async function runHotplugScript(
+  xenstore: XenStore,
+  target: ScriptTarget,
+  action: HotplugAction,
+  options: { timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<void> {
+  const command = await hotplugCommand(xenstore, target, action);
+  if (!command) return;
+  const details = { domid: target.domid, devid: target.devid, path: target.backendPath };
+  const failure = await new Promise<Error | undefined>((resolve) => {
+    execFile(command.file, command.args, {
+      // The script talks to the same xenstored as this toolstack.
+      env: { ...process.env, ...(xenstore.path === undefined ? {} : { XENSTORED_PATH: xenstore.path }), ...command.env },
+      timeout: options.timeoutMs ?? HOTPLUG_SCRIPT_TIMEOUT_MS,
+      killSignal: 'SIGKILL',
+      ...(options.signal ? { signal: options.signal } : {}),
+    }, (error, stdout, stderr) => {
+      if (!error) return resolve(undefined);
+      const output = `${stderr}${stdout}`.trim().slice(-OUTPUT_TAIL);
+      resolve(Object.assign(error, { output }));
+    });
+  });
+  if (!failure) return;
+  if (failure.name === 'AbortError') throw failure;
+  const [hotplugError] = await xenstore.readMany([`${target.backendPath}/hotplug-error`]);
+  const { code, killed, output } = failure as Error & { code?: number | string; killed?: boolean; output: string };
+  const why = killed ? `did not finish within ${options.timeoutMs ?? HOTPLUG_SCRIPT_TIMEOUT_MS} ms`
+    : typeof code === 'number' ? `exited ${code}` : `could not run (${String(code ?? failure.message)})`;
+  const said = [hotplugError, output].filter((text) => text).join('; ');
+  throw new HotplugError('EHOTPLUG', `hotplug script ${command.file} ${command.args[0]} ${why}${said ? `: ${said}` : ''}`, { ...details, cause: failure });
+}

@@ -62,7 +62,10 @@ export class XenStore extends StoreOps {
   /** readMany and readTree outside transactions, many requests in flight; undefined: libxenstore only. */
   private readonly pipelined: PipelinedReads | undefined;
 
-  private constructor(pool: NativeConnection, private readonly path: string | undefined, private readonly configuredPoolSize: number, pipelined: boolean) {
+  /**
+   * @param path the socket (or device) given to open(); undefined: libxenstore's default.
+   */
+  private constructor(pool: NativeConnection, readonly path: string | undefined, private readonly configuredPoolSize: number, pipelined: boolean) {
     super();
     this.pool = pool;
     this.watches = new WatchHub(addonWithErrors(), path);

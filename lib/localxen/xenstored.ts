@@ -1,10 +1,13 @@
 // Starts Debian's real C xenstored (unpacked by scripts/setup.sh into
 // .cache/xen) on a private Unix socket, with the project's fake hypervisor
 // preloaded. Used by the demo, the tests and the benchmarks; on a real Xen
-// host the system's xenstored is used instead.
+// host the system's xenstored is used instead. The OCaml oxenstored from the
+// same package can be started instead ({ daemon: 'oxenstored' }): it reads a
+// config file written into the rundir, and the fake hypervisor moves its
+// compiled-in /var/run/xenstored there too.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createConnection } from 'node:net';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../util/package-root.js';
@@ -18,11 +21,20 @@ export interface LocalXenstored {
   stop(): Promise<void>;
 }
 
+export type LocalXenstoredDaemon = 'xenstored' | 'oxenstored';
+
 export interface LocalXenstoredOptions {
+  /** Which daemon: Debian's C xenstored (the default) or the OCaml oxenstored. */
+  daemon?: LocalXenstoredDaemon;
   /** Comma-separated domids the fake hypervisor reports as gone. */
   deadDomids?: number[];
-  /** Extra xenstored arguments (e.g. ['-T', tracefile]). */
+  /** Extra daemon arguments (e.g. ['-T', tracefile] for the C xenstored). */
   args?: string[];
+  /**
+   * oxenstored only: config keys added to or replacing the ones written into
+   * rundir/oxenstored.conf (e.g. { 'access-log-file': file }).
+   */
+  oxenstoredConfig?: Record<string, string | number | boolean>;
   /** Runtime folder to use (created if missing), e.g. to restart on the socket of a killed daemon. */
   rundir?: string;
 }
@@ -32,20 +44,52 @@ export class LocalXenstoredError extends Error {
 }
 
 const XENSTORED_RELATIVE = '.cache/xen/root/usr/lib/xen-4.17/bin/xenstored';
+const OXENSTORED_RELATIVE = '.cache/xen/root/usr/lib/xen-4.17/bin/oxenstored';
 const FAKEHV_RELATIVE = '.cache/xen/libfakehv.so';
 const START_TIMEOUT_MS = 5000;
 
-export function localXenstoredPaths(): { xenstored: string; fakehv: string } {
+export function localXenstoredPaths(): { xenstored: string; oxenstored: string; fakehv: string } {
   const root = packageRoot();
   return {
     xenstored: process.env.XEN_DOMCONFIG_XENSTORED ?? join(root, XENSTORED_RELATIVE),
+    oxenstored: process.env.XEN_DOMCONFIG_OXENSTORED ?? join(root, OXENSTORED_RELATIVE),
     fakehv: process.env.XEN_DOMCONFIG_FAKEHV ?? join(root, FAKEHV_RELATIVE),
   };
 }
 
+/**
+ * oxenstored's config: logs in the rundir, no access log, no
+ * persistence, and dom0's ring and event channel from the fake /proc/xen.
+ * Its socket is the compiled-in /var/run/xenstored/socket, which the fake
+ * hypervisor redirects to $XENSTORED_RUNDIR/socket.
+ */
+function oxenstoredConfig(rundir: string, extra: LocalXenstoredOptions['oxenstoredConfig'] = {}): string {
+  const config: Record<string, string | number | boolean> = {
+    'pid-file': join(rundir, 'oxenstored.pid'),
+    'xenstored-log-file': join(rundir, 'oxenstored.log'),
+    'access-log-file': '/dev/null',
+    'xenstored-kva': '/proc/xen/xsd_kva',
+    'xenstored-port': '/proc/xen/xsd_port',
+    persistent: false,
+    ...extra,
+  };
+  for (const [key, value] of Object.entries(config)) {
+    if (/[\s=#]/.test(key) || /[\n#]/.test(String(value))) {
+      throw new TypeError(`oxenstored config entry ${JSON.stringify(key)} = ${JSON.stringify(value)} cannot be written`);
+    }
+  }
+  return Object.entries(config).map(([key, value]) => `${key} = ${value}\n`).join('');
+}
+
 export async function startLocalXenstored(options: LocalXenstoredOptions = {}): Promise<LocalXenstored> {
-  const { xenstored, fakehv } = localXenstoredPaths();
-  for (const file of [xenstored, fakehv]) {
+  const name = options.daemon ?? 'xenstored';
+  if (name !== 'xenstored' && name !== 'oxenstored') {
+    throw new TypeError(`daemon must be 'xenstored' or 'oxenstored', not ${JSON.stringify(name)}`);
+  }
+  const paths = localXenstoredPaths();
+  const { fakehv } = paths;
+  const daemon = paths[name];
+  for (const file of [daemon, fakehv]) {
     if (!existsSync(file)) {
       throw new LocalXenstoredError(`${file} is missing: run \`npm run setup\` (scripts/setup.sh) first`);
     }
@@ -53,7 +97,15 @@ export async function startLocalXenstored(options: LocalXenstoredOptions = {}): 
   const rundir = options.rundir ?? mkdtempSync(join(tmpdir(), 'xen-domconfig-xs-'));
   mkdirSync(rundir, { recursive: true });
   const socketPath = join(rundir, 'socket');
-  const child = spawn(xenstored, ['-N', ...(options.args ?? [])], {
+  let args: string[];
+  if (name === 'oxenstored') {
+    const configFile = join(rundir, 'oxenstored.conf');
+    writeFileSync(configFile, oxenstoredConfig(rundir, options.oxenstoredConfig));
+    args = ['--no-fork', '--config-file', configFile, ...(options.args ?? [])];
+  } else {
+    args = ['-N', ...(options.args ?? [])];
+  }
+  const child = spawn(daemon, args, {
     cwd: rundir,
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -68,7 +120,7 @@ export async function startLocalXenstored(options: LocalXenstoredOptions = {}): 
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
   try {
-    await waitForSocket(child, socketPath, () => stderr);
+    await waitForSocket(name, child, socketPath, () => stderr);
   } catch (error) {
     child.kill('SIGKILL');
     await exited;
@@ -91,15 +143,15 @@ export async function startLocalXenstored(options: LocalXenstoredOptions = {}): 
   };
 }
 
-async function waitForSocket(child: ChildProcess, socketPath: string, stderr: () => string): Promise<void> {
+async function waitForSocket(name: string, child: ChildProcess, socketPath: string, stderr: () => string): Promise<void> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   // xenstored creates the socket file before it listens: wait for a connect to succeed.
   while (!(await acceptsConnections(socketPath))) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new LocalXenstoredError(`xenstored exited (${child.exitCode ?? child.signalCode}) before listening: ${stderr().trim()}`);
+      throw new LocalXenstoredError(`${name} exited (${child.exitCode ?? child.signalCode}) before listening: ${stderr().trim()}`);
     }
     if (Date.now() > deadline) {
-      throw new LocalXenstoredError(`xenstored did not listen on ${socketPath} within ${START_TIMEOUT_MS} ms`);
+      throw new LocalXenstoredError(`${name} did not listen on ${socketPath} within ${START_TIMEOUT_MS} ms`);
     }
     await new Promise((resolve) => setTimeout(resolve, 5));
   }

@@ -11,6 +11,11 @@ import { isValidXenStorePath, XENSTORE_PAYLOAD_MAX, xenstoredSocketPath } from '
 
 export { isValidXenStorePath, XENSTORE_ABS_PATH_MAX, XENSTORE_PAYLOAD_MAX, xenstoredSocketPath } from './paths.js';
 const HEADER_SIZE = 16;
+/**
+ * Largest reply accepted. Requests stay within XENSTORE_PAYLOAD_MAX, but
+ * oxenstored answers a DIRECTORY of a big node in one reply beyond it.
+ */
+const MAX_REPLY_PAYLOAD = 1 << 20;
 const DEFAULT_WINDOW = 256;
 /** Connect attempts while xenstored's listen queue is full (about 0.4 s in all). */
 const CONNECT_ATTEMPTS = 20;
@@ -260,8 +265,8 @@ export class XenStoreConnection {
   private lastReqId = 0;
   private pumpScheduled = false;
   private failure: XenStoreWireError | undefined;
-  /** Holds one message split across socket reads (≤ header + XENSTORE_PAYLOAD_MAX). */
-  private readonly partial = Buffer.allocUnsafe(HEADER_SIZE + XENSTORE_PAYLOAD_MAX);
+  /** Holds one message split across socket reads; grows for oxenstored's larger replies. */
+  private partial = Buffer.allocUnsafe(HEADER_SIZE + XENSTORE_PAYLOAD_MAX);
   private partialLength = 0;
   private readonly closed: Promise<void>;
   private readonly requests: RequestQueue = {
@@ -481,12 +486,13 @@ export class XenStoreConnection {
     }
     while (chunk.length - pos >= HEADER_SIZE) {
       const length = readU32(chunk, pos + 12);
-      if (length > XENSTORE_PAYLOAD_MAX) return this.protocolError(`reply payload of ${length} bytes`);
+      if (length > MAX_REPLY_PAYLOAD) return this.protocolError(`reply payload of ${length} bytes`);
       if (chunk.length - pos < HEADER_SIZE + length) break;
       if (!this.dispatch(chunk, pos, length)) return;
       pos += HEADER_SIZE + length;
     }
     if (pos < chunk.length) {
+      this.reservePartial(chunk.length - pos);
       this.partialLength = chunk.copy(this.partial, 0, pos);
     }
     this.pump();
@@ -501,14 +507,23 @@ export class XenStoreConnection {
       if (this.partialLength < HEADER_SIZE) return -1;
     }
     const length = readU32(this.partial, 12);
-    if (length > XENSTORE_PAYLOAD_MAX) {
+    if (length > MAX_REPLY_PAYLOAD) {
       this.protocolError(`reply payload of ${length} bytes`);
       return -1;
     }
+    this.reservePartial(HEADER_SIZE + length);
     const missing = HEADER_SIZE + length - this.partialLength;
     const copied = chunk.copy(this.partial, this.partialLength, used, used + missing);
     this.partialLength += copied;
     return copied < missing ? -1 : used + copied;
+  }
+
+  /** Makes room for a held message of size bytes, keeping what is held. */
+  private reservePartial(size: number): void {
+    if (size <= this.partial.length) return;
+    const larger = Buffer.allocUnsafe(size);
+    this.partial.copy(larger, 0, 0, this.partialLength);
+    this.partial = larger;
   }
 
   /** Hands one reply to its request; false when the connection had to be closed. */

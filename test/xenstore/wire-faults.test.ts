@@ -128,6 +128,24 @@ describe('reply parsing', () => {
     });
   });
 
+  it('takes replies beyond 4096 bytes, as oxenstored sends for big listings, whole or split', async () => {
+    const names = Array.from({ length: 2000 }, (_, i) => `child-${i}`);
+    const listing = `${names.join('\0')}\0`;
+    let split = false;
+    await withFake((socket, request) => {
+      const reply = frame(request.type, request.reqId, request.type === XsType.DIRECTORY ? listing : 'v');
+      if (!split) return socket.write(reply);
+      socket.write(reply.subarray(0, 10)); // inside the header, then the rest in two parts
+      setTimeout(() => { socket.write(reply.subarray(10, 5000)); setTimeout(() => socket.write(reply.subarray(5000)), 5); }, 5);
+    }, async (connection) => {
+      expect(Buffer.byteLength(listing)).toBeGreaterThan(4096 * 4);
+      expect(await connection.directory('/big')).toEqual(names);
+      split = true;
+      expect(await connection.directory('/big')).toEqual(names);
+      expect(await connection.read('/after')).toBe('v');
+    });
+  });
+
   it('rejects requests still pending at close() with ERR_XENSTORE_CLOSED', async () => {
     await withFake(() => {}, async (connection) => {
       const outcome = connection.read('/never').catch((error: unknown) => error);

@@ -51,6 +51,11 @@ export interface DeviceType {
   keyOf(entry: DeviceEntry): string | undefined;
   /** Paths to read together with the domain's scalars. */
   probe?(domid: number): string[];
+  /**
+   * A dom0 directory whose children are the domids the probe can find
+   * anything for: a list of many domains lists it once and probes only those.
+   */
+  readonly probeDomains?: string;
   /** Reads needed once the first batch is known (kept empty in the common case). */
   followUp?(view: Omit<LiveView, 'trees'>): FollowUpReads;
   /** The devices xenstore says exist, and the entries it could not read. */
@@ -182,8 +187,10 @@ function listDisks(view: LiveView): LiveList {
 
 const MAX_PCI_DEVICES = 256;
 
+const PCI_BACKENDS = '/local/domain/0/backend/pci';
+
 function pciBackend(domid: number): string {
-  return `/local/domain/0/backend/pci/${domid}/0`;
+  return `${PCI_BACKENDS}/${domid}/0`;
 }
 
 function pciCount(view: Omit<LiveView, 'trees'>): { count: number } | { problem: DeviceProblem } | undefined {
@@ -358,6 +365,7 @@ export const DEVICE_TYPES: readonly DeviceType[] = [
     identity: 'BDF',
     keyOf: pciKey,
     probe: (domid) => [`${pciBackend(domid)}/num_devs`],
+    probeDomains: PCI_BACKENDS,
     followUp: (view) => {
       const counted = pciCount(view);
       if (!counted || !('count' in counted)) return {};

@@ -2,7 +2,7 @@
 // included as xl does. Each domain yields its result or the reason it has
 // none: nothing is skipped silently. Domains are read concurrently.
 import type { XenStore } from '../xenstore/index.js';
-import { parseUint64, XenstoreValueError } from '../devices/index.js';
+import { DEVICE_TYPES, parseUint64, XenstoreValueError, type DeviceType } from '../devices/index.js';
 import { DomainError } from './errors.js';
 import { retrieveDomain, type RetrieveContext, type RetrieveOptions, type RetrievedDomain } from './retrieve.js';
 import { domainPaths, type StateReader } from './state.js';
@@ -71,9 +71,29 @@ export function listDomains(context: RetrieveContext, options?: ListOptions): Pr
 export async function listDomains(context: RetrieveContext, options: ListOptions = {}): Promise<LongListEntry[] | ShortListEntry[]> {
   const domids = await listDomids(context.xenstore);
   const concurrency = options.concurrency ?? DEFAULT_LIST_CONCURRENCY;
-  return options.long
-    ? mapConcurrently(domids, concurrency, (domid) => orFailure(domid, retrieveDomain(context, domid, options)))
-    : mapConcurrently(domids, concurrency, (domid) => orFailure(domid, summarizeDomain(context.reader, domid)));
+  if (!options.long) return mapConcurrently(domids, concurrency, (domid) => orFailure(domid, summarizeDomain(context.reader, domid)));
+  const probedKinds = await probedKindsOf(context.reader, domids.length);
+  return mapConcurrently(domids, concurrency, (domid) => orFailure(domid, retrieveDomain(context, domid, options, probedKinds(domid))));
+}
+
+/**
+ * Which kinds' probes each domain needs: a kind with a probeDomains dir
+ * (dom0's pci backends) is probed only for the domains listed there, one
+ * listing for the whole list instead of a read per domain.
+ */
+async function probedKindsOf(reader: StateReader, domains: number): Promise<(domid: number) => readonly DeviceType[]> {
+  const listed = DEVICE_TYPES.filter((type) => type.probeDomains !== undefined);
+  if (domains < 2 || listed.length === 0) return () => DEVICE_TYPES;
+  const present = await Promise.all(listed.map(async (type) => new Set(await reader.list(type.probeDomains!) ?? [])));
+  const cache = new Map<string, readonly DeviceType[]>();
+  return (domid) => {
+    const name = String(domid);
+    const skipped = listed.filter((_, i) => !present[i]!.has(name));
+    const key = skipped.map((type) => type.name).join();
+    let kinds = cache.get(key);
+    if (!kinds) cache.set(key, (kinds = DEVICE_TYPES.filter((type) => !skipped.includes(type))));
+    return kinds;
+  };
 }
 
 async function orFailure<T>(domid: number, result: Promise<T>): Promise<T | DomainFailure> {

@@ -3,7 +3,7 @@
 // with the device merge. Beyond libxl, the result says which devices exist
 // only in xenstore and which device nodes could not be read.
 import type { DomainConfig } from '../config/index.js';
-import type { DeviceMerge, DeviceProblem, LiveDevice, TemplateOnlyDevice } from '../devices/index.js';
+import { DEVICE_TYPES, type DeviceMerge, type DeviceProblem, type DeviceType, type LiveDevice, type TemplateOnlyDevice } from '../devices/index.js';
 import type { TemplateStore } from '../userdata/index.js';
 import type { XenStore } from '../xenstore/index.js';
 import { DomainError } from './errors.js';
@@ -51,7 +51,13 @@ export interface DomainReading {
   devices: DeviceMerge;
 }
 
-export async function readDomain(context: RetrieveContext, domid: number, options: RetrieveOptions = {}): Promise<DomainReading> {
+/**
+ * @param probed the device kinds whose probes to read (default all): a list
+ *   of many domains leaves out the kinds it already knows this one lacks.
+ */
+export async function readDomain(
+  context: RetrieveContext, domid: number, options: RetrieveOptions = {}, probed: readonly DeviceType[] = DEVICE_TYPES,
+): Promise<DomainReading> {
   const { xenstore, templates } = context;
   const paths = domainPaths(domid);
   // The uuid names the lock and the template; all else is read under the lock.
@@ -63,13 +69,13 @@ export async function readDomain(context: RetrieveContext, domid: number, option
     if (options.snapshot) {
       const template = await readTemplate(context, domid, uuid, vm);
       const state = await xenstore.transaction(
-        (tx) => readDomainState(tx, domid, stateOptions(template)),
+        (tx) => readDomainState(tx, domid, stateOptions(template, probed)),
         options.signal ? { signal: options.signal } : {},
       );
       return [template, state];
     }
     const [template, listing] = await Promise.all([readTemplate(context, domid, uuid, vm), listDeviceNodes(context.reader, domid)]);
-    return [template, await readDomainState(context.reader, domid, { ...stateOptions(template), listing })];
+    return [template, await readDomainState(context.reader, domid, { ...stateOptions(template, probed), listing })];
   };
 
   // libxl checks that the domain survived the wait for the lock; here the
@@ -104,8 +110,8 @@ export async function readDomain(context: RetrieveContext, domid: number, option
   return { domid, template, scalars: { ...scalars, availVcpus }, devices };
 }
 
-function stateOptions(template: DomainConfig): { maxVcpus: number; hvm: boolean } {
-  return { maxVcpus: template.b_info.max_vcpus, hvm: template.b_info.type === 'hvm' };
+function stateOptions(template: DomainConfig, probed: readonly DeviceType[]) {
+  return { maxVcpus: template.b_info.max_vcpus, hvm: template.b_info.type === 'hvm', probed };
 }
 
 /** A domain without a vm node is dom0-like if it has a name; without either it does not exist. */
@@ -126,8 +132,10 @@ async function readTemplate(context: RetrieveContext, domid: number, uuid: strin
   }
 }
 
-export async function retrieveDomain(context: RetrieveContext, domid: number, options: RetrieveOptions = {}): Promise<RetrievedDomain> {
-  const reading = await readDomain(context, domid, options);
+export async function retrieveDomain(
+  context: RetrieveContext, domid: number, options: RetrieveOptions = {}, probed: readonly DeviceType[] = DEVICE_TYPES,
+): Promise<RetrievedDomain> {
+  const reading = await readDomain(context, domid, options, probed);
   return {
     domid,
     config: applyLive(reading.template, reading.scalars, reading.devices),

@@ -4,7 +4,7 @@
 // under each device node and the domain's cpu/<i>/availability; follow-ups
 // only when a kind asks (removable disks, pci, pv usb). Everything read is
 // toolstack-owned; frontend dirs are never touched.
-import { DEVICE_TYPES, deviceFollowUps, deviceProbes, MAX_DEVICES_PER_KIND, type LiveView } from '../devices/index.js';
+import { DEVICE_TYPES, deviceFollowUps, deviceProbes, MAX_DEVICES_PER_KIND, type DeviceType, type LiveView } from '../devices/index.js';
 import type { XenStoreNode, XenStoreOps } from '../xenstore/index.js';
 
 /** The requests this module makes (XenStore, its transactions and the pipelined reader offer them). */
@@ -56,9 +56,9 @@ const NODE_READS = (() => {
 })();
 
 /** The scalars retrieve needs, and the device probes; dm-version only matters for HVM guests. */
-export function scalarPaths(domid: number, hvm: boolean): string[] {
+export function scalarPaths(domid: number, hvm: boolean, probed: readonly DeviceType[] = DEVICE_TYPES): string[] {
   const paths = domainPaths(domid);
-  return [paths.vm, paths.name, paths.target, paths.staticMax, ...(hvm ? [paths.dmVersion] : []), ...deviceProbes(domid)];
+  return [paths.vm, paths.name, paths.target, paths.staticMax, ...(hvm ? [paths.dmVersion] : []), ...deviceProbes(domid, probed)];
 }
 
 /** The device dirs the table knows and their devids (one more than the cap, so overflow is seen). */
@@ -76,6 +76,8 @@ export interface StateReadOptions {
   maxVcpus: number;
   /** b_info.type of the template is hvm: dm-version is read too. */
   hvm: boolean;
+  /** The kinds whose probes to read (default all; a list leaves out those its probeDomains rule out). */
+  probed?: readonly DeviceType[];
 }
 
 export async function readDomainState(ops: StateReader, domid: number, options: StateReadOptions): Promise<DomainState> {
@@ -83,7 +85,7 @@ export async function readDomainState(ops: StateReader, domid: number, options: 
   const listing = options.listing ?? await listDeviceNodes(ops, domid);
   const values = new Map<string, string | undefined>();
 
-  const keyPaths: string[] = scalarPaths(domid, options.hvm);
+  const keyPaths: string[] = scalarPaths(domid, options.hvm, options.probed);
   const treePaths: string[] = [];
   for (const [kind, devids] of listing) {
     const reads = NODE_READS.get(kind)!;

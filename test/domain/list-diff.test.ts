@@ -108,6 +108,16 @@ describe('listDomains', () => {
     spy.reset();
     await host.retrieveDomainConfiguration(40, { snapshot: true });
     expect(Object.fromEntries(spy.counts)).toEqual({ readMany: 1, transaction: 1 });
+    // In a list, the pci probe is one listing of dom0's pci backends for all domains.
+    const probes: string[] = [];
+    const watched = counted(store, (method, args) => {
+      if (method === 'readMany') probes.push(...(args[0] as string[]).filter((path) => path.endsWith('/num_devs')));
+    });
+    const listing = new XenHost({ xenstore: watched.store, userdataDir: userdata.dir });
+    await store.write('/local/domain/0/backend/pci/40/0/num_devs', '0');
+    await listing.listDomains({ long: true });
+    expect(probes).toEqual(['/local/domain/0/backend/pci/40/0/num_devs']);
+    await store.rm('/local/domain/0/backend/pci/40');
     spy.reset();
     await host.listDomains();
     const domains = (await store.list('/local/domain'))!.length;

@@ -303,6 +303,9 @@ describe('device merge', () => {
     expect(config.vdispls.map((d) => d.devid)).toEqual([0]);
     expect(config.vsnds.map((d) => d.devid)).toEqual([0]);
     expect(devices.onlyInXenstore.map((d) => [d.kind, d.key])).toEqual([['pci', '0000:05:00.0']]);
+    // A list probes pci only for the domains under dom0's pci backend dir (listed once): the same answer.
+    const listed = (await host.listDomains({ long: true })).find((entry) => entry.domid === 25);
+    expect(listed).toMatchObject({ config: { pcidevs: config.pcidevs }, devices: { onlyInXenstore: devices.onlyInXenstore } });
     await store.write(`${be}/num_devs`, '1000000');
     const flooded = await host.retrieveDomainConfiguration(25);
     expect(flooded.config.pcidevs).toEqual([]);

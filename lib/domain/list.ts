@@ -72,8 +72,15 @@ export async function listDomains(context: RetrieveContext, options: ListOptions
   const domids = await listDomids(context.xenstore);
   const concurrency = options.concurrency ?? DEFAULT_LIST_CONCURRENCY;
   if (!options.long) return mapConcurrently(domids, concurrency, (domid) => orFailure(domid, summarizeDomain(context.reader, domid)));
-  const probedKinds = await probedKindsOf(context.reader, domids.length);
-  return mapConcurrently(domids, concurrency, (domid) => orFailure(domid, retrieveDomain(context, domid, options, probedKinds(domid))));
+  const [probedKinds, uuids] = await Promise.all([
+    probedKindsOf(context.reader, domids.length),
+    // A folder that cannot be listed gives no hints; each domain's read says what is wrong.
+    context.templates.templateUuids().catch(() => new Map<number, string>()),
+  ]);
+  return mapConcurrently(domids, concurrency, (domid) => {
+    const uuid = uuids.get(domid);
+    return orFailure(domid, retrieveDomain(context, domid, options, { probed: probedKinds(domid), ...(uuid ? { uuid } : {}) }));
+  });
 }
 
 /**

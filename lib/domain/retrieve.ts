@@ -2,7 +2,7 @@
 // domain-userdata lock, refreshed from xenstore (and QEMU for HVM vCPUs),
 // with the device merge. Beyond libxl, the result says which devices exist
 // only in xenstore and which device nodes could not be read.
-import type { DomainConfig } from '../config/index.js';
+import { NIL_UUID, type DomainConfig } from '../config/index.js';
 import { DEVICE_TYPES, type DeviceMerge, type DeviceProblem, type DeviceType, type LiveDevice, type TemplateOnlyDevice } from '../devices/index.js';
 import type { TemplateStore } from '../userdata/index.js';
 import type { XenStore } from '../xenstore/index.js';
@@ -51,30 +51,52 @@ export interface DomainReading {
   devices: DeviceMerge;
 }
 
-/**
- * @param probed the device kinds whose probes to read (default all): a list
- *   of many domains leaves out the kinds it already knows this one lacks.
- */
-export async function readDomain(
-  context: RetrieveContext, domid: number, options: RetrieveOptions = {}, probed: readonly DeviceType[] = DEVICE_TYPES,
-): Promise<DomainReading> {
+/** What a list knows of a domain before reading it. */
+export interface ReadHints {
+  /** The device kinds whose probes to read (default all): a list leaves out those it knows this domain lacks. */
+  probed?: readonly DeviceType[];
+  /** The uuid of the domain's only template file: spares the read of vm before the lock. */
+  uuid?: string;
+}
+
+/** The uuid hint did not name the domain's vm node: read again without it. */
+class StaleUuidHint extends Error {}
+
+export async function readDomain(context: RetrieveContext, domid: number, options: RetrieveOptions = {}, hints: ReadHints = {}): Promise<DomainReading> {
+  try {
+    return await readDomainOnce(context, domid, options, hints);
+  } catch (error) {
+    if (!(error instanceof StaleUuidHint)) throw error;
+    return readDomainOnce(context, domid, options, { ...hints, uuid: undefined });
+  }
+}
+
+async function readDomainOnce(context: RetrieveContext, domid: number, options: RetrieveOptions, hints: ReadHints): Promise<DomainReading> {
   const { xenstore, templates } = context;
   const paths = domainPaths(domid);
-  // The uuid names the lock and the template; all else is read under the lock.
-  const [vm] = await context.reader.readMany([paths.vm]);
-  if (vm === undefined) await checkExists(context.reader, domid);
+  const probed = hints.probed ?? DEVICE_TYPES;
+  const hinted = hints.uuid !== undefined;
+  // The uuid names the lock and the template; all else is read under the lock,
+  // where the vm node read with the state confirms a hint.
+  let vm: string | undefined;
+  if (hinted) {
+    vm = domid === 0 && hints.uuid === NIL_UUID ? undefined : `/vm/${hints.uuid}`;
+  } else {
+    [vm] = await context.reader.readMany([paths.vm]);
+    if (vm === undefined) await checkExists(context.reader, domid);
+  }
   const uuid = liveUuid({ domid, values: new Map([[paths.vm, vm]]) });
 
   const read = async (): Promise<[DomainConfig, DomainState]> => {
     if (options.snapshot) {
-      const template = await readTemplate(context, domid, uuid, vm);
+      const template = await readTemplate(context, domid, uuid, vm, hinted);
       const state = await xenstore.transaction(
         (tx) => readDomainState(tx, domid, stateOptions(template, probed)),
         options.signal ? { signal: options.signal } : {},
       );
       return [template, state];
     }
-    const [template, listing] = await Promise.all([readTemplate(context, domid, uuid, vm), listDeviceNodes(context.reader, domid)]);
+    const [template, listing] = await Promise.all([readTemplate(context, domid, uuid, vm, hinted), listDeviceNodes(context.reader, domid)]);
     return [template, await readDomainState(context.reader, domid, { ...stateOptions(template, probed), listing })];
   };
 
@@ -94,6 +116,7 @@ export async function readDomain(
     await release();
   }
   const vmNow = state.values.get(paths.vm);
+  if (hinted && vmNow !== vm) throw new StaleUuidHint();
   if (vmNow !== vm || (vm === undefined && state.values.get(paths.name) === undefined)) {
     throw new DomainError('ENODOMAIN', `domain ${domid} (${uuid}) vanished while its configuration was read`, { domid });
   }
@@ -121,21 +144,20 @@ async function checkExists(reader: StateReader, domid: number): Promise<void> {
 }
 
 /** The template; a missing one of a domain destroyed meanwhile is ENODOMAIN (destroy removes it). */
-async function readTemplate(context: RetrieveContext, domid: number, uuid: string, vm: string | undefined): Promise<DomainConfig> {
+async function readTemplate(context: RetrieveContext, domid: number, uuid: string, vm: string | undefined, hinted: boolean): Promise<DomainConfig> {
   try {
     return await context.templates.read(domid, { uuid });
   } catch (error) {
     if ((error as { code?: string }).code !== 'ENOTEMPLATE') throw error;
+    if (hinted) throw new StaleUuidHint();
     const [vmNow] = await context.reader.readMany([domainPaths(domid).vm]);
     if (vmNow !== vm) throw new DomainError('ENODOMAIN', `domain ${domid} (${uuid}) no longer exists`, { domid, cause: error });
     throw error;
   }
 }
 
-export async function retrieveDomain(
-  context: RetrieveContext, domid: number, options: RetrieveOptions = {}, probed: readonly DeviceType[] = DEVICE_TYPES,
-): Promise<RetrievedDomain> {
-  const reading = await readDomain(context, domid, options, probed);
+export async function retrieveDomain(context: RetrieveContext, domid: number, options: RetrieveOptions = {}, hints: ReadHints = {}): Promise<RetrievedDomain> {
+  const reading = await readDomain(context, domid, options, hints);
   return {
     domid,
     config: applyLive(reading.template, reading.scalars, reading.devices),

@@ -8,7 +8,7 @@ import { TemplateError, fileError } from './errors.js';
 import { decodeTemplate, readFileBytes, templateBytes, writeFileDurably } from './files.js';
 import { acquireFileLock, releaseFileLock, type HeldFileLock, type LockWaitOptions } from './lock.js';
 import {
-  LOCK_USERID, checkDomid, checkUuid, describe, parseUserdataName, templatePaths, userdataDir,
+  LOCK_USERID, TEMPLATE_USERID, checkDomid, checkUuid, describe, parseUserdataName, templatePaths, userdataDir,
   type TemplatePaths,
 } from './paths.js';
 
@@ -193,6 +193,27 @@ export class TemplateStore {
       }
     }
     return removed;
+  }
+
+  /**
+   * The uuid of each domid with exactly one template in the folder, from the
+   * file names alone (one readdir). A hint, never proof: the domain's vm node
+   * decides, read under the lock.
+   */
+  async templateUuids(): Promise<Map<number, string>> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (error) {
+      throw fileError('cannot list userdata directory', this.dir, error);
+    }
+    const uuids = new Map<number, string | undefined>();
+    for (const name of names) {
+      const parsed = parseUserdataName(name);
+      if (!parsed || parsed.kind !== 'd' || parsed.userid !== TEMPLATE_USERID) continue;
+      uuids.set(parsed.domid, uuids.has(parsed.domid) ? undefined : parsed.uuid); // two: no hint
+    }
+    return new Map([...uuids].filter((entry): entry is [number, string] => entry[1] !== undefined));
   }
 
   async #domainExists(domid: number): Promise<boolean> {

@@ -94,6 +94,39 @@ describe('listDomains', () => {
     expect('config' in d43 && d43.config.disks.map((d) => d.vdev)).toEqual(['xvda', 'xvdb']);
   });
 
+  it('takes each uuid from the only template file of the domid, and checks it under the lock', async () => {
+    const { copyFileSync, rmSync: remove } = await import('node:fs');
+    const { templatePaths } = await import('../../lib/userdata/paths.js');
+    await createDomain(store, userdata.dir, withDevices(47, 'd47'));
+    await createDomain(store, userdata.dir, withDevices(48, 'd48'));
+    const otherUuid = '99999999-0000-4000-8000-000000000047';
+    // 47: the only file is a stale one of an earlier domain 47 (another uuid); 48: a stale file beside the real one.
+    copyFileSync(templatePaths(userdata.dir, 47, uuidOf(47)).data, templatePaths(userdata.dir, 47, otherUuid).data);
+    remove(templatePaths(userdata.dir, 47, uuidOf(47)).data);
+    copyFileSync(templatePaths(userdata.dir, 48, uuidOf(48)).data, templatePaths(userdata.dir, 48, otherUuid).data);
+    try {
+      const vmReads: string[] = [];
+      const spy = counted(store, (method, args) => {
+        const paths = args[0] as string[];
+        if (method === 'readMany' && paths.length === 1 && paths[0]!.endsWith('/vm')) vmReads.push(paths[0]!);
+      });
+      const host = new XenHost({ xenstore: spy.store, userdataDir: userdata.dir });
+      const list = await host.listDomains({ long: true });
+      const byDomid = new Map(list.map((entry) => [entry.domid, entry]));
+      // The stale hint is caught by the vm node read under the lock: no template of the wrong domain is used.
+      expect(byDomid.get(47)).toMatchObject({ error: { code: 'ENOTEMPLATE' } });
+      expect(byDomid.get(48)).toMatchObject({ config: { c_info: { name: 'd48', uuid: uuidOf(48) } } });
+      // 47 reads vm before the lock after its stale hint, 48 for want of one (two files); 40 has a good hint.
+      expect(vmReads).toEqual(expect.arrayContaining(['/local/domain/47/vm', '/local/domain/48/vm']));
+      expect(vmReads).not.toContain('/local/domain/40/vm');
+    } finally {
+      remove(templatePaths(userdata.dir, 47, otherUuid).data);
+      remove(templatePaths(userdata.dir, 48, otherUuid).data);
+      await store.rm('/local/domain/47');
+      await store.rm('/local/domain/48');
+    }
+  });
+
   it('costs a handful of calls and few xenstored requests per domain', async () => {
     const spy = counted(store);
     const host = new XenHost({ xenstore: spy.store, userdataDir: userdata.dir });

@@ -13,7 +13,7 @@ export {
   type LiveList,
   type LiveView,
 } from './live.js';
-export { deviceFollowUps, deviceProbes, mergeDevices, type DeviceArrays, type DeviceMerge, type MergedDevice, type TemplateOnlyDevice } from './merge.js';
+export { deviceFollowUps, deviceProbes, mergeDevices, templateDeviceKinds, type DeviceArrays, type DeviceMerge, type MergedDevice, type TemplateOnlyDevice } from './merge.js';
 export {
   cleanupPath,
   destroyDeviceNodes,

@@ -62,6 +62,31 @@ export function mergeDevices(template: DeviceArrays, view: LiveView, types: read
   return result;
 }
 
+/**
+ * The /libxl/<domid>/device dirs the template's entries live in (vbd for a
+ * disk, vif for a nic…): worth listing before the device dir itself is. Only
+ * a head start: the dirs that listing names are read all the same.
+ */
+export function templateDeviceKinds(template: DeviceArrays, types: readonly DeviceType[] = DEVICE_TYPES): string[] {
+  const kinds = new Set<string>();
+  for (const type of types) {
+    const entries = template[type.array] ?? [];
+    if (entries.length === 0) continue;
+    if (!type.add) {
+      type.xenstoreKinds.forEach((kind) => kinds.add(kind));
+      continue;
+    }
+    for (const entry of entries) {
+      try {
+        kinds.add(type.add.frontendKind(entry as Record<string, unknown>));
+      } catch {
+        // An entry the add recipe cannot place (an odd stored backend): its dir is listed once named.
+      }
+    }
+  }
+  return [...kinds];
+}
+
 /** Paths to read with the domain's scalars, for every kind. */
 export function deviceProbes(domid: number, types: readonly DeviceType[] = DEVICE_TYPES): string[] {
   return types.flatMap((type) => type.probe?.(domid) ?? []);

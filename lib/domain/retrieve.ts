@@ -3,13 +3,15 @@
 // with the device merge. Beyond libxl, the result says which devices exist
 // only in xenstore and which device nodes could not be read.
 import { NIL_UUID, type DomainConfig } from '../config/index.js';
-import { DEVICE_TYPES, type DeviceMerge, type DeviceProblem, type DeviceType, type LiveDevice, type TemplateOnlyDevice } from '../devices/index.js';
+import {
+  DEVICE_TYPES, templateDeviceKinds, type DeviceArrays, type DeviceMerge, type DeviceProblem, type DeviceType, type LiveDevice, type TemplateOnlyDevice,
+} from '../devices/index.js';
 import type { TemplateStore } from '../userdata/index.js';
 import type { XenStore } from '../xenstore/index.js';
 import { DomainError } from './errors.js';
 import { queryQemuCpus } from './qmp.js';
 import { applyLive, liveDevices, liveScalars, liveUuid, qemuVcpus, type LiveScalars } from './refresh.js';
-import { domainPaths, listDeviceNodes, readDomainState, type DomainState, type StateReader } from './state.js';
+import { domainPaths, readDomainState, type DomainState, type StateReader } from './state.js';
 
 export interface RetrieveOptions {
   /** Read all xenstore state inside one transaction, for a consistent snapshot. */
@@ -96,8 +98,9 @@ async function readDomainOnce(context: RetrieveContext, domid: number, options: 
       );
       return [template, state];
     }
-    const [template, listing] = await Promise.all([readTemplate(context, domid, uuid, vm, hinted), listDeviceNodes(context.reader, domid)]);
-    return [template, await readDomainState(context.reader, domid, { ...stateOptions(template, probed), listing })];
+    // The template is a local file: read first, it says which device dirs to list at once.
+    const template = await readTemplate(context, domid, uuid, vm, hinted);
+    return [template, await readDomainState(context.reader, domid, stateOptions(template, probed))];
   };
 
   // libxl checks that the domain survived the wait for the lock; here the
@@ -134,7 +137,12 @@ async function readDomainOnce(context: RetrieveContext, domid: number, options: 
 }
 
 function stateOptions(template: DomainConfig, probed: readonly DeviceType[]) {
-  return { maxVcpus: template.b_info.max_vcpus, hvm: template.b_info.type === 'hvm', probed };
+  return {
+    maxVcpus: template.b_info.max_vcpus,
+    hvm: template.b_info.type === 'hvm',
+    probed,
+    expectedKinds: templateDeviceKinds(template as unknown as DeviceArrays),
+  };
 }
 
 /** A domain without a vm node is dom0-like if it has a name; without either it does not exist. */

@@ -61,28 +61,36 @@ export function scalarPaths(domid: number, hvm: boolean, probed: readonly Device
   return [paths.vm, paths.name, paths.target, paths.staticMax, ...(hvm ? [paths.dmVersion] : []), ...deviceProbes(domid, probed)];
 }
 
-/** The device dirs the table knows and their devids (one more than the cap, so overflow is seen). */
-export async function listDeviceNodes(ops: StateReader, domid: number): Promise<DeviceListing> {
+/**
+ * The device dirs the table knows and their devids (one more than the cap, so
+ * overflow is seen). The `expected` dirs (the template's kinds) are listed
+ * together with /libxl/<domid>/device, the others it names after it.
+ */
+async function listDeviceNodes(ops: StateReader, domid: number, expected: readonly string[] = []): Promise<DeviceListing> {
   const base = domainPaths(domid).libxlDevices;
-  const kinds = ((await ops.list(base)) ?? []).filter((kind) => NODE_READS.has(kind));
-  const devids = await Promise.all(kinds.map((kind) => ops.list(`${base}/${kind}`)));
-  return new Map(kinds.map((kind, i) => [kind, (devids[i] ?? []).slice(0, MAX_DEVICES_PER_KIND + 1)]));
+  const early = expected.filter((kind) => NODE_READS.has(kind));
+  const [listed, ...earlyDevids] = await Promise.all([ops.list(base), ...early.map((kind) => ops.list(`${base}/${kind}`))]);
+  const devids = new Map(early.map((kind, i) => [kind, earlyDevids[i]]));
+  const kinds = (listed ?? []).filter((kind) => NODE_READS.has(kind));
+  const late = kinds.filter((kind) => !devids.has(kind));
+  (await Promise.all(late.map((kind) => ops.list(`${base}/${kind}`)))).forEach((names, i) => devids.set(late[i]!, names));
+  return new Map(kinds.map((kind) => [kind, (devids.get(kind) ?? []).slice(0, MAX_DEVICES_PER_KIND + 1)]));
 }
 
 export interface StateReadOptions {
-  /** From an earlier listDeviceNodes on the same ops; listed here otherwise. */
-  listing?: DeviceListing;
   /** b_info.max_vcpus of the template: which cpu/<i>/availability to read. */
   maxVcpus: number;
   /** b_info.type of the template is hvm: dm-version is read too. */
   hvm: boolean;
   /** The kinds whose probes to read (default all; a list leaves out those its probeDomains rule out). */
   probed?: readonly DeviceType[];
+  /** Device dirs to list at once (the template's kinds), without waiting for /libxl/<domid>/device. */
+  expectedKinds?: readonly string[];
 }
 
 export async function readDomainState(ops: StateReader, domid: number, options: StateReadOptions): Promise<DomainState> {
   const paths = domainPaths(domid);
-  const listing = options.listing ?? await listDeviceNodes(ops, domid);
+  const listing = await listDeviceNodes(ops, domid, options.expectedKinds);
   const values = new Map<string, string | undefined>();
 
   const keyPaths: string[] = scalarPaths(domid, options.hvm, options.probed);

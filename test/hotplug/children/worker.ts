@@ -28,6 +28,11 @@ const xenstore = XenStore.open({ path: socketPath! });
 const host = new XenHost({ xenstore, userdataDir: userdataDir!, runHotplugScripts: false }); // a fake backend plays the scripts' part
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
+async function closedMeanwhile(backendPath: string): Promise<boolean> {
+  const state = await xenstore.read(`${backendPath}/state`);
+  return state === undefined || Number(state) >= 5;
+}
+
 async function existing(kind: 'vbd' | 'vif'): Promise<string[]> {
   return (await xenstore.list(`/libxl/${domid}/device/${kind}`)) ?? [];
 }
@@ -72,12 +77,18 @@ try {
         say(`skip ${error.code}`);
         continue;
       }
+      // Added, then unplugged by another client before its backend reached InitWait.
+      if (error instanceof HotplugError && error.code === 'EHOTPLUG' && error.details.device && await closedMeanwhile(error.details.device.backendPath)) {
+        say('skip EHOTPLUG');
+        continue;
+      }
       throw error;
     }
   }
   say('done');
 } catch (error) {
-  process.stderr.write(`${(error as Error).stack ?? String(error)}\n${JSON.stringify(error)}\n`);
+  const fields = JSON.stringify(error, (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value));
+  process.stderr.write(`${(error as Error).stack ?? String(error)}\n${fields}\n`);
   process.exitCode = 1;
 } finally {
   await host.close();

@@ -4,7 +4,7 @@
 // are libxl_linux.c's (libxl__get_hotplug_script_info): the script comes from
 // the backend's own `script` node, which this toolstack wrote.
 import { execFile } from 'node:child_process';
-import type { XenStore } from '../xenstore/index.js';
+import { AbortError, type XenStore } from '../xenstore/index.js';
 import { HotplugError } from './hotplug.js';
 
 /** libxl's LIBXL_HOTPLUG_TIMEOUT. */
@@ -76,7 +76,7 @@ export async function runHotplugScript(
     });
   });
   if (!failure) return;
-  if (failure.name === 'AbortError') throw failure;
+  if (failure.name === 'AbortError' && options.signal) throw new AbortError(options.signal); // the library's own, as every wait
   const [hotplugError] = await xenstore.readMany([`${target.backendPath}/hotplug-error`]);
   const { code, killed, output } = failure as Error & { code?: number | string; killed?: boolean; output: string };
   const why = killed ? `did not finish within ${options.timeoutMs ?? HOTPLUG_SCRIPT_TIMEOUT_MS} ms`

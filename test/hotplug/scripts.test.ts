@@ -104,6 +104,19 @@ describe('hotplug scripts', () => {
     expect(await xenstoreDevices(xenstore, domid)).toEqual([]);
   });
 
+  it('aborting during the script kills it and says the device was added', async () => {
+    const domid = await guest();
+    writeFileSync(join(scriptDir, 'block'), '#!/bin/sh\nexec sleep 30\n');
+    try {
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 200);
+      await expect(host.addDevice(domid, 'disk', { pdev_path: '/dev/vg/data', vdev: 'xvdf', backend: 'phy', format: 'raw' }, { signal: controller.signal }))
+        .rejects.toMatchObject({ code: 'ABORT_ERR', details: { committed: true } });
+    } finally {
+      stub('block');
+    }
+  });
+
   it('a script that does not finish is killed after scriptTimeoutMs', async () => {
     const domid = await guest();
     writeFileSync(join(scriptDir, 'block'), '#!/bin/sh\nexec sleep 30\n');

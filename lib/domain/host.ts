@@ -21,7 +21,6 @@ import {
   type ShortListEntry,
 } from './list.js';
 import { defaultQmpSocketPath, QMP_TIMEOUT_MS } from './qmp.js';
-import { pipelinedReader } from './reader.js';
 import { retrieveDomain, type RetrieveContext, type RetrieveOptions, type RetrievedDomain } from './retrieve.js';
 import type { StateReader } from './state.js';
 import { storeDomainConfiguration, type StoreOptions } from './store.js';
@@ -38,7 +37,7 @@ export interface XenHostOptions {
   scriptDir?: string;
   /** Run dom0's vbd/vif hotplug scripts as libxl does (default true; false where udev runs them). */
   runHotplugScripts?: boolean;
-  /** Bulk reads for retrieve, list and the template store (default: the XenStore's native batch calls). */
+  /** Bulk reads for retrieve, list and the template store (default: the XenStore itself). */
   reader?: StateReader;
 }
 
@@ -61,12 +60,8 @@ export class XenHost {
   static open(options: XenHostOpenOptions = {}): XenHost {
     const { xenstorePath, pipelined = true, ...rest } = options;
     const xenstore = XenStore.open({ pipelined, ...(xenstorePath === undefined ? {} : { path: xenstorePath }) });
-    const reader = pipelined ? pipelinedReader(xenstorePath, xenstore) : undefined;
-    const host = new XenHost({ ...rest, xenstore, ...(reader ? { reader } : {}) });
-    host.#owned = async () => {
-      await reader?.close();
-      await xenstore.close();
-    };
+    const host = new XenHost({ ...rest, xenstore });
+    host.#owned = () => xenstore.close();
     return host;
   }
 

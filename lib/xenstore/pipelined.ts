@@ -1,9 +1,10 @@
-// The batch reads of a XenStore outside transactions, pipelined on a
-// connection of their own to xenstored's Unix socket: libxenstore keeps one
-// request in flight per handle, the wire protocol many (replies carry the
-// req_id), so readMany and readTree cost about one round trip per window
-// instead of one per key. Where no Unix socket can be reached (only
-// /dev/xen/xenbus) the store keeps using its libxenstore handles.
+// The batch reads (and listings) of a XenStore outside transactions,
+// pipelined on a connection of their own to xenstored's Unix socket:
+// libxenstore keeps one request in flight per handle, the wire protocol many
+// (replies carry the req_id), so readMany and readTree cost about one round
+// trip per window instead of one per key, and concurrent callers' requests
+// overlap. Where no Unix socket can be reached (only /dev/xen/xenbus) the
+// store keeps using its libxenstore handles.
 import { XenStoreError } from './errors.js';
 import type { XenStoreNode } from './types.js';
 import { XenStoreConnection, XenStoreWireError } from './wire.js';
@@ -18,29 +19,17 @@ export class PipelinedReads {
 
   /** paths' values over the wire, or the fallback's where no socket is reachable. */
   readMany(paths: readonly string[], fallback: () => Promise<(string | undefined)[]>): Promise<(string | undefined)[]> {
-    return this.track(async () => {
-      const wire = await this.connection();
-      if (!wire) return fallback();
-      try {
-        return await wire.readMany(paths);
-      } catch (error) {
-        throw this.failed(wire, error, 'xs_read');
-      }
-    });
+    return this.run('xs_read', (wire) => wire.readMany(paths), fallback);
   }
 
   /** The subtree at path over the wire (undefined when missing), or the fallback's. */
   readTree(path: string, fallback: () => Promise<XenStoreNode | undefined>): Promise<XenStoreNode | undefined> {
-    return this.track(async () => {
-      const wire = await this.connection();
-      if (!wire) return fallback();
-      try {
-        return await wire.readTree(path);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw this.failed(wire, error, 'xs_directory');
-      }
-    });
+    return this.run('xs_directory', (wire) => wire.readTree(path).catch(undefinedIfMissing), fallback);
+  }
+
+  /** The children of path over the wire (undefined when missing), or the fallback's. */
+  list(path: string, fallback: () => Promise<string[] | undefined>): Promise<string[] | undefined> {
+    return this.run('xs_directory', (wire) => wire.directory(path).catch(undefinedIfMissing), fallback);
   }
 
   /** Waits for the batches in flight, then closes the connection. */
@@ -55,8 +44,17 @@ export class PipelinedReads {
     return (this.connecting ??= XenStoreConnection.connect(this.socketPath).catch(() => undefined));
   }
 
-  private track<T>(batch: () => Promise<T>): Promise<T> {
-    const running = batch();
+  /** One request or batch on the wire, or by fallback; tracked for close(). */
+  private run<T>(syscall: string, onWire: (wire: XenStoreConnection) => Promise<T>, fallback: () => Promise<T>): Promise<T> {
+    const running = (async () => {
+      const wire = await this.connection();
+      if (!wire) return fallback();
+      try {
+        return await onWire(wire);
+      } catch (error) {
+        throw this.failed(wire, error, syscall);
+      }
+    })();
     this.inFlight.add(running);
     const forget = () => { this.inFlight.delete(running); };
     running.then(forget, forget);
@@ -81,4 +79,10 @@ export class PipelinedReads {
       ...(failure.path === undefined ? {} : { path: failure.path }),
     });
   }
+}
+
+/** ENOENT of a listing or a subtree read: the node is missing, as libxenstore's callers see it. */
+function undefinedIfMissing(error: unknown): undefined {
+  if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+  throw error;
 }

@@ -48,8 +48,9 @@ export interface XenStoreOpenOptions {
   /** Handles for concurrent async requests (default 4). */
   poolSize?: number;
   /**
-   * readMany and readTree outside transactions pipelined on an own connection
-   * to the Unix socket (default true); libxenstore where none is reachable.
+   * readMany, readTree and list outside transactions pipelined on an own
+   * connection to the Unix socket (default true); libxenstore where none is
+   * reachable.
    */
   pipelined?: boolean;
 }

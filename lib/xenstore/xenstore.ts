@@ -59,7 +59,7 @@ export class XenStore extends StoreOps {
   private pool: NativeConnection | undefined;
   /** Closes of pools that lost their connection, awaited by close(). */
   private readonly retiring = new Set<Promise<void>>();
-  /** readMany and readTree outside transactions, many requests in flight; undefined: libxenstore only. */
+  /** readMany, readTree and list outside transactions, many requests in flight; undefined: libxenstore only. */
   private readonly pipelined: PipelinedReads | undefined;
 
   /**
@@ -111,6 +111,11 @@ export class XenStore extends StoreOps {
   override readTree(path: string): Promise<XenStoreNode | undefined> {
     if (!this.batchable([path])) return super.readTree(path);
     return this.pipelined!.readTree(path, () => super.readTree(path));
+  }
+
+  override list(path: string): Promise<string[] | undefined> {
+    if (!this.batchable([path])) return super.list(path);
+    return this.pipelined!.list(path, () => super.list(path));
   }
 
   /** Whether a batch may go on the wire: well-formed paths (errors come from the checks of StoreOps otherwise). */

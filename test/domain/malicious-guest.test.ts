@@ -30,7 +30,6 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deviceNodes, writeDeviceAdd, type DeviceAddPlan } from '../../lib/devices/index.js';
 import { XenHost } from '../../lib/domain/host.js';
-import { pipelinedReader, type ClosableReader } from '../../lib/domain/reader.js';
 import { isValidXenStorePath, XENSTORE_PAYLOAD_MAX } from '../../lib/xenstore/paths.js';
 import { XenStore, type XenStoreNode, type XenStorePermission } from '../../lib/xenstore/index.js';
 import { startFakeBackend, type FakeBackend } from '../harness/fakebackend.js';
@@ -53,7 +52,8 @@ const userdata = tempUserdataDir();
 let store: XenStore;
 let setupHost: XenHost;
 let backend: FakeBackend;
-let pipeReader: ClosableReader;
+/** The same daemon with batches on libxenstore only (the store itself pipelines them). */
+let nativeStore: XenStore;
 const reads = newReadLog();
 /** Retrieve through the native batch calls, and through the pipelined wire client; both record what they read. */
 let nativeHost: XenHost;
@@ -95,9 +95,9 @@ beforeAll(async () => {
   await addPciAndUsb(PLAIN);
 
   const recorded = recording(store, reads);
-  nativeHost = new XenHost({ xenstore: recorded, userdataDir: userdata.dir });
-  pipeReader = pipelinedReader(xs.current.socketPath, store);
-  pipeHost = new XenHost({ xenstore: recorded, reader: recording(pipeReader, reads), userdataDir: userdata.dir });
+  nativeStore = XenStore.open({ path: xs.current.socketPath, pipelined: false });
+  nativeHost = new XenHost({ xenstore: recording(nativeStore, reads), userdataDir: userdata.dir });
+  pipeHost = new XenHost({ xenstore: recorded, userdataDir: userdata.dir });
 
   pristine = await snapshot(store);
   writable = new Map(GUESTS.map((domid) => [domid, writableBy(pristine, domid)]));
@@ -105,7 +105,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await pipeReader?.close();
+  await nativeStore?.close();
   await backend?.stop();
   await setupHost?.close();
   await store?.close();

@@ -255,7 +255,7 @@ describe('batches', () => {
     await expectCode(store.readMany(['/batch/d1/name', 'bad//path']), 'EINVAL');
   });
 
-  it('batches are pipelined on an own connection by default, on libxenstore with pipelined: false; same answers', async () => {
+  it('batches and listings are pipelined on an own connection by default, on libxenstore with pipelined: false; same answers', async () => {
     const native = XenStore.open({ path: daemon.current.socketPath, pipelined: false });
     try {
       const paths = Array.from({ length: 50 }, (_, i) => `/batch/d${i}/name`);
@@ -263,6 +263,8 @@ describe('batches', () => {
       expect(await native.readTree('/batch')).toEqual(await store.readTree('/batch'));
       expect(await native.readTree('/batch/none')).toBeUndefined();
       expect(await store.readTree('/batch/none')).toBeUndefined();
+      expect(await store.list('/batch')).toEqual(await native.list('/batch'));
+      expect(await store.list('/batch/none')).toBeUndefined();
     } finally {
       await native.close();
     }

@@ -89,18 +89,12 @@ export async function listDomains(context: RetrieveContext, options: ListOptions
  * listing for the whole list instead of a read per domain.
  */
 async function probedKindsOf(reader: StateReader, domains: number): Promise<(domid: number) => readonly DeviceType[]> {
-  const listed = DEVICE_TYPES.filter((type) => type.probeDomains !== undefined);
-  if (domains < 2 || listed.length === 0) return () => DEVICE_TYPES;
-  const present = await Promise.all(listed.map(async (type) => new Set(await reader.list(type.probeDomains!) ?? [])));
-  const cache = new Map<string, readonly DeviceType[]>();
-  return (domid) => {
-    const name = String(domid);
-    const skipped = listed.filter((_, i) => !present[i]!.has(name));
-    const key = skipped.map((type) => type.name).join();
-    let kinds = cache.get(key);
-    if (!kinds) cache.set(key, (kinds = DEVICE_TYPES.filter((type) => !skipped.includes(type))));
-    return kinds;
-  };
+  if (domains < 2) return () => DEVICE_TYPES;
+  const present = new Map<DeviceType, Set<string>>();
+  for (const type of DEVICE_TYPES) {
+    if (type.probeDomains !== undefined) present.set(type, new Set(await reader.list(type.probeDomains) ?? []));
+  }
+  return (domid) => DEVICE_TYPES.filter((type) => present.get(type)?.has(String(domid)) ?? true);
 }
 
 async function orFailure<T>(domid: number, result: Promise<T>): Promise<T | DomainFailure> {

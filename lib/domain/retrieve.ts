@@ -90,17 +90,13 @@ async function readDomainOnce(context: RetrieveContext, domid: number, options: 
   const uuid = liveUuid({ domid, values: new Map([[paths.vm, vm]]) });
 
   const read = async (): Promise<[DomainConfig, DomainState]> => {
-    if (options.snapshot) {
-      const template = await readTemplate(context, domid, uuid, vm, hinted);
-      const state = await xenstore.transaction(
-        (tx) => readDomainState(tx, domid, stateOptions(template, probed)),
-        options.signal ? { signal: options.signal } : {},
-      );
-      return [template, state];
-    }
     // The template is a local file: read first, it says which device dirs to list at once.
     const template = await readTemplate(context, domid, uuid, vm, hinted);
-    return [template, await readDomainState(context.reader, domid, stateOptions(template, probed))];
+    const stateOf = (ops: StateReader) => readDomainState(ops, domid, stateOptions(template, probed));
+    const state = options.snapshot
+      ? await xenstore.transaction(stateOf, options.signal ? { signal: options.signal } : {})
+      : await stateOf(context.reader);
+    return [template, state];
   };
 
   // libxl checks that the domain survived the wait for the lock; here the

@@ -174,14 +174,8 @@ export class TemplateStore {
    */
   async removeAll(domid: number): Promise<string[]> {
     checkDomid(domid);
-    let names: string[];
-    try {
-      names = await readdir(this.dir);
-    } catch (error) {
-      throw fileError('cannot list userdata directory', this.dir, error, domid);
-    }
     const removed: string[] = [];
-    for (const name of names) {
+    for (const name of await this.#fileNames(domid)) {
       const parsed = parseUserdataName(name);
       if (!parsed || parsed.domid !== domid || parsed.userid === LOCK_USERID) continue;
       const path = join(this.dir, name);
@@ -201,19 +195,21 @@ export class TemplateStore {
    * decides, read under the lock.
    */
   async templateUuids(): Promise<Map<number, string>> {
-    let names: string[];
-    try {
-      names = await readdir(this.dir);
-    } catch (error) {
-      throw fileError('cannot list userdata directory', this.dir, error);
-    }
     const uuids = new Map<number, string | undefined>();
-    for (const name of names) {
+    for (const name of await this.#fileNames()) {
       const parsed = parseUserdataName(name);
       if (!parsed || parsed.kind !== 'd' || parsed.userid !== TEMPLATE_USERID) continue;
       uuids.set(parsed.domid, uuids.has(parsed.domid) ? undefined : parsed.uuid); // two: no hint
     }
     return new Map([...uuids].filter((entry): entry is [number, string] => entry[1] !== undefined));
+  }
+
+  async #fileNames(domid?: number): Promise<string[]> {
+    try {
+      return await readdir(this.dir);
+    } catch (error) {
+      throw fileError('cannot list userdata directory', this.dir, error, domid);
+    }
   }
 
   async #domainExists(domid: number): Promise<boolean> {

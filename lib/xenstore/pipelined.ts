@@ -3,15 +3,30 @@
 // libxenstore keeps one request in flight per handle, the wire protocol many
 // (replies carry the req_id), so readMany and readTree cost about one round
 // trip per window instead of one per key, and concurrent callers' requests
-// overlap. Where no Unix socket can be reached (only /dev/xen/xenbus) the
-// store keeps using its libxenstore handles.
+// overlap. C xenstored answers one request per connection per turn of its
+// poll loop, so under load the batches spread over a few connections (each
+// opened only once the others are busy): fewer loop turns per request. Where
+// no Unix socket can be reached (only /dev/xen/xenbus) the store keeps using
+// its libxenstore handles.
 import { XenStoreError } from './errors.js';
 import type { XenStoreNode } from './types.js';
 import { XenStoreConnection, XenStoreWireError } from './wire.js';
 
+/** Most connections one store opens for its batches. */
+const MAX_CONNECTIONS = 4;
+/** Requests queued on each open connection before another is opened. */
+const BUSY_PENDING = 64;
+
+interface Slot {
+  /** Resolves to undefined when the first connection finds no socket. */
+  ready: Promise<XenStoreConnection | undefined>;
+  wire?: XenStoreConnection;
+}
+
 export class PipelinedReads {
-  /** undefined until first used; resolves to undefined where no socket is reachable. */
-  private connecting: Promise<XenStoreConnection | undefined> | undefined;
+  private slots: Slot[] = [];
+  /** Lowered when an extra connection fails (xenstored's listen backlog, its connection quota). */
+  private maxConnections = MAX_CONNECTIONS;
   /** Batches started and not yet settled: close() waits for them. */
   private readonly inFlight = new Set<Promise<unknown>>();
 
@@ -35,19 +50,49 @@ export class PipelinedReads {
   /** Waits for the batches in flight, then closes the connection. */
   async close(): Promise<void> {
     await Promise.allSettled(this.inFlight);
-    const wire = await this.connecting;
-    this.connecting = undefined;
-    await wire?.close();
+    const slots = this.slots;
+    this.slots = [];
+    await Promise.all(slots.map(async (slot) => (await slot.ready)?.close()));
   }
 
-  private connection(): Promise<XenStoreConnection | undefined> {
-    return (this.connecting ??= XenStoreConnection.connect(this.socketPath).catch(() => undefined));
+  /**
+   * The least busy open connection (another is opened in the background while
+   * every open one is busy); only the first batch waits for a connect.
+   */
+  private connection(): XenStoreConnection | Promise<XenStoreConnection | undefined> {
+    let idlest: XenStoreConnection | undefined;
+    let connecting: Slot | undefined;
+    for (const slot of this.slots) {
+      if (!slot.wire) connecting ??= slot;
+      else if (!idlest || slot.wire.pending < idlest.pending) idlest = slot.wire;
+    }
+    if (!idlest) return (connecting ?? this.connect()).ready;
+    if (idlest.pending >= BUSY_PENDING && !connecting && this.slots.length < this.maxConnections) this.connect();
+    return idlest;
+  }
+
+  private connect(): Slot {
+    const slot: Slot = {
+      ready: XenStoreConnection.connect(this.socketPath).then((wire) => {
+        slot.wire = wire;
+        return wire;
+      }, () => {
+        if (this.slots[0] === slot) return undefined; // no socket: the fallback serves every batch
+        this.slots = this.slots.filter((other) => other !== slot);
+        this.maxConnections = this.slots.length;
+        return undefined;
+      }),
+    };
+    this.slots.push(slot);
+    return slot;
   }
 
   /** One request or batch on the wire, or by fallback; tracked for close(). */
   private run<T>(syscall: string, onWire: (wire: XenStoreConnection) => Promise<T>, fallback: () => Promise<T>): Promise<T> {
     const running = (async () => {
-      const wire = await this.connection();
+      const chosen = this.connection();
+      // An open connection takes the batch at once, so the next pick sees its queue.
+      const wire = chosen instanceof Promise ? await chosen : chosen;
       if (!wire) return fallback();
       try {
         return await onWire(wire);
@@ -61,13 +106,16 @@ export class PipelinedReads {
     return running;
   }
 
+  private drop(wire: XenStoreConnection): void {
+    const before = this.slots.length;
+    this.slots = this.slots.filter((slot) => slot.wire !== wire);
+    if (this.slots.length < before) void wire.close().catch(() => undefined);
+  }
+
   /** The wire's error as the XenStoreError libxenstore's path would raise; a lost connection is dropped. */
   private failed(wire: XenStoreConnection, error: unknown, syscall: string): unknown {
     if (error instanceof XenStoreWireError) {
-      if (error.code === 'ERR_XENSTORE_CONNECTION_LOST' && this.connecting) {
-        this.connecting = undefined; // the next batch connects afresh
-        void wire.close().catch(() => undefined);
-      }
+      if (error.code === 'ERR_XENSTORE_CONNECTION_LOST') this.drop(wire); // later batches connect afresh
       return new XenStoreError(`${error.code}: ${error.message}`, { code: error.code, errno: 104, syscall, cause: error });
     }
     const failure = error as NodeJS.ErrnoException;

@@ -1,6 +1,6 @@
 // Every request, sync and async, against the real xenstored.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -267,6 +267,27 @@ describe('batches', () => {
       expect(await store.list('/batch/none')).toBeUndefined();
     } finally {
       await native.close();
+    }
+  });
+
+  it('a single batch uses one connection; a heavy load spreads over at most four, all answered in order', async () => {
+    const sockets = () => readdirSync(`/proc/${daemon.current.pid}/fd`)
+      .filter((fd) => { try { return readlinkSync(`/proc/${daemon.current.pid}/fd/${fd}`).startsWith('socket:'); } catch { return false; } }).length;
+    const own = XenStore.open({ path: daemon.current.socketPath, poolSize: 1 });
+    try {
+      own.readSync('/batch'); // the libxenstore handle is open
+      const before = sockets();
+      const paths = Array.from({ length: 40 }, (_, i) => `/batch/d${i}/name`);
+      const expected = paths.map((path) => own.readSync(path));
+      expect(await own.readMany(paths)).toEqual(expected);
+      expect(sockets() - before).toBe(1);
+      const heavy = await Promise.all(Array.from({ length: 60 }, (_, i) => own.readMany(paths.map((_, k) => paths[(k + i) % paths.length]!))));
+      heavy.forEach((values, i) => expect(values).toEqual(expected.map((_, k) => expected[(k + i) % expected.length])));
+      const opened = sockets() - before;
+      expect(opened).toBeGreaterThan(1);
+      expect(opened).toBeLessThanOrEqual(4);
+    } finally {
+      await own.close();
     }
   });
 

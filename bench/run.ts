@@ -1,7 +1,9 @@
 // `list -l` benchmark: N PV domains on a private real xenstored, listed by
 // xen-domconfig (library and CLI), by the real `xl list -l` on the same state
 // (when ../shared/fakexen is present) and by the two C floors of the same
-// reads; requests per domain from xenstored's trace; peak RSS of the CLI.
+// reads; requests per domain from xenstored's trace; xenstored's own CPU time
+// during each run (the single-threaded daemon's share, which no client can
+// overlap away); peak RSS of the CLI.
 //
 //   npm run bench                 quick: N = 10, 100, 200, 1000, few repetitions
 //   npm run bench -- --full       more repetitions
@@ -62,6 +64,13 @@ const SERIES: { name: SeriesName; label: string; color: string }[] = [
 ];
 
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
+const CLOCK_TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+
+/** CPU time (user + system) a process has used so far, from /proc (clock-tick resolution). */
+function cpuMsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND; // utime, stime
+}
 
 function log(text: string): void {
   process.stderr.write(`${text}\n`);
@@ -188,6 +197,13 @@ interface SizeResult {
   domains: number;
   populateMs: number;
   series: Partial<Record<SeriesName, Stats>>;
+  /** Median CPU time of xenstored during one run of each series. */
+  daemonCpuMs: Partial<Record<SeriesName, number>>;
+  /**
+   * Node's own start (`node -e ''`) plus xenstored's CPU during a CLI run: what
+   * the CLI cannot go below with these requests to this daemon.
+   */
+  cliFloorMs?: number;
   ratios: Record<string, number>;
   /** CPU of the template codec over all domains: parse of every template, format of the whole list. */
   codecMs?: { parse: number; format: number; roundTripsPerSecond: number };
@@ -240,44 +256,57 @@ async function main(): Promise<void> {
       }
 
       const series: Partial<Record<SeriesName, number[]>> = {};
-      const add = (name: SeriesName, ms: number) => { (series[name] ??= []).push(ms); };
+      const daemonCpu: Partial<Record<SeriesName, number[]>> = {};
+      const nodeStarts: number[] = [];
+      const add = (name: SeriesName, ms: number, daemonMs: number) => {
+        (series[name] ??= []).push(ms);
+        (daemonCpu[name] ??= []).push(daemonMs);
+      };
+      /** Times one run (by its own figure when it returns one) and xenstored's CPU meanwhile. */
+      const measure = async (name: SeriesName, run: () => unknown): Promise<void> => {
+        const cpu = cpuMsOf(bench.daemon.pid);
+        const start = nowMs();
+        const reported = await run();
+        const ms = typeof reported === 'number' ? reported : nowMs() - start;
+        add(name, ms, cpuMsOf(bench.daemon.pid) - cpu);
+      };
       for (let i = 0; i < REPEAT; i++) {
         if (timed('library')) {
-          const start = nowMs();
-          const entries = await host.listDomains({ long: true });
-          add('library', nowMs() - start);
+          let entries: LongListEntry[] = [];
+          await measure('library', async () => { entries = await host.listDomains({ long: true }); });
           const failures = failuresOf(entries);
           if (failures.length > 0) throw new Error(`listDomains failed for ${failures.length} domains: ${failures.slice(0, 3).join('; ')}`);
           if (entries.length !== size + 1) throw new Error(`listDomains returned ${entries.length} domains, expected ${size + 1}`);
         }
-        if (timed('libraryNative')) {
-          const start = nowMs();
-          await bench.nativeHost.listDomains({ long: true });
-          add('libraryNative', nowMs() - start);
+        if (timed('libraryNative')) await measure('libraryNative', async () => { await bench.nativeHost.listDomains({ long: true }); });
+        if (timed('cli')) {
+          await measure('cli', () => timedProcess(process.execPath, cliArgs(bench.daemon.socketPath, bench.userdataDir), process.env));
+          nodeStarts.push(timedProcess(process.execPath, ['-e', ''], process.env));
         }
-        if (timed('cli')) add('cli', timedProcess(process.execPath, cliArgs(bench.daemon.socketPath, bench.userdataDir), process.env));
-        if (real && env && i < XL_REPEAT) {
-          const start = nowMs();
-          timedProcess(real.xl, ['list', '-l'], env);
-          add('xl', nowMs() - start);
-        }
-        if (timed('serialFloor')) add('serialFloor', floor('serial_floor', bench.daemon.socketPath).ms);
-        if (timed('pipelinedFloor')) add('pipelinedFloor', floor('pipelined_floor', bench.daemon.socketPath).ms);
+        if (real && env && i < XL_REPEAT) await measure('xl', () => timedProcess(real.xl, ['list', '-l'], env));
+        if (timed('serialFloor')) await measure('serialFloor', () => floor('serial_floor', bench.daemon.socketPath).ms);
+        if (timed('pipelinedFloor')) await measure('pipelinedFloor', () => floor('pipelined_floor', bench.daemon.socketPath).ms);
       }
 
       const codecMs = ONLY ? undefined : await codecCost(host, bench);
       const summary = Object.fromEntries(Object.entries(series).map(([name, samples]) => [name, stats(samples)])) as Partial<Record<SeriesName, Stats>>;
+      const daemonCpuMs = Object.fromEntries(Object.entries(daemonCpu).map(([name, samples]) => [name, Number(stats(samples).median.toFixed(0))]));
+      const cliFloorMs = nodeStarts.length > 0 ? Number((stats(nodeStarts).median + daemonCpuMs.cli!).toFixed(1)) : undefined;
       const ratio = (a: SeriesName, b: SeriesName) => {
         const [x, y] = [summary[a]?.median, summary[b]?.median];
         return x !== undefined && y !== undefined ? Number((x / y).toFixed(3)) : undefined;
       };
       const ratios = Object.fromEntries(Object.entries({
         'cli/xl': ratio('cli', 'xl'),
+        'cliFloor/xl': cliFloorMs !== undefined && summary.xl ? Number((cliFloorMs / summary.xl.median).toFixed(3)) : undefined,
         'library/xl': ratio('library', 'xl'),
         'library/serialFloor': ratio('library', 'serialFloor'),
         'library/pipelinedFloor': ratio('library', 'pipelinedFloor'),
       }).filter(([, value]) => value !== undefined)) as Record<string, number>;
-      results.push({ domains: size, populateMs: Number(populateMs.toFixed(0)), series: summary, ratios, ...(codecMs ? { codecMs } : {}) });
+      results.push({
+        domains: size, populateMs: Number(populateMs.toFixed(0)), series: summary, daemonCpuMs,
+        ...(cliFloorMs === undefined ? {} : { cliFloorMs }), ratios, ...(codecMs ? { codecMs } : {}),
+      });
       log(`N=${size}: ${SERIES.filter((s) => summary[s.name]).map((s) => `${s.name} ${summary[s.name]!.median.toFixed(1)} ms`).join(', ')}`);
     }
 
@@ -368,6 +397,12 @@ function table(requests: Record<string, number>, results: SizeResult[], rssKb: n
   for (const r of results) {
     const ratio = (key: string) => (r.ratios[key] === undefined ? '-' : r.ratios[key]!.toFixed(2));
     lines.push(`| ${r.domains} | ${SERIES.map((s) => fmt(r.series[s.name])).join(' | ')} | ${ratio('cli/xl')} | ${ratio('library/xl')} | ${ratio('library/serialFloor')} | ${ratio('library/pipelinedFloor')} |`);
+  }
+  lines.push('', '| N | ' + SERIES.map((s) => `xenstored CPU, ${s.name} ms`).join(' | ') + ' | cli floor ms | cli floor/xl |');
+  lines.push('|---|' + SERIES.map(() => '---').join('|') + '|---|---|');
+  for (const r of results) {
+    const floorRatio = r.ratios['cliFloor/xl'];
+    lines.push(`| ${r.domains} | ${SERIES.map((s) => r.daemonCpuMs[s.name] ?? '-').join(' | ')} | ${r.cliFloorMs ?? '-'} | ${floorRatio === undefined ? '-' : floorRatio.toFixed(2)} |`);
   }
   const last = results[results.length - 1];
   if (Object.keys(requests).length > 0) lines.push('', `requests per domain: ${Object.entries(requests).map(([k, v]) => `${k} ${v}`).join(', ')}`);

@@ -42,12 +42,17 @@ export function parseMac(s: string): Mac | null {
   return /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(s) ? s.toLowerCase() : null;
 }
 
+const HEX_BYTES = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
 export function formatMac(bytes: ArrayLike<number>): Mac {
   if (bytes.length !== 6) throw new RangeError('a MAC address has 6 bytes');
-  return Array.from(bytes, (b) => {
-    if (!Number.isInteger(b) || b < 0 || b > 255) throw new RangeError(`not a byte: ${b}`);
-    return b.toString(16).padStart(2, '0');
-  }).join(':');
+  let mac = '';
+  for (let i = 0; i < 6; i++) {
+    const hex = HEX_BYTES[bytes[i]!];
+    if (hex === undefined || !Number.isInteger(bytes[i])) throw new RangeError(`not a byte: ${bytes[i]}`);
+    mac += i === 0 ? hex : `:${hex}`;
+  }
+  return mac;
 }
 
 export function macToBytes(mac: Mac): number[] {

@@ -2,7 +2,7 @@
 //   <dir>/userdata-<kind>.<domid>.<uuid>.<userid>
 // kind d = data, n = new (temporary), l = lock. Every name is built from a
 // validated domid and uuid only, so no input can steer a path elsewhere.
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { TemplateError } from './errors.js';
 
 /** libxl's XEN_LIB_DIR. */
@@ -47,16 +47,13 @@ export function userdataDir(dir: string | undefined): string {
   return resolve(dir ?? DEFAULT_USERDATA_DIR);
 }
 
-export function userdataPath(dir: string, kind: UserdataKind, domid: number, uuid: string, userid: string): string {
-  return join(dir, `userdata-${kind}.${checkDomid(domid)}.${checkUuid(uuid)}.${userid}`);
-}
-
+/** libxl__userdata_path's three files of a domain, in dir (a resolved folder: userdataDir's result). */
 export function templatePaths(dir: string, domid: number, uuid: string): TemplatePaths {
-  return {
-    data: userdataPath(dir, 'd', domid, uuid, TEMPLATE_USERID),
-    temporary: userdataPath(dir, 'n', domid, uuid, TEMPLATE_USERID),
-    lock: userdataPath(dir, 'l', domid, uuid, LOCK_USERID),
-  };
+  checkDomid(domid);
+  checkUuid(uuid, domid);
+  const prefix = `${dir === '/' ? '' : dir}/userdata-`;
+  const name = (kind: UserdataKind, userid: string) => `${prefix}${kind}.${domid}.${uuid}.${userid}`;
+  return { data: name('d', TEMPLATE_USERID), temporary: name('n', TEMPLATE_USERID), lock: name('l', LOCK_USERID) };
 }
 
 /** Splits a userdata file name; undefined for anything else. */

@@ -1,5 +1,7 @@
 // The command line end to end: the built dist/lib/cli/main.js against a
 // private real xenstored, domains laid out as libxl's create leaves them.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { chmodSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -170,6 +172,17 @@ describe('list', () => {
     expect(keepGoing.stderr).toMatch(/domain 5: /);
     const listed = parseDomainList(keepGoing.stdout);
     expect(listed.map((entry) => entry.domid)).toEqual([1, 2]);
+  });
+
+  it('ends quietly with status 141 (as SIGPIPE would) when its reader goes away', async () => {
+    const child = spawn(process.execPath, [CLI, '--xenstore', xs.current.socketPath, '--userdata-dir', userdata.dir, 'list', '-l', '1', '2'],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy(); // the reader is gone before anything is written
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk; });
+    const [code] = await once(child, 'close') as [number | null];
+    expect(code).toBe(141);
+    expect(stderr).toBe('');
   });
 
   it('-l prints exactly formatDomainList of what retrieve returns', async () => {

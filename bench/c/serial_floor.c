@@ -31,7 +31,7 @@ static char **list(const char *path, unsigned int *num)
 
 static void read_domain(unsigned domid, int vcpus)
 {
-	char path[256];
+	char path[512]; /* room for a device dir (dev, below) and a key */
 	static const char *const keys[] = { "name", "vm", "memory/target", "memory/static-max" };
 	unsigned int ncpus, nkinds;
 

@@ -8,7 +8,7 @@ export {
 export type * from './config/types.js';
 export {
   TemplateStore, TemplateError, DEFAULT_USERDATA_DIR, DEFAULT_LOCK_TIMEOUT_MS,
-  type TemplateStoreOptions, type LockOptions, type ReleaseLock, type TemplatePaths,
+  type TemplateStoreOptions, type LockOptions, type ReleaseLock, type ReleaseOptions, type TemplatePaths,
 } from './userdata/index.js';
 export * from './domain/index.js';
 export { DEVICE_TYPES, deviceType, type DeviceType } from './devices/index.js';

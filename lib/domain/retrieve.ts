@@ -107,16 +107,18 @@ async function readDomainOnce(context: RetrieveContext, domid: number, options: 
     ...(options.lockTimeoutMs === undefined ? {} : { timeoutMs: options.lockTimeoutMs }),
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  let template: DomainConfig;
-  let state: DomainState;
+  // The domain is the one whose uuid names the lock and the template, and still exists.
+  const sameDomain = (state: DomainState) =>
+    state.values.get(paths.vm) === vm && (vm !== undefined || state.values.get(paths.name) !== undefined);
+  let reading: [DomainConfig, DomainState] | undefined;
   try {
-    [template, state] = await read();
+    reading = await read();
   } finally {
-    await release();
+    await release({ keepLockFile: reading !== undefined && sameDomain(reading[1]) });
   }
-  const vmNow = state.values.get(paths.vm);
-  if (hinted && vmNow !== vm) throw new StaleUuidHint();
-  if (vmNow !== vm || (vm === undefined && state.values.get(paths.name) === undefined)) {
+  const [template, state] = reading;
+  if (!sameDomain(state)) {
+    if (hinted && state.values.get(paths.vm) !== vm) throw new StaleUuidHint();
     throw new DomainError('ENODOMAIN', `domain ${domid} (${uuid}) vanished while its configuration was read`, { domid });
   }
 

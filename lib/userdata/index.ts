@@ -39,8 +39,18 @@ export interface LockOptions extends DomainFileOptions, LockWaitOptions {
   checkDomain?: boolean;
 }
 
+export interface ReleaseOptions {
+  /**
+   * Leave the lock file in place, as the next holder (us or libxl) would create it again:
+   * cheaper than libxl's release, which removes it. Only for a domain seen alive, with this
+   * uuid, under the lock: libxl's destroy removes the file through its own release, but a
+   * file kept for a domain already destroyed would stay for good.
+   */
+  keepLockFile?: boolean;
+}
+
 /** Releases a held lock; calling it again does nothing. */
-export type ReleaseLock = () => Promise<void>;
+export type ReleaseLock = (options?: ReleaseOptions) => Promise<void>;
 
 /** Waits this long for the lock unless told otherwise (libxl waits forever). */
 export const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
@@ -132,10 +142,10 @@ export class TemplateStore {
     const held = await acquireFileLock(path, timeoutMs, options.signal, domid);
     if (options.checkDomain !== false) await this.#checkDomain(domid, uuid, held);
     let released = false;
-    return async () => {
+    return async (release: ReleaseOptions = {}) => {
       if (released) return;
       released = true;
-      releaseFileLock(held);
+      releaseFileLock(held, release.keepLockFile === true);
     };
   }
 

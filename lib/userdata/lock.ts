@@ -3,6 +3,9 @@
 //   open(O_RDWR|O_CREAT, 0666); flock(LOCK_EX); held only if stat(path) is
 //   still the inode of the fd (a previous holder may have unlinked it while we
 //   waited, another may have created a new one); release = unlink, then close.
+//   A release may instead just close, leaving the file for the next holder:
+//   the inode check passes on it, and creating and removing a file per
+//   domain is most of what a lock costs (a list of 1000 domains makes 1000).
 // Each step is one native call: a few non-blocking system calls on a local
 // file, cheaper on this thread than a trip through the libuv pool. libxl
 // blocks in flock(); here the wait is a non-blocking flock on the same fd
@@ -58,10 +61,14 @@ export async function acquireFileLock(path: string, timeoutMs: number, signal: A
   }
 }
 
-/** Unlink before close: a waiter that wins flock on our fd then sees the path gone and retries. */
-export function releaseFileLock(lock: HeldFileLock): void {
+/**
+ * Unlink before close: a waiter that wins flock on our fd then sees the path gone and retries.
+ * With keepFile, close only: a waiter that wins flock on our fd holds the file, still at its path.
+ */
+export function releaseFileLock(lock: HeldFileLock, keepFile = false): void {
   try {
-    native().unlockFile(lock.path, lock.fd);
+    if (keepFile) closeSync(lock.fd);
+    else native().unlockFile(lock.path, lock.fd);
   } catch (error) {
     throw fileError(`cannot ${(error as NodeJS.ErrnoException).syscall ?? 'unlink'} lock file`, lock.path, error);
   }

@@ -1,4 +1,5 @@
 // retrieveDomainConfiguration against a real xenstored holding libxl's layout.
+import { existsSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MEMKB_DEFAULT, type DomainConfig } from '../../lib/config/index.js';
 import { XenHost } from '../../lib/domain/host.js';
@@ -113,6 +114,21 @@ describe('refreshed fields', () => {
     };
     const racing = new XenHost({ xenstore: store, userdataDir: userdata.dir, reader: destroyer });
     await expect(racing.retrieveDomainConfiguration(13)).rejects.toMatchObject({ code: 'ENODOMAIN', domid: 13 });
+    // Nobody would remove a lock file kept for a domain already gone.
+    expect(existsSync(host.templates.paths(13, uuidOf(13)).lock)).toBe(false);
+  });
+
+  it('leaves the lock file of a live domain for the next holder, which locks the same inode', async () => {
+    await createDomain(store, userdata.dir, { domid: 15, name: 'fifteen', type: 'pv' });
+    const { lock } = host.templates.paths(15, uuidOf(15));
+    await host.retrieveDomainConfiguration(15);
+    const kept = statSync(lock).ino;
+    await host.retrieveDomainConfiguration(15);
+    expect(statSync(lock).ino).toBe(kept);
+    const release = await host.templates.lock(15, { timeoutMs: 0 });
+    expect(statSync(lock).ino).toBe(kept);
+    await release();
+    expect(existsSync(lock)).toBe(false); // a plain release is libxl's: unlink, then close
   });
 
   it('a rename while the lock is awaited is seen: the name is read under the lock', async () => {

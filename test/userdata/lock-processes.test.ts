@@ -49,13 +49,19 @@ function track<T>(promise: Promise<T>): { promise: Promise<T>; settled: () => bo
   return { promise, settled: () => settled };
 }
 
-/** Inodes of this process's open descriptors of `path`, marking unlinked ones. */
-function openDescriptorsOf(path: string): string[] {
+/** A process's open descriptors of `path` (default: ours), marking unlinked ones. */
+function openDescriptorsOf(path: string, pid: number | 'self' = 'self'): string[] {
   const found: string[] = [];
-  for (const fd of readdirSync('/proc/self/fd')) {
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return found; // not started yet, or gone
+  }
+  for (const fd of fds) {
     let target: string;
     try {
-      target = readlinkSync(`/proc/self/fd/${fd}`);
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
     } catch {
       continue;
     }
@@ -90,13 +96,27 @@ describe('lock between processes', () => {
     expect(await holder.exited).toEqual({ code: 0, signal: null });
   });
 
+  it('a waiter in another process takes a file we release with keepLockFile, still at its path', async () => {
+    const release = await store.lock(DOMID);
+    const { lock } = store.paths(DOMID, UUID);
+    const kept = statSync(lock).ino;
+    const waiter = child('lock-holder.ts', ['store', xsd.current.socketPath, dir, String(DOMID), UUID]);
+    await until(() => openDescriptorsOf(lock, waiter.pid).includes('current'), 'the child to wait on the lock file');
+    const locked = track(waiter.line('locked', 60_000));
+    await release({ keepLockFile: true });
+    await locked.promise;
+    expect(statSync(lock).ino).toBe(kept);
+    expect(await store.lock(DOMID, { timeoutMs: 50 }).catch((e: { code?: string }) => e.code)).toBe('ELOCKTIMEOUT');
+    waiter.send('release');
+    await waiter.line('released');
+    expect(existsSync(lock)).toBe(false);
+  });
+
   it('the other process waits for us', async () => {
     const release = await store.lock(DOMID);
     const waiter = child('lock-holder.ts', ['store', xsd.current.socketPath, dir, String(DOMID), UUID]);
     // The waiter has the lock file open once it is polling flock on it.
-    await until(() => existsSync(`/proc/${waiter.pid}/fd`) && readdirSync(`/proc/${waiter.pid}/fd`)
-      .some((fd) => { try { return readlinkSync(`/proc/${waiter.pid}/fd/${fd}`) === store.paths(DOMID, UUID).lock; } catch { return false; } }),
-    'the child to open the lock file');
+    await until(() => openDescriptorsOf(store.paths(DOMID, UUID).lock, waiter.pid).includes('current'), 'the child to open the lock file');
     const early = track(waiter.line('locked', 60_000));
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(early.settled()).toBe(false);

@@ -223,6 +223,17 @@ describe('lock', () => {
     expect(existsSync(lock)).toBe(false);
   });
 
+  it('keepLockFile: the release only closes, and the next holder locks the file it left', async () => {
+    const { lock } = store.paths(DOMID, UUID);
+    await (await store.lock(DOMID))({ keepLockFile: true });
+    const kept = statSync(lock).ino;
+    const release = await store.lock(DOMID, { timeoutMs: 0 });
+    expect(statSync(lock).ino).toBe(kept);
+    expect(await codeOf(store.lock(DOMID, { timeoutMs: 0 }))).toBe('ELOCKTIMEOUT'); // it still excludes
+    await release();
+    expect(existsSync(lock)).toBe(false);
+  });
+
   it('a second holder in the same process times out (ELOCKTIMEOUT), then gets it after release', async () => {
     const release = await store.lock(DOMID);
     const error = await store.lock(DOMID, { timeoutMs: 50 }).then(() => undefined, (e: unknown) => e);

@@ -161,6 +161,16 @@ describe.skipIf(unavailable !== undefined)('with the real xl', () => {
     }
   });
 
+  it('xl locks a lock file we kept as it finds it, and its release removes it', async () => {
+    const { lock } = store.paths(domid, UUID);
+    await (await store.lock(domid))({ keepLockFile: true });
+    expect(lockInode(lock)).toBeDefined();
+    const listed = await fx.current.xl('list', '-l', NAME);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout)).toMatchObject([{ config: { c_info: { uuid: UUID } } }]);
+    expect(lockInode(lock)).toBeUndefined();
+  });
+
   it('removeAll removes the domain\'s userdata but no other domain\'s, and xl destroy still works', async () => {
     const dir = fx.current.env.FAKEXEN_USERDATA_DIR;
     const before = readdirSync(dir);
@@ -172,7 +182,10 @@ describe.skipIf(unavailable !== undefined)('with the real xl', () => {
     expect(removed.sort()).toEqual(ours.map((name) => join(dir, name)).sort());
     expect(readdirSync(dir).sort()).toEqual(before.filter((name) => !ours.includes(name)).sort());
     expect(await store.readText(domid).catch((error: { code?: string }) => error.code)).toBe('ENOTEMPLATE');
+    await (await store.lock(domid))({ keepLockFile: true });
     const destroyed = await fx.current.xl('destroy', NAME);
     expect(destroyed.code, destroyed.stderr).toBe(0);
+    // xl's destroy takes the lock and its release removes the file we kept.
+    expect(readdirSync(dir).filter((name) => name.includes(`.${domid}.${UUID}.`))).toEqual([]);
   });
 });

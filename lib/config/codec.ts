@@ -54,17 +54,10 @@ function compile(t: StructType): Compiled {
   if (c) return c;
   const byKey = new Map<string, KeyTarget>();
   const keyText: string[] = [];
-  // The default-maker's source: one object literal listing every field in order. Names come
-  // from the schema table only; primitive defaults are written as literals, the others are
-  // made by calling back into defaultsOf.
+  // The default-maker's source: one object literal listing every field in order, nested
+  // structs and arrays written out in place, so one call makes the whole tree. Names come
+  // from the schema table only.
   const parts: string[] = [];
-  const makers: (() => unknown)[] = [];
-  const literal = (value: unknown, make: () => unknown): string => {
-    if (typeof value === 'bigint') return `${value}n`;
-    if (typeof value !== 'object' || value === null) return JSON.stringify(value);
-    makers.push(make);
-    return `m[${makers.length - 1}]()`;
-  };
   t.fields.forEach((f, index) => {
     const type = f[1];
     if (type.kind === 'union') {
@@ -73,17 +66,27 @@ function compile(t: StructType): Compiled {
       const arm = type.enum.init;
       const armType = arm === null ? undefined : type.arms[arm];
       parts.push(`${JSON.stringify(type.keyvar)}: ${JSON.stringify(arm)}`);
-      parts.push(`"u": ${armType ? literal({}, () => defaultStruct(armType)) : 'null'}`);
+      parts.push(`"u": ${armType ? sourceOf(defaultStruct(armType)) : 'null'}`);
     } else {
       byKey.set(f[0], { index });
       keyText.push(`${quote(f[0])}: `);
-      parts.push(`${JSON.stringify(f[0])}: ${literal(defaultsOf(type, f[2]), () => defaultsOf(type, f[2]))}`);
+      parts.push(`${JSON.stringify(f[0])}: ${sourceOf(defaultsOf(type, f[2]))}`);
     }
   });
-  const makeDefault = new Function('m', `return () => ({ ${parts.join(', ')} });`)(makers) as () => Obj;
+  const makeDefault = new Function(`return () => ({ ${parts.join(', ')} });`)() as () => Obj;
   c = { byKey, keyText, makeDefault };
   compiledCache.set(t, c);
   return c;
+}
+
+/** Source of an expression making a fresh copy of a default value (primitives, bigints, arrays, plain objects). */
+function sourceOf(value: unknown): string {
+  if (typeof value === 'bigint') return `${value}n`;
+  if (Array.isArray(value)) return `[${value.map(sourceOf).join(', ')}]`;
+  if (typeof value === 'object' && value !== null) {
+    return `{ ${Object.entries(value).map(([key, v]) => `${JSON.stringify(key)}: ${sourceOf(v)}`).join(', ')} }`;
+  }
+  return JSON.stringify(value);
 }
 
 // ---- defaults (libxl's *_init) ----
@@ -139,9 +142,11 @@ function under(e: unknown, segment: string): unknown {
 /** Marks a key libxl treats as absent: its JSON type is not the field's (libxl__json_map_get). */
 const ABSENT = Symbol('absent');
 
-/** Reads a struct. Anything but an object reads as all defaults, as in libxl. */
-export function readStruct(t: StructType, node: JsonValue): Obj {
-  const obj = defaultStruct(t);
+/**
+ * Reads a struct into `obj` (a fresh default one unless given: the default a parent made
+ * for this field). Anything but an object reads as all defaults, as in libxl.
+ */
+export function readStruct(t: StructType, node: JsonValue, obj: Obj = defaultStruct(t)): Obj {
   if (!(node instanceof JsonObject)) return obj;
   const { byKey } = compile(t);
   const { keys, values } = node;
@@ -163,7 +168,7 @@ export function readStruct(t: StructType, node: JsonValue): Obj {
         if (seen[target.index]) continue;
         seen[target.index] = 1;
         const f = t.fields[target.index]!;
-        const v = readField(f[1], value);
+        const v = readField(f[1], value, obj[f[0]]);
         if (v !== ABSENT) obj[f[0]] = v;
       } else {
         if (key === chosenArmKey || !(value instanceof JsonObject)) continue;
@@ -206,8 +211,8 @@ function readEnum(node: string, t: EnumType): string {
   return v;
 }
 
-/** A field value, or ABSENT when libxl's type filter skips it. */
-function readField(t: SchemaType, node: JsonValue): unknown {
+/** A field value, or ABSENT when libxl's type filter skips it; `current` is the field's default. */
+function readField(t: SchemaType, node: JsonValue, current: unknown): unknown {
   switch (t.kind) {
     case 'int':
       return node instanceof JsonNumber && node.form === 'integer' ? expectInteger(node, t) : ABSENT;
@@ -230,8 +235,9 @@ function readField(t: SchemaType, node: JsonValue): unknown {
     case 'array':
       return Array.isArray(node) ? readElement(t, node) : ABSENT;
     case 'key_value_list':
-    case 'struct':
       return node instanceof JsonObject ? readElement(t, node) : ABSENT;
+    case 'struct':
+      return node instanceof JsonObject ? readStruct(t, node, current as Obj) : ABSENT;
     case 'cpuid':
     case 'ms_vm_genid':
       return readElement(t, node);

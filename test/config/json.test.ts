@@ -41,7 +41,8 @@ describe('parseJson reads as the yajl reader does', () => {
 
   it.each([
     ['-0', '{"a": -0}'], ['a fraction', '{"a": 1.0}'], ['an exponent', '{"a": 1e2, "b": [2E+1]}'],
-    ['16 digits', '{"a": 1234567890123456}'], ['a big integer', '[-12345678901234567890]'],
+    ['16 digits', '{"a": 1234567890123456}'], ['past 2^53', '{"a": 9007199254740993}'], ['a big integer', '[-12345678901234567890]'],
+    ['a space before a colon', '{"a" : 1}'],
     ['a repeated key', '{"a": 1, "a": 2}'], ['a repeated key with a space before its colon', '{"a" : 1, "a": 2, "b": 3}'],
     ['a key that is an array index', '{"b": 1, "10": 2}'], ['\\u0000', '{"a": "x\\u0000y"}'],
     ['a lone surrogate escape', '{"a": "\\ud800x", "b": "\\udc00"}'], ['\\v and \\f between tokens', '{"a":\v1,\f"b": 2}'],

@@ -11,7 +11,7 @@
 //            --only library,cli    time just these series; no request counts,
 //                                  cross-checks, codec cost, RSS or result files
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -147,8 +147,19 @@ async function stopBench(bench: Bench): Promise<void> {
   rmSync(bench.userdataDir, { recursive: true, force: true });
 }
 
+/**
+ * xl's view of the bench state: our xenstored, and its own copy of the templates. Each tool
+ * leaves the domain-userdata lock files as it does on a host of its own (xl removes them at
+ * every release, a list of ours keeps them for the next), so neither pays for the other's.
+ */
 function xlState(bench: Bench, runDir: string): XlState {
-  const state = { socketPath: bench.daemon.socketPath, userdataDir: bench.userdataDir, runDir };
+  const userdataDir = join(runDir, 'userdata');
+  rmSync(userdataDir, { recursive: true, force: true });
+  mkdirSync(userdataDir);
+  for (const name of readdirSync(bench.userdataDir)) {
+    if (name.startsWith('userdata-d.')) copyFileSync(join(bench.userdataDir, name), join(userdataDir, name));
+  }
+  const state = { socketPath: bench.daemon.socketPath, userdataDir, runDir };
   writeDomainTable(state, [
     { domid: 0, memKb: DOM0.maxMemKb, vcpus: DOM0.maxVcpus, uuid: DOM0.uuid },
     ...bench.domids.map((domid) => ({ domid, memKb: BENCH_SHAPE.memoryMiB * 1024, vcpus: BENCH_SHAPE.maxVcpus, uuid: benchUuid(domid) })),

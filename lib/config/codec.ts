@@ -42,10 +42,10 @@ interface KeyTarget {
 }
 interface Compiled {
   readonly byKey: Map<string, KeyTarget>;
-  /** `"name": ` for each field, ready to write */
-  readonly keyText: string[];
   /** Makes the struct with libxl's init values (an object literal, so V8 gives every one the same shape). */
   readonly makeDefault: () => Obj;
+  /** Writes the struct at a depth (see writeStruct). */
+  readonly write: (obj: Obj, depth: number) => string;
 }
 const compiledCache = new WeakMap<StructType, Compiled>();
 
@@ -53,7 +53,6 @@ function compile(t: StructType): Compiled {
   let c = compiledCache.get(t);
   if (c) return c;
   const byKey = new Map<string, KeyTarget>();
-  const keyText: string[] = [];
   // The default-maker's source: one object literal listing every field in order, nested
   // structs and arrays written out in place, so one call makes the whole tree. Names come
   // from the schema table only.
@@ -62,19 +61,17 @@ function compile(t: StructType): Compiled {
     const type = f[1];
     if (type.kind === 'union') {
       for (const arm of Object.keys(type.arms)) byKey.set(`${type.keyvar}.${arm}`, { index, arm });
-      keyText.push('');
       const arm = type.enum.init;
       const armType = arm === null ? undefined : type.arms[arm];
       parts.push(`${JSON.stringify(type.keyvar)}: ${JSON.stringify(arm)}`);
       parts.push(`"u": ${armType ? sourceOf(defaultStruct(armType)) : 'null'}`);
     } else {
       byKey.set(f[0], { index });
-      keyText.push(`${quote(f[0])}: `);
       parts.push(`${JSON.stringify(f[0])}: ${sourceOf(defaultsOf(type, f[2]))}`);
     }
   });
   const makeDefault = new Function(`return () => ({ ${parts.join(', ')} });`)() as () => Obj;
-  c = { byKey, keyText, makeDefault };
+  c = { byKey, makeDefault, write: compileWriter(t) };
   compiledCache.set(t, c);
   return c;
 }
@@ -435,41 +432,83 @@ function describe(node: JsonValue): string {
 /** Writes a struct as yajl does at `depth`; fields equal to libxl's init value are left out. */
 export function writeStruct(t: StructType, obj: Obj, depth: number): string {
   if (obj === null || typeof obj !== 'object') throw new ConfigError('', `an object (${t.name})`, `found ${typeof obj}`);
-  const { keyText } = compile(t);
-  const extras = obj[UNKNOWN_KEYS];
-  const members: string[] = [];
-  const inner = depth + 1;
-  let e = 0;
-  if (extras) e = writeExtras(extras, -1, e, members, inner);
-  const fields = t.fields;
-  for (let i = 0; i < fields.length; i++) {
-    const f = fields[i]!;
-    const type = f[1];
-    if (type.kind === 'union') {
-      const arm = obj[type.keyvar] as string | null;
-      if (arm !== null) {
-        const armType = arm === undefined ? undefined : type.arms[arm];
-        if (!armType) {
-          throw new ConfigError(type.keyvar, `one of ${Object.keys(type.arms).join(', ')}`, `found ${String(arm)}`);
-        }
-        const key = `${type.keyvar}.${arm}`;
-        try {
-          members.push(`${quote(key)}: ${writeStruct(armType, obj.u as Obj, inner)}`);
-        } catch (err) {
-          throw under(err, key);
-        }
-      }
-    } else {
-      const v = obj[f[0]];
-      try {
-        if (!isDefault(type, v, f[2])) members.push(keyText[i] + writeValue(type, v, inner));
-      } catch (err) {
-        throw under(err, f[0]);
-      }
+  return compile(t).write(obj, depth);
+}
+
+/**
+ * The struct's writer, generated from its schema fields: one statement per field that reads
+ * it by name and leaves it out when it equals libxl's init value (gentypes.py's
+ * get_default_expr), inline for the kinds a comparison decides and through isDefault for the
+ * others; values are written by writeValue. Unknown keys go back after the field they
+ * followed. An error names the field it came from.
+ */
+function compileWriter(t: StructType): (obj: Obj, depth: number) => string {
+  const names: string[] = [];
+  const body = t.fields.map((f, i) => {
+    const [name, type, init] = f;
+    names.push(name);
+    const extras = `if (x) e = writeExtras(x, ${i}, e, m, inner);`;
+    if (type.kind === 'union') return `at = -1; v = writeUnion(T[${i}], obj, inner); if (v !== undefined) m.push(v); ${extras}`;
+    const field = `at = ${i}; v = obj[${JSON.stringify(name)}];`;
+    const write = `m.push(${JSON.stringify(`${quote(name)}: `)} + writeValue(T[${i}], v, inner));`;
+    return `${field} if (${differsFromInit(type, init, i)}) ${write} ${extras}`;
+  });
+  const source = `return (obj, depth) => {
+    const inner = depth + 1;
+    const m = [];
+    const x = obj[UNKNOWN_KEYS];
+    let e = x ? writeExtras(x, -1, 0, m, inner) : 0;
+    let at = -1;
+    let v;
+    try {
+      ${body.join('\n      ')}
+    } catch (err) {
+      throw at < 0 ? err : under(err, N[at]);
     }
-    if (extras) e = writeExtras(extras, i, e, members, inner);
+    return writeObject(m, depth);
+  };`;
+  const fieldTypes = t.fields.map((f) => f[1]);
+  const inits = t.fields.map((f) => f[2]);
+  return new Function('T', 'I', 'N', 'UNKNOWN_KEYS', 'writeExtras', 'writeUnion', 'writeValue', 'writeObject', 'isDefault', 'under', source)(
+    fieldTypes, inits, names, UNKNOWN_KEYS, writeExtras, writeUnion, writeValue, writeObject, isDefault, under,
+  ) as (obj: Obj, depth: number) => string;
+}
+
+/** Source of the test that field `i` (in `v`) is to be written, inline where a comparison decides. */
+function differsFromInit(t: SchemaType, init: number | bigint | undefined, i: number): string {
+  switch (t.kind) {
+    case 'int':
+    case 'uint64': {
+      const value = init ?? t.init;
+      return `v !== ${typeof value === 'bigint' ? `${value}n` : String(value)}`;
+    }
+    case 'bool':
+      return 'v !== false';
+    case 'string':
+      return 'v !== null';
+    case 'defbool':
+      return 'v !== "default"';
+    case 'enum':
+      return `v !== ${JSON.stringify(t.init)}`;
+    case 'struct':
+      return 'true'; // aggregates are always written, possibly as {}
+    default:
+      return `!isDefault(T[${i}], v, I[${i}])`;
   }
-  return writeObject(members, depth);
+}
+
+/** A keyed union's member ("<keyvar>.<arm>": the arm's struct), or undefined when no arm is set. */
+function writeUnion(type: UnionType, obj: Obj, depth: number): string | undefined {
+  const arm = obj[type.keyvar] as string | null;
+  if (arm === null) return undefined;
+  const armType = arm === undefined ? undefined : type.arms[arm];
+  if (!armType) throw new ConfigError(type.keyvar, `one of ${Object.keys(type.arms).join(', ')}`, `found ${String(arm)}`);
+  const key = `${type.keyvar}.${arm}`;
+  try {
+    return `${quote(key)}: ${writeStruct(armType, obj.u as Obj, depth)}`;
+  } catch (err) {
+    throw under(err, key);
+  }
 }
 
 function writeExtras(extras: UnknownKey[], after: number, from: number, members: string[], depth: number): number {

@@ -3,17 +3,15 @@
 // `xl block-detach` on the same domain): no template entry of a live device
 // is lost, no identity is duplicated, and the invariant holds at the end.
 // XEN_DOMCONFIG_CONCURRENCY=<processes>x<operations> (default 4x10; full 8x50).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseDomainList } from '../../lib/config/index.js';
 import { XenHost } from '../../lib/domain/host.js';
 import { XenStore } from '../../lib/xenstore/index.js';
-import { startFakeBackend, type FakeBackend } from '../harness/fakebackend.js';
 import { fakexenAvailable, useFakexen, type FakexenInstance } from '../harness/fakexen.js';
-import { useLocalXenstored } from '../harness/xenstored.js';
 import { checkInvariant, createGuest, xenstoreDevices } from './guest.js';
+import { useHotplugRig } from './rig.js';
 import { runWorker, type WorkerRun } from './worker.js';
 
 const [PROCESSES, OPERATIONS] = (process.env.XEN_DOMCONFIG_CONCURRENCY ?? '4x10').split('x').map(Number) as [number, number];
@@ -36,35 +34,18 @@ function summary(runs: WorkerRun[]): Record<string, number> {
 }
 
 describe('concurrent hotplug on the local xenstored', () => {
-  const xs = useLocalXenstored();
-  let xenstore: XenStore;
-  let host: XenHost;
-  let backend: FakeBackend;
-  let userdataDir: string;
-
-  beforeAll(async () => {
-    userdataDir = mkdtempSync(join(tmpdir(), 'xen-domconfig-concurrency-'));
-    xenstore = XenStore.open({ path: xs.current.socketPath });
-    host = new XenHost({ xenstore, userdataDir, runHotplugScripts: false }); // the fake backend plays the hotplug scripts' part
-    backend = await startFakeBackend(xs.current.socketPath);
-  });
-  afterAll(async () => {
-    await backend?.stop();
-    await host?.close();
-    await xenstore?.close();
-    rmSync(userdataDir, { recursive: true, force: true });
-  });
+  const rig = useHotplugRig({ name: 'concurrency' });
 
   it(`${PROCESSES} processes × ${OPERATIONS} operations keep one entry per live device`, async () => {
     const domid = 3;
-    await createGuest(xenstore, host.templates, domid);
-    const runs = await runConcurrently(xs.current.socketPath, userdataDir, domid);
+    await createGuest(rig.xenstore, rig.host.templates, domid);
+    const runs = await runConcurrently(rig.socketPath, rig.userdataDir, domid);
     const counts = summary(runs);
     console.log(`concurrency (local): ${JSON.stringify(counts)}`);
     expect(counts.done).toBe(PROCESSES);
     expect((counts['add disk'] ?? 0) + (counts['add nic'] ?? 0)).toBeGreaterThan(0);
-    await checkInvariant(host, domid);
-    expect(backend.errors).toEqual([]);
+    await checkInvariant(rig.host, domid);
+    expect(rig.backend.errors).toEqual([]);
   }, 600_000);
 });
 

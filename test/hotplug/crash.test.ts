@@ -8,18 +8,16 @@
 // With ../shared/fakexen present the same runs on a domain made by real
 // `xl create`; after every kill real `xl list -l` must read the domain, and
 // at the end real `xl block-detach` / `xl network-detach` must work.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDomainList } from '../../lib/config/index.js';
 import { FAULT_POINTS, type FaultPoint } from '../../lib/domain/faults.js';
 import { XenHost } from '../../lib/domain/host.js';
 import { XenStore } from '../../lib/xenstore/index.js';
-import { startFakeBackend, type FakeBackend } from '../harness/fakebackend.js';
 import { fakexenAvailable, useFakexen } from '../harness/fakexen.js';
-import { useLocalXenstored } from '../harness/xenstored.js';
 import { checkInvariant, createGuest, xenstoreDevices } from './guest.js';
+import { useHotplugRig } from './rig.js';
 import { runWorker, type WorkerArgs } from './worker.js';
 
 const TRIALS = Number(process.env.XEN_DOMCONFIG_CRASH_TRIALS ?? 30);
@@ -86,52 +84,35 @@ async function crashTrials(
 }
 
 describe('crash safety on the local xenstored', () => {
-  const xs = useLocalXenstored();
-  let xenstore: XenStore;
-  let host: XenHost;
-  let backend: FakeBackend;
-  let userdataDir: string;
-
-  beforeAll(async () => {
-    userdataDir = mkdtempSync(join(tmpdir(), 'xen-domconfig-crash-'));
-    xenstore = XenStore.open({ path: xs.current.socketPath });
-    host = new XenHost({ xenstore, userdataDir, runHotplugScripts: false }); // the fake backend plays the hotplug scripts' part
-    backend = await startFakeBackend(xs.current.socketPath);
-  });
-  afterAll(async () => {
-    await backend?.stop();
-    await host?.close();
-    await xenstore?.close();
-    rmSync(userdataDir, { recursive: true, force: true });
-  });
+  const rig = useHotplugRig({ name: 'crash' });
 
   it(`keeps the invariant across ${TRIALS} killed workers`, async () => {
     const domid = 5;
-    await createGuest(xenstore, host.templates, domid);
-    const tally = await crashTrials(host, { socketPath: xs.current.socketPath, userdataDir, domid }, TRIALS, 1000);
+    await createGuest(rig.xenstore, rig.host.templates, domid);
+    const tally = await crashTrials(rig.host, { socketPath: rig.socketPath, userdataDir: rig.userdataDir, domid }, TRIALS, 1000);
     console.log(`crash trials (local): ${JSON.stringify(tally)}`);
     // Most trials really die (a worker can finish before its point or its moment).
     const killed = tally.killedAtRandom + Object.values(tally.killedAtPoint).reduce((a, b) => a + b, 0);
     expect(killed).toBeGreaterThanOrEqual(TRIALS / 2);
     if (TRIALS >= COVERING_TRIALS) expect(Object.keys(tally.killedAtPoint).sort()).toEqual([...HOTPLUG_POINTS].sort());
     // The survivors can still be removed.
-    for (const device of await xenstoreDevices(xenstore, domid)) {
+    for (const device of await xenstoreDevices(rig.xenstore, domid)) {
       const [kind, devid] = device.split('/');
-      await host.removeDevice(domid, kind === 'vbd' ? 'disk' : 'nic', Number(devid), { timeoutMs: 2000 });
+      await rig.host.removeDevice(domid, kind === 'vbd' ? 'disk' : 'nic', Number(devid), { timeoutMs: 2000 });
     }
-    expect(await xenstoreDevices(xenstore, domid)).toEqual([]);
-    expect(backend.errors).toEqual([]);
+    expect(await xenstoreDevices(rig.xenstore, domid)).toEqual([]);
+    expect(rig.backend.errors).toEqual([]);
   }, 3_600_000);
 
   it('keeps a parsable template when the create-time save is killed', async () => {
     const domid = 6;
-    await createGuest(xenstore, host.templates, domid);
+    await createGuest(rig.xenstore, rig.host.templates, domid);
     for (const point of ['store.before-write', 'store.after-write']) {
-      const child = await runWorker({ socketPath: xs.current.socketPath, userdataDir, domid, seed: 1, operations: -1 }, { fault: point });
+      const child = await runWorker({ socketPath: rig.socketPath, userdataDir: rig.userdataDir, domid, seed: 1, operations: -1 }, { fault: point });
       expect(child.signal, child.stderr).toBe('SIGKILL');
-      const template = await host.templates.read(domid);
+      const template = await rig.host.templates.read(domid);
       expect(template.c_info.name).toBe(point === 'store.after-write' ? 'stored' : `guest${domid}`);
-      await checkInvariant(host, domid);
+      await checkInvariant(rig.host, domid);
     }
   });
 });

@@ -1,59 +1,36 @@
 // addDevice / removeDevice / storeDomainConfiguration against the real
 // xenstored, with the fake backend answering the handshakes.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { rmSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
 import { NIL_UUID, ZERO_MAC, defaultDeviceNic, type DomainConfig } from '../../lib/config/index.js';
 import { generateMac } from '../../lib/domain/device-defaults.js';
 import { parseFaultSpec } from '../../lib/domain/faults.js';
-import { XenHost } from '../../lib/domain/host.js';
 import { HotplugError } from '../../lib/domain/hotplug.js';
-import { XenStore } from '../../lib/xenstore/index.js';
-import { startFakeBackend, type FakeBackend } from '../harness/fakebackend.js';
-import { useLocalXenstored } from '../harness/xenstored.js';
 import { createGuest, guestConfig, xenstoreDevices } from './guest.js';
+import { useHotplugRig } from './rig.js';
 
-const xs = useLocalXenstored();
-let xenstore: XenStore;
-let host: XenHost;
-let backend: FakeBackend;
-let userdataDir: string;
+const rig = useHotplugRig({ name: 'hotplug' });
 let nextDomid = 1;
 
-beforeAll(async () => {
-  userdataDir = mkdtempSync(join(tmpdir(), 'xen-domconfig-hotplug-'));
-  xenstore = XenStore.open({ path: xs.current.socketPath });
-  host = new XenHost({ xenstore, userdataDir, runHotplugScripts: false }); // the fake backend plays the scripts' part
-  backend = await startFakeBackend(xs.current.socketPath);
-});
-
-afterAll(async () => {
-  await backend?.stop();
-  await host?.close();
-  await xenstore?.close();
-  rmSync(userdataDir, { recursive: true, force: true });
-});
-
 afterEach(() => {
-  backend.configure({});
-  expect(backend.errors).toEqual([]);
+  rig.backend.configure({});
+  expect(rig.backend.errors).toEqual([]);
 });
 
 async function guest(type: 'pv' | 'pvh' | 'hvm' = 'pv'): Promise<number> {
   const domid = nextDomid++;
-  await createGuest(xenstore, host.templates, domid, type);
+  await createGuest(rig.xenstore, rig.host.templates, domid, type);
   return domid;
 }
 
 async function permsOf(path: string): Promise<string> {
-  return (await xenstore.getPermissions(path)).map((p) => `${p.read && p.write ? 'b' : p.read ? 'r' : p.write ? 'w' : 'n'}${p.domid}`).join(',');
+  return (await rig.xenstore.getPermissions(path)).map((p) => `${p.read && p.write ? 'b' : p.read ? 'r' : p.write ? 'w' : 'n'}${p.domid}`).join(',');
 }
 
 describe('addDevice', () => {
   it('adds a disk: libxl\'s nodes and permissions, the template entry, InitWait and hotplug status', async () => {
     const domid = await guest();
-    const added = await host.addDevice(domid, 'disk', { pdev_path: '/dev/vg/data', vdev: 'xvdb', backend: 'phy', format: 'raw', readwrite: 1 });
+    const added = await rig.host.addDevice(domid, 'disk', { pdev_path: '/dev/vg/data', vdev: 'xvdb', backend: 'phy', format: 'raw', readwrite: 1 });
     expect(added).toMatchObject({
       devid: 51728,
       libxlPath: `/libxl/${domid}/device/vbd/51728`,
@@ -63,18 +40,18 @@ describe('addDevice', () => {
       hotplugStatus: 'connected',
     });
     const be = added.backendPath;
-    expect(await xenstore.readMany([`${be}/frontend`, `${be}/params`, `${be}/script`, `${be}/mode`, `${be}/dev`, `${be}/type`, `${be}/discard-enable`])).toEqual([
+    expect(await rig.xenstore.readMany([`${be}/frontend`, `${be}/params`, `${be}/script`, `${be}/mode`, `${be}/dev`, `${be}/type`, `${be}/discard-enable`])).toEqual([
       added.frontendPath, '/dev/vg/data', '/etc/xen/scripts/block', 'w', 'xvdb', 'phy', '1',
     ]);
     expect(await permsOf(be)).toBe(`n0,r${domid}`);
     expect(await permsOf(added.frontendPath)).toBe(`n${domid},r0`);
-    expect(await xenstore.readMany([`${added.frontendPath}/virtual-device`, `${added.frontendPath}/protocol`, `${added.libxlPath}/backend`, `${added.libxlPath}/dev`]))
+    expect(await rig.xenstore.readMany([`${added.frontendPath}/virtual-device`, `${added.frontendPath}/protocol`, `${added.libxlPath}/backend`, `${added.libxlPath}/dev`]))
       .toEqual(['51728', 'x86_64-abi', be, 'xvdb']);
-    const template = await host.templates.read(domid);
+    const template = await rig.host.templates.read(domid);
     expect(template.disks).toHaveLength(1);
     // The template keeps the caller's fields: no backend defaults.
     expect(template.disks[0]).toMatchObject({ vdev: 'xvdb', pdev_path: '/dev/vg/data', backend: 'phy', readwrite: 1, discard_enable: 'default' });
-    const { config, devices } = await host.retrieveDomainConfiguration(domid);
+    const { config, devices } = await rig.host.retrieveDomainConfiguration(domid);
     expect(config.disks.map((d) => d.vdev)).toEqual(['xvdb']);
     expect(devices.onlyInXenstore).toEqual([]);
   });
@@ -82,18 +59,18 @@ describe('addDevice', () => {
   it('adds a nic with a generated MAC, devid one past the highest listed, and libxl\'s vif keys', async () => {
     const domid = await guest();
     // Children listed out of numeric order: libxl's "last + 1" would pick 3.
-    for (const devid of [10, 2]) await xenstore.write(`/libxl/${domid}/device/vif/${devid}/backend`, `/local/domain/0/backend/vif/${domid}/${devid}`);
-    const added = await host.addDevice(domid, 'nic', { bridge: 'xenbr1' });
+    for (const devid of [10, 2]) await rig.xenstore.write(`/libxl/${domid}/device/vif/${devid}/backend`, `/local/domain/0/backend/vif/${domid}/${devid}`);
+    const added = await rig.host.addDevice(domid, 'nic', { bridge: 'xenbr1' });
     expect(added.devid).toBe(11);
     const mac = added.entry.mac as string;
     expect(mac).toMatch(/^00:16:3e:[0-7][0-9a-f]:[0-9a-f]{2}:[0-9a-f]{2}$/);
     expect(added.entry).toMatchObject({ devid: 11, nictype: 'vif', bridge: 'xenbr1', script: null, model: null });
     const be = added.backendPath;
-    expect(await xenstore.readMany([`${be}/mac`, `${be}/bridge`, `${be}/handle`, `${be}/type`, `${be}/script`, `${be}/mtu`, `${be}/hotplug-status`]))
+    expect(await rig.xenstore.readMany([`${be}/mac`, `${be}/bridge`, `${be}/handle`, `${be}/type`, `${be}/script`, `${be}/mtu`, `${be}/hotplug-status`]))
       .toEqual([mac, 'xenbr1', '11', 'vif', '/etc/xen/scripts/vif-bridge', undefined, 'connected']);
-    expect(await xenstore.read(`${added.frontendPath}/mtu`)).toBe('1500');
+    expect(await rig.xenstore.read(`${added.frontendPath}/mtu`)).toBe('1500');
     expect(await permsOf(`${added.frontendPath}/mtu`)).toBe(`n0,r${domid}`);
-    const template = await host.templates.read(domid);
+    const template = await rig.host.templates.read(domid);
     expect(template.nics.map((n) => [n.devid, n.mac, n.nictype])).toEqual([[11, mac, 'vif']]);
   });
 
@@ -104,170 +81,170 @@ describe('addDevice', () => {
 
   it('adds a vtpm with a generated uuid', async () => {
     const domid = await guest();
-    const added = await host.addDevice(domid, 'vtpm', {});
+    const added = await rig.host.addDevice(domid, 'vtpm', {});
     expect(added.devid).toBe(0);
     expect(added.entry.uuid).not.toBe(NIL_UUID);
-    expect(await xenstore.read(`${added.libxlPath}/uuid`)).toBe(added.entry.uuid);
-    expect((await host.templates.read(domid)).vtpms.map((v) => v.uuid)).toEqual([added.entry.uuid]);
+    expect(await rig.xenstore.read(`${added.libxlPath}/uuid`)).toBe(added.entry.uuid);
+    expect((await rig.host.templates.read(domid)).vtpms.map((v) => v.uuid)).toEqual([added.entry.uuid]);
   });
 
   it('refuses an existing device with EEXIST and leaves the template alone', async () => {
     const domid = await guest();
-    await host.addDevice(domid, 'disk', { pdev_path: '/dev/vg/a', vdev: 'xvda', backend: 'phy', readwrite: 1 });
-    const before = await host.templates.readText(domid);
-    const error = await host.addDevice(domid, 'disk', { pdev_path: '/dev/vg/b', vdev: 'xvda', backend: 'phy' }).catch((e: unknown) => e);
+    await rig.host.addDevice(domid, 'disk', { pdev_path: '/dev/vg/a', vdev: 'xvda', backend: 'phy', readwrite: 1 });
+    const before = await rig.host.templates.readText(domid);
+    const error = await rig.host.addDevice(domid, 'disk', { pdev_path: '/dev/vg/b', vdev: 'xvda', backend: 'phy' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(HotplugError);
     expect(error).toMatchObject({ code: 'EEXIST', details: { devid: 51712, path: `/libxl/${domid}/device/vbd/51712` } });
-    expect(await host.templates.readText(domid)).toBe(before);
+    expect(await rig.host.templates.readText(domid)).toBe(before);
   });
 
   it('replaces a stale template entry with the same identity', async () => {
     const domid = await guest();
-    await host.addDevice(domid, 'disk', { pdev_path: '/dev/vg/old', vdev: 'xvdc', backend: 'phy' });
-    await host.removeDevice(domid, 'disk', 'xvdc');
-    expect((await host.templates.read(domid)).disks.map((d) => d.pdev_path)).toEqual(['/dev/vg/old']);
-    await host.addDevice(domid, 'disk', { pdev_path: '/dev/vg/new', vdev: 'xvdc', backend: 'phy' });
-    expect((await host.templates.read(domid)).disks.map((d) => d.pdev_path)).toEqual(['/dev/vg/new']);
+    await rig.host.addDevice(domid, 'disk', { pdev_path: '/dev/vg/old', vdev: 'xvdc', backend: 'phy' });
+    await rig.host.removeDevice(domid, 'disk', 'xvdc');
+    expect((await rig.host.templates.read(domid)).disks.map((d) => d.pdev_path)).toEqual(['/dev/vg/old']);
+    await rig.host.addDevice(domid, 'disk', { pdev_path: '/dev/vg/new', vdev: 'xvdc', backend: 'phy' });
+    expect((await rig.host.templates.read(domid)).disks.map((d) => d.pdev_path)).toEqual(['/dev/vg/new']);
   });
 
   it('reports a backend that never reaches InitWait after commit, with both views consistent', async () => {
     const domid = await guest();
-    backend.configure({ stallInit: true });
-    const error = await host.addDevice(domid, 'nic', {}, { timeoutMs: 200 }).catch((e: unknown) => e) as HotplugError;
+    rig.backend.configure({ stallInit: true });
+    const error = await rig.host.addDevice(domid, 'nic', {}, { timeoutMs: 200 }).catch((e: unknown) => e) as HotplugError;
     expect(error).toBeInstanceOf(HotplugError);
     expect(error.code).toBe('ETIMEDOUT');
     expect(error.details.committed).toBe(true);
-    expect(await xenstoreDevices(xenstore, domid)).toEqual(['vif/0']);
-    expect((await host.templates.read(domid)).nics.map((n) => n.devid)).toEqual([0]);
+    expect(await xenstoreDevices(rig.xenstore, domid)).toEqual(['vif/0']);
+    expect((await rig.host.templates.read(domid)).nics.map((n) => n.devid)).toEqual([0]);
   });
 
   it('reports a failing hotplug script', async () => {
     const domid = await guest();
-    backend.configure({ failHotplug: 'no such bridge' });
-    const error = await host.addDevice(domid, 'nic', { bridge: 'nope' }).catch((e: unknown) => e) as HotplugError;
+    rig.backend.configure({ failHotplug: 'no such bridge' });
+    const error = await rig.host.addDevice(domid, 'nic', { bridge: 'nope' }).catch((e: unknown) => e) as HotplugError;
     expect(error).toMatchObject({ code: 'EHOTPLUG', details: { committed: true } });
     expect(error.message).toContain('no such bridge');
   });
 
   it('aborts the wait on the signal and says the device was added', async () => {
     const domid = await guest();
-    backend.configure({ stallInit: true });
+    rig.backend.configure({ stallInit: true });
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 50);
-    const error = await host.addDevice(domid, 'vtpm', {}, { signal: controller.signal }).catch((e: unknown) => e);
+    const error = await rig.host.addDevice(domid, 'vtpm', {}, { signal: controller.signal }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'ABORT_ERR', details: { committed: true } });
     const aborted = new AbortController();
     aborted.abort();
-    await expect(host.addDevice(domid, 'vtpm', {}, { signal: aborted.signal })).rejects.toMatchObject({ name: 'AbortError' });
-    expect(await xenstoreDevices(xenstore, domid)).toEqual(['vtpm/0']);
+    await expect(rig.host.addDevice(domid, 'vtpm', {}, { signal: aborted.signal })).rejects.toMatchObject({ name: 'AbortError' });
+    expect(await xenstoreDevices(rig.xenstore, domid)).toEqual(['vtpm/0']);
   });
 
   it('refuses bad input with EINVAL', async () => {
     const domid = await guest();
     const cases: Array<() => Promise<unknown>> = [
-      () => host.addDevice(0, 'disk', { vdev: 'xvda' }),
-      () => host.addDevice(1.5, 'disk', { vdev: 'xvda' }),
-      () => host.addDevice(domid, 'pci', {}),
-      () => host.addDevice(domid, 'floppy', {}),
-      () => host.addDevice(domid, 'disk', null as never),
-      () => host.addDevice(domid, 'disk', { vdev: 'xvda', readwrite: 'yes' as never }),
-      () => host.addDevice(domid, 'disk', { vdev: 'not-a-disk', backend: 'phy', pdev_path: '/x' }),
-      () => host.addDevice(domid, 'nic', { nictype: 'vif_ioemu' }),
-      () => host.addDevice(domid, 'nic', { mac: 'zz' as never }),
-      () => host.addDevice(domid, 'disk', { vdev: 'xvdq', pdev_path: '/nonexistent/disk' }),
-      () => host.addDevice(domid, 'nic', {}, { timeoutMs: -1 }),
+      () => rig.host.addDevice(0, 'disk', { vdev: 'xvda' }),
+      () => rig.host.addDevice(1.5, 'disk', { vdev: 'xvda' }),
+      () => rig.host.addDevice(domid, 'pci', {}),
+      () => rig.host.addDevice(domid, 'floppy', {}),
+      () => rig.host.addDevice(domid, 'disk', null as never),
+      () => rig.host.addDevice(domid, 'disk', { vdev: 'xvda', readwrite: 'yes' as never }),
+      () => rig.host.addDevice(domid, 'disk', { vdev: 'not-a-disk', backend: 'phy', pdev_path: '/x' }),
+      () => rig.host.addDevice(domid, 'nic', { nictype: 'vif_ioemu' }),
+      () => rig.host.addDevice(domid, 'nic', { mac: 'zz' as never }),
+      () => rig.host.addDevice(domid, 'disk', { vdev: 'xvdq', pdev_path: '/nonexistent/disk' }),
+      () => rig.host.addDevice(domid, 'nic', {}, { timeoutMs: -1 }),
     ];
     for (const attempt of cases) await expect(attempt()).rejects.toMatchObject({ name: 'HotplugError', code: 'EINVAL' });
-    await expect(host.addDevice(999, 'nic', {})).rejects.toMatchObject({ code: 'ENODOMAIN' });
-    expect(await xenstoreDevices(xenstore, domid)).toEqual([]);
+    await expect(rig.host.addDevice(999, 'nic', {})).rejects.toMatchObject({ code: 'ENODOMAIN' });
+    expect(await xenstoreDevices(rig.xenstore, domid)).toEqual([]);
   });
 
   it('fails with the template store\'s error when the domain has no template', async () => {
     const domid = await guest();
-    rmSync(host.templates.paths(domid, (await xenstore.read(`/local/domain/${domid}/vm`))!.slice(4)).data);
-    await expect(host.addDevice(domid, 'nic', {})).rejects.toMatchObject({ code: 'ENOTEMPLATE' });
-    expect(await xenstoreDevices(xenstore, domid)).toEqual([]);
+    rmSync(rig.host.templates.paths(domid, (await rig.xenstore.read(`/local/domain/${domid}/vm`))!.slice(4)).data);
+    await expect(rig.host.addDevice(domid, 'nic', {})).rejects.toMatchObject({ code: 'ENOTEMPLATE' });
+    expect(await xenstoreDevices(rig.xenstore, domid)).toEqual([]);
   });
 });
 
 describe('removeDevice', () => {
   it('closes the backend, removes the nodes and keeps the template entry', async () => {
     const domid = await guest();
-    const added = await host.addDevice(domid, 'disk', { pdev_path: '/dev/vg/a', vdev: 'xvdb', backend: 'phy' });
-    const removed = await host.removeDevice(domid, 'disk', 'xvdb');
+    const added = await rig.host.addDevice(domid, 'disk', { pdev_path: '/dev/vg/a', vdev: 'xvdb', backend: 'phy' });
+    const removed = await rig.host.removeDevice(domid, 'disk', 'xvdb');
     expect(removed).toMatchObject({ devid: 51728, identity: 'xvdb', forced: false, prunedEntries: 0 });
-    expect(backend.answered).toContain(`${added.backendPath} 5→6`);
-    expect(await xenstore.readMany([added.libxlPath, added.frontendPath, added.backendPath])).toEqual([undefined, undefined, undefined]);
+    expect(rig.backend.answered).toContain(`${added.backendPath} 5→6`);
+    expect(await rig.xenstore.readMany([added.libxlPath, added.frontendPath, added.backendPath])).toEqual([undefined, undefined, undefined]);
     // Emptied parents go too (libxl__xs_path_cleanup), up to a dir with other children.
-    expect(await xenstore.readMany([`/local/domain/0/backend/vbd/${domid}`, `/local/domain/${domid}/device`, `/libxl/${domid}/device`]))
+    expect(await rig.xenstore.readMany([`/local/domain/0/backend/vbd/${domid}`, `/local/domain/${domid}/device`, `/libxl/${domid}/device`]))
       .toEqual([undefined, undefined, undefined]);
-    expect(await xenstore.readMany([`/local/domain/${domid}`, `/libxl/${domid}/type`])).toEqual(['', 'pv']);
-    expect((await host.templates.read(domid)).disks).toHaveLength(1);
-    const { config, devices } = await host.retrieveDomainConfiguration(domid);
+    expect(await rig.xenstore.readMany([`/local/domain/${domid}`, `/libxl/${domid}/type`])).toEqual(['', 'pv']);
+    expect((await rig.host.templates.read(domid)).disks).toHaveLength(1);
+    const { config, devices } = await rig.host.retrieveDomainConfiguration(domid);
     expect(config.disks).toEqual([]);
     expect(devices.onlyInTemplate).toHaveLength(1);
   });
 
   it('finds a nic by devid, a disk by devid, and prunes the template on request', async () => {
     const domid = await guest();
-    await host.addDevice(domid, 'nic', {});
-    await host.addDevice(domid, 'nic', {});
-    await host.addDevice(domid, 'disk', { pdev_path: '/dev/vg/a', vdev: 'hda', backend: 'phy' });
-    expect(await host.removeDevice(domid, 'nic', 1, { pruneTemplate: true })).toMatchObject({ devid: 1, prunedEntries: 1 });
-    expect(await host.removeDevice(domid, 'disk', 768, { pruneTemplate: true })).toMatchObject({ identity: 'hda', prunedEntries: 1 });
-    const template = await host.templates.read(domid);
+    await rig.host.addDevice(domid, 'nic', {});
+    await rig.host.addDevice(domid, 'nic', {});
+    await rig.host.addDevice(domid, 'disk', { pdev_path: '/dev/vg/a', vdev: 'hda', backend: 'phy' });
+    expect(await rig.host.removeDevice(domid, 'nic', 1, { pruneTemplate: true })).toMatchObject({ devid: 1, prunedEntries: 1 });
+    expect(await rig.host.removeDevice(domid, 'disk', 768, { pruneTemplate: true })).toMatchObject({ identity: 'hda', prunedEntries: 1 });
+    const template = await rig.host.templates.read(domid);
     expect(template.nics.map((n) => n.devid)).toEqual([0]);
     expect(template.disks).toEqual([]);
-    expect(await xenstoreDevices(xenstore, domid)).toEqual(['vif/0']);
+    expect(await xenstoreDevices(rig.xenstore, domid)).toEqual(['vif/0']);
   });
 
   it('forces the removal when the backend does not close (libxl\'s remove), or fails (safe remove)', async () => {
     const domid = await guest();
-    const added = await host.addDevice(domid, 'nic', {});
-    backend.configure({ stallClose: true });
-    const error = await host.removeDevice(domid, 'nic', 0, { force: 'never', timeoutMs: 100 }).catch((e: unknown) => e);
+    const added = await rig.host.addDevice(domid, 'nic', {});
+    rig.backend.configure({ stallClose: true });
+    const error = await rig.host.removeDevice(domid, 'nic', 0, { force: 'never', timeoutMs: 100 }).catch((e: unknown) => e);
     expect(error).toMatchObject({ name: 'HotplugError', code: 'ETIMEDOUT' });
-    expect(await xenstore.readMany([`${added.backendPath}/state`, `${added.backendPath}/online`])).toEqual(['5', '0']);
-    expect(await host.removeDevice(domid, 'nic', 0, { timeoutMs: 100 })).toMatchObject({ forced: true });
-    expect(await xenstore.readMany([added.libxlPath, added.frontendPath, added.backendPath])).toEqual([undefined, undefined, undefined]);
-    await host.addDevice(domid, 'nic', {});
-    expect(await host.removeDevice(domid, 'nic', 0, { force: true, timeoutMs: 100 })).toMatchObject({ forced: true });
-    expect(await xenstoreDevices(xenstore, domid)).toEqual([]);
+    expect(await rig.xenstore.readMany([`${added.backendPath}/state`, `${added.backendPath}/online`])).toEqual(['5', '0']);
+    expect(await rig.host.removeDevice(domid, 'nic', 0, { timeoutMs: 100 })).toMatchObject({ forced: true });
+    expect(await rig.xenstore.readMany([added.libxlPath, added.frontendPath, added.backendPath])).toEqual([undefined, undefined, undefined]);
+    await rig.host.addDevice(domid, 'nic', {});
+    expect(await rig.host.removeDevice(domid, 'nic', 0, { force: true, timeoutMs: 100 })).toMatchObject({ forced: true });
+    expect(await xenstoreDevices(rig.xenstore, domid)).toEqual([]);
   });
 
   it('cleans up a device whose backend dir is already gone', async () => {
     const domid = await guest();
-    const added = await host.addDevice(domid, 'vtpm', {});
-    await xenstore.rm(added.backendPath);
-    expect(await host.removeDevice(domid, 'vtpm', 0)).toMatchObject({ forced: false });
-    expect(await xenstoreDevices(xenstore, domid)).toEqual([]);
+    const added = await rig.host.addDevice(domid, 'vtpm', {});
+    await rig.xenstore.rm(added.backendPath);
+    expect(await rig.host.removeDevice(domid, 'vtpm', 0)).toMatchObject({ forced: false });
+    expect(await xenstoreDevices(rig.xenstore, domid)).toEqual([]);
   });
 
   it('refuses unknown devices and bad identities, and never trusts a forged /libxl backend path', async () => {
     const domid = await guest();
-    await expect(host.removeDevice(domid, 'disk', 'xvdz')).rejects.toMatchObject({ code: 'ENODEV' });
-    await expect(host.removeDevice(domid, 'nic', 7)).rejects.toMatchObject({ code: 'ENODEV' });
-    await expect(host.removeDevice(domid, 'nic', -1)).rejects.toMatchObject({ code: 'EINVAL' });
-    await expect(host.removeDevice(domid, 'nic', 0, { force: 'yes' as never })).rejects.toMatchObject({ code: 'EINVAL' });
-    await expect(host.removeDevice(domid, 'bogus', 0)).rejects.toMatchObject({ code: 'EINVAL' });
-    await xenstore.write(`/libxl/${domid}/device/vif/3/backend`, `/local/domain/0/backend/vif/${domid + 1}/3`);
-    await expect(host.removeDevice(domid, 'nic', 3)).rejects.toMatchObject({ code: 'ENODEV' });
+    await expect(rig.host.removeDevice(domid, 'disk', 'xvdz')).rejects.toMatchObject({ code: 'ENODEV' });
+    await expect(rig.host.removeDevice(domid, 'nic', 7)).rejects.toMatchObject({ code: 'ENODEV' });
+    await expect(rig.host.removeDevice(domid, 'nic', -1)).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(rig.host.removeDevice(domid, 'nic', 0, { force: 'yes' as never })).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(rig.host.removeDevice(domid, 'bogus', 0)).rejects.toMatchObject({ code: 'EINVAL' });
+    await rig.xenstore.write(`/libxl/${domid}/device/vif/3/backend`, `/local/domain/0/backend/vif/${domid + 1}/3`);
+    await expect(rig.host.removeDevice(domid, 'nic', 3)).rejects.toMatchObject({ code: 'ENODEV' });
   });
 });
 
 describe('storeDomainConfiguration', () => {
   it('patches in the uuid, nic devids, MACs and types, vtpm devids and uuids as libxl does at creation', async () => {
     const domid = nextDomid++;
-    const uuid = await createGuest(xenstore, host.templates, domid);
+    const uuid = await createGuest(rig.xenstore, rig.host.templates, domid);
     // What the toolstack built: vif 0 with a generated MAC, a vtpm with its uuid.
-    await xenstore.write(`/libxl/${domid}/device/vif/0/mac`, '00:16:3e:12:34:56');
-    await xenstore.write(`/libxl/${domid}/device/vtpm/0/uuid`, '0d1c1a6e-5a43-4f6b-9f5e-2a4f8e0b7c11');
+    await rig.xenstore.write(`/libxl/${domid}/device/vif/0/mac`, '00:16:3e:12:34:56');
+    await rig.xenstore.write(`/libxl/${domid}/device/vtpm/0/uuid`, '0d1c1a6e-5a43-4f6b-9f5e-2a4f8e0b7c11');
     const config: DomainConfig = guestConfig(`guest${domid}`, NIL_UUID);
     const nic = defaultDeviceNic();
     config.nics.push(nic, { ...defaultDeviceNic(), devid: 4, mac: '00:16:3e:00:00:04' });
     config.vtpms.push({ backend_domid: 0, backend_domname: null, devid: -1, uuid: NIL_UUID });
     config.disks.push({ ...(await import('../../lib/config/index.js')).defaultDeviceDisk(), vdev: 'xvda', pdev_path: '/dev/vg/guest' });
-    const stored = await host.storeDomainConfiguration(domid, config);
+    const stored = await rig.host.storeDomainConfiguration(domid, config);
     expect(stored.c_info.uuid).toBe(uuid);
     expect(stored.nics.map((n) => [n.devid, n.mac, n.nictype])).toEqual([[5, stored.nics[0]!.mac, 'vif'], [4, '00:16:3e:00:00:04', 'vif']]);
     expect(stored.nics[0]!.mac).toMatch(/^00:16:3e:[0-7]/);
@@ -275,14 +252,14 @@ describe('storeDomainConfiguration', () => {
     expect(stored.disks[0]!.colo_restore_enable).toBe(false);
     expect(stored.b_info.video_memkb).toBe(0n);
     expect(stored.b_info.arch_x86.msr_relaxed).toBe(false);
-    expect(await host.templates.read(domid)).toEqual(stored);
+    expect(await rig.host.templates.read(domid)).toEqual(stored);
     expect(config.c_info.uuid).toBe(NIL_UUID); // the caller's object is not modified
     expect(nic.mac).toBe(ZERO_MAC);
   });
 
   it('refuses bad arguments', async () => {
-    await expect(host.storeDomainConfiguration(-1, guestConfig('x', NIL_UUID))).rejects.toMatchObject({ code: 'EINVAL' });
-    await expect(host.storeDomainConfiguration(3, {} as never)).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(rig.host.storeDomainConfiguration(-1, guestConfig('x', NIL_UUID))).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(rig.host.storeDomainConfiguration(3, {} as never)).rejects.toMatchObject({ code: 'EINVAL' });
   });
 });
 

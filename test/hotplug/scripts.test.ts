@@ -1,27 +1,28 @@
 // The hotplug scripts run for dom0's vbd and vif backends, as libxl runs them
 // (libxl_linux.c): after InitWait on add, after Closed on remove, with
 // libxl's arguments and environment. Stub scripts in a temp dir log each run.
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { XenHost } from '../../lib/domain/host.js';
-import { XenStore } from '../../lib/xenstore/index.js';
-import { startFakeBackend, type FakeBackend } from '../harness/fakebackend.js';
-import { useLocalXenstored } from '../harness/xenstored.js';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { createGuest, xenstoreDevices } from './guest.js';
+import { useHotplugRig } from './rig.js';
 
-const xs = useLocalXenstored();
-let xenstore: XenStore;
-let host: XenHost;
-let backend: FakeBackend;
-let workDir: string;
-let scriptDir: string;
+/** The stub scripts' folder, in the rig's work folder. */
+const scriptsIn = (workDir: string): string => join(workDir, 'scripts');
+
+const rig = useHotplugRig({
+  name: 'scripts',
+  host: (workDir) => {
+    mkdirSync(scriptsIn(workDir));
+    for (const name of ['block', 'vif-bridge']) stub(workDir, name);
+    return { scriptDir: scriptsIn(workDir) };
+  },
+});
 let nextDomid = 1;
 
 /** A script that logs `<name> <args> | <env…>` and exits with $STUB_EXIT_<name> (0 by default). */
-function stub(name: string): void {
-  const path = join(scriptDir, name);
+function stub(workDir: string, name: string): void {
+  const path = join(scriptsIn(workDir), name);
   const variable = `STUB_EXIT_${name.replace(/-/g, '_')}`;
   writeFileSync(path, [
     '#!/bin/sh',
@@ -34,99 +35,81 @@ function stub(name: string): void {
   chmodSync(path, 0o755);
 }
 
-const log = (): string[] => readFileSync(join(workDir, 'log'), 'utf8').trim().split('\n');
-
-beforeAll(async () => {
-  workDir = mkdtempSync(join(tmpdir(), 'xen-domconfig-scripts-'));
-  scriptDir = join(workDir, 'scripts');
-  mkdirSync(scriptDir);
-  for (const name of ['block', 'vif-bridge']) stub(name);
-  xenstore = XenStore.open({ path: xs.current.socketPath });
-  mkdirSync(join(workDir, 'userdata'));
-  host = new XenHost({ xenstore, userdataDir: join(workDir, 'userdata'), scriptDir });
-  backend = await startFakeBackend(xs.current.socketPath);
-});
-
-afterAll(async () => {
-  await backend?.stop();
-  await host?.close();
-  await xenstore?.close();
-  rmSync(workDir, { recursive: true, force: true });
-});
+const log = (): string[] => readFileSync(join(rig.workDir, 'log'), 'utf8').trim().split('\n');
 
 beforeEach(() => {
-  writeFileSync(join(workDir, 'log'), '');
+  writeFileSync(join(rig.workDir, 'log'), '');
   delete process.env.STUB_EXIT_block;
   delete process.env.STUB_EXIT_vif_bridge;
 });
 
 async function guest(): Promise<number> {
   const domid = nextDomid++;
-  await createGuest(xenstore, host.templates, domid);
+  await createGuest(rig.xenstore, rig.host.templates, domid);
   return domid;
 }
 
 describe('hotplug scripts', () => {
   it('runs block add and remove with libxl\'s arguments and environment, on the same xenstored', async () => {
     const domid = await guest();
-    await host.addDevice(domid, 'disk', { pdev_path: '/dev/vg/data', vdev: 'xvdb', backend: 'phy', format: 'raw', readwrite: 1 });
-    const env = `script=${scriptDir}/block XENBUS_TYPE=vbd XENBUS_PATH=backend/vbd/${domid}/51728 XENBUS_BASE_PATH=backend vif= netdev= XENSTORED_PATH=${xs.current.socketPath}`;
+    await rig.host.addDevice(domid, 'disk', { pdev_path: '/dev/vg/data', vdev: 'xvdb', backend: 'phy', format: 'raw', readwrite: 1 });
+    const env = `script=${scriptsIn(rig.workDir)}/block XENBUS_TYPE=vbd XENBUS_PATH=backend/vbd/${domid}/51728 XENBUS_BASE_PATH=backend vif= netdev= XENSTORED_PATH=${rig.socketPath}`;
     expect(log()).toEqual([`block add | ${env}`]);
-    await host.removeDevice(domid, 'disk', 'xvdb');
+    await rig.host.removeDevice(domid, 'disk', 'xvdb');
     expect(log()).toEqual([`block add | ${env}`, `block remove | ${env}`]);
   });
 
   it('runs vif-bridge online and offline with type_if=vif, the interface name and the gateway device', async () => {
     const domid = await guest();
-    const added = await host.addDevice(domid, 'nic', { bridge: 'xenbr0' });
-    const env = `script=${scriptDir}/vif-bridge XENBUS_TYPE=vif XENBUS_PATH=backend/vif/${domid}/${added.devid} XENBUS_BASE_PATH=backend vif=vif${domid}.${added.devid} netdev= XENSTORED_PATH=${xs.current.socketPath}`;
+    const added = await rig.host.addDevice(domid, 'nic', { bridge: 'xenbr0' });
+    const env = `script=${scriptsIn(rig.workDir)}/vif-bridge XENBUS_TYPE=vif XENBUS_PATH=backend/vif/${domid}/${added.devid} XENBUS_BASE_PATH=backend vif=vif${domid}.${added.devid} netdev= XENSTORED_PATH=${rig.socketPath}`;
     expect(log()).toEqual([`vif-bridge online type_if=vif | ${env}`]);
-    await host.removeDevice(domid, 'nic', added.devid);
+    await rig.host.removeDevice(domid, 'nic', added.devid);
     expect(log()).toEqual([`vif-bridge online type_if=vif | ${env}`, `vif-bridge offline type_if=vif | ${env}`]);
   });
 
   it('a failing add script is EHOTPLUG with its exit code, hotplug-error and output; both views keep the device', async () => {
     const domid = await guest();
     process.env.STUB_EXIT_block = '3';
-    const failure = await host.addDevice(domid, 'disk', { pdev_path: '/dev/vg/data', vdev: 'xvdc', backend: 'phy', format: 'raw' })
+    const failure = await rig.host.addDevice(domid, 'disk', { pdev_path: '/dev/vg/data', vdev: 'xvdc', backend: 'phy', format: 'raw' })
       .catch((error: unknown) => error);
     expect(failure).toMatchObject({ name: 'HotplugError', code: 'EHOTPLUG', details: { committed: true } });
     expect((failure as Error).message).toMatch(/block add exited 3: stub failed on purpose; stub stderr/);
-    expect(await xenstoreDevices(xenstore, domid)).toEqual(['vbd/51744']);
-    expect((await host.templates.read(domid)).disks.map((disk) => disk.vdev)).toEqual(['xvdc']);
+    expect(await xenstoreDevices(rig.xenstore, domid)).toEqual(['vbd/51744']);
+    expect((await rig.host.templates.read(domid)).disks.map((disk) => disk.vdev)).toEqual(['xvdc']);
   });
 
   it('a failing remove script is reported after the nodes are removed, as libxl does', async () => {
     const domid = await guest();
-    await host.addDevice(domid, 'disk', { pdev_path: '/dev/vg/data', vdev: 'xvdd', backend: 'phy', format: 'raw' });
+    await rig.host.addDevice(domid, 'disk', { pdev_path: '/dev/vg/data', vdev: 'xvdd', backend: 'phy', format: 'raw' });
     process.env.STUB_EXIT_block = '1';
-    await expect(host.removeDevice(domid, 'disk', 'xvdd')).rejects.toMatchObject({ code: 'EHOTPLUG' });
-    expect(await xenstoreDevices(xenstore, domid)).toEqual([]);
+    await expect(rig.host.removeDevice(domid, 'disk', 'xvdd')).rejects.toMatchObject({ code: 'EHOTPLUG' });
+    expect(await xenstoreDevices(rig.xenstore, domid)).toEqual([]);
   });
 
   it('aborting during the script kills it and says the device was added', async () => {
     const domid = await guest();
-    writeFileSync(join(scriptDir, 'block'), '#!/bin/sh\nexec sleep 30\n');
+    writeFileSync(join(scriptsIn(rig.workDir), 'block'), '#!/bin/sh\nexec sleep 30\n');
     try {
       const controller = new AbortController();
       setTimeout(() => controller.abort(), 200);
-      await expect(host.addDevice(domid, 'disk', { pdev_path: '/dev/vg/data', vdev: 'xvdf', backend: 'phy', format: 'raw' }, { signal: controller.signal }))
+      await expect(rig.host.addDevice(domid, 'disk', { pdev_path: '/dev/vg/data', vdev: 'xvdf', backend: 'phy', format: 'raw' }, { signal: controller.signal }))
         .rejects.toMatchObject({ code: 'ABORT_ERR', details: { committed: true } });
     } finally {
-      stub('block');
+      stub(rig.workDir, 'block');
     }
   });
 
   it('a script that does not finish is killed after scriptTimeoutMs', async () => {
     const domid = await guest();
-    writeFileSync(join(scriptDir, 'block'), '#!/bin/sh\nexec sleep 30\n');
+    writeFileSync(join(scriptsIn(rig.workDir), 'block'), '#!/bin/sh\nexec sleep 30\n');
     try {
       const started = Date.now();
-      await expect(host.addDevice(domid, 'disk', { pdev_path: '/dev/vg/data', vdev: 'xvde', backend: 'phy', format: 'raw' }, { scriptTimeoutMs: 200 }))
+      await expect(rig.host.addDevice(domid, 'disk', { pdev_path: '/dev/vg/data', vdev: 'xvde', backend: 'phy', format: 'raw' }, { scriptTimeoutMs: 200 }))
         .rejects.toThrow(/did not finish within 200 ms/);
       expect(Date.now() - started).toBeLessThan(10_000);
     } finally {
-      stub('block');
+      stub(rig.workDir, 'block');
     }
   });
 });

@@ -48,13 +48,19 @@ async function step(): Promise<void> {
     say(`add nic ${added.devid}`);
   } else if (choice < 0.8) {
     const disks = await existing('vbd');
-    if (disks.length === 0) return say('skip remove disk');
+    if (disks.length === 0) {
+      say('skip remove disk');
+      return;
+    }
     const devid = Number(pick(disks));
     await host.removeDevice(domid, 'disk', devid, { timeoutMs: 5000, pruneTemplate: random() < 0.3 });
     say(`remove disk ${devid}`);
   } else {
     const nics = await existing('vif');
-    if (nics.length === 0) return say('skip remove nic');
+    if (nics.length === 0) {
+      say('skip remove nic');
+      return;
+    }
     const devid = Number(pick(nics));
     await host.removeDevice(domid, 'nic', devid, { timeoutMs: 5000, pruneTemplate: random() < 0.3 });
     say(`remove nic ${devid}`);

@@ -370,7 +370,7 @@ async function main(): Promise<void> {
 /** Parse + format of one PV template, per second, on one core (the codec's target: at least this many). */
 const CODEC_TARGET_PER_SECOND = 20_000;
 
-const CODEC_PASSES = 5;
+const CODEC_PASSES = 9;
 const CODEC_ROUND_TRIPS = 2000;
 
 async function codecCost(host: XenHost, bench: Bench): Promise<{ parse: number; format: number; roundTripsPerSecond: number }> {

@@ -437,9 +437,8 @@ export function writeStruct(t: StructType, obj: Obj, depth: number): string {
 
 /**
  * The struct's writer, generated from its schema fields: one statement per field that reads
- * it by name and leaves it out when it equals libxl's init value (gentypes.py's
- * get_default_expr), inline for the kinds a comparison decides and through isDefault for the
- * others; values are written by writeValue. Unknown keys go back after the field they
+ * it by name and leaves it out when it equals libxl's init value (differsFromInit's test,
+ * inline); values are written by writeValue. Unknown keys go back after the field they
  * followed. An error names the field it came from.
  */
 function compileWriter(t: StructType): (obj: Obj, depth: number) => string {
@@ -451,7 +450,7 @@ function compileWriter(t: StructType): (obj: Obj, depth: number) => string {
     if (type.kind === 'union') return `at = -1; v = writeUnion(T[${i}], obj, inner); if (v !== undefined) m.push(v); ${extras}`;
     const field = `at = ${i}; v = obj[${JSON.stringify(name)}];`;
     const write = `m.push(${JSON.stringify(`${quote(name)}: `)} + writeValue(T[${i}], v, inner));`;
-    return `${field} if (${differsFromInit(type, init, i)}) ${write} ${extras}`;
+    return `${field} if (${differsFromInit(type, init)}) ${write} ${extras}`;
   });
   const source = `return (obj, depth) => {
     const inner = depth + 1;
@@ -467,15 +466,13 @@ function compileWriter(t: StructType): (obj: Obj, depth: number) => string {
     }
     return writeObject(m, depth);
   };`;
-  const fieldTypes = t.fields.map((f) => f[1]);
-  const inits = t.fields.map((f) => f[2]);
-  return new Function('T', 'I', 'N', 'UNKNOWN_KEYS', 'writeExtras', 'writeUnion', 'writeValue', 'writeObject', 'isDefault', 'under', source)(
-    fieldTypes, inits, names, UNKNOWN_KEYS, writeExtras, writeUnion, writeValue, writeObject, isDefault, under,
+  return new Function('T', 'N', 'UNKNOWN_KEYS', 'writeExtras', 'writeUnion', 'writeValue', 'writeObject', 'under', source)(
+    t.fields.map((f) => f[1]), names, UNKNOWN_KEYS, writeExtras, writeUnion, writeValue, writeObject, under,
   ) as (obj: Obj, depth: number) => string;
 }
 
-/** Source of the test that field `i` (in `v`) is to be written, inline where a comparison decides. */
-function differsFromInit(t: SchemaType, init: number | bigint | undefined, i: number): string {
+/** Source of the test that a field (in `v`) is written: gentypes.py's get_default_expr, negated. */
+function differsFromInit(t: SchemaType, init: number | bigint | undefined): string {
   switch (t.kind) {
     case 'int':
     case 'uint64': {
@@ -490,10 +487,23 @@ function differsFromInit(t: SchemaType, init: number | bigint | undefined, i: nu
       return 'v !== "default"';
     case 'enum':
       return `v !== ${JSON.stringify(t.init)}`;
+    case 'uuid':
+      return `!(typeof v === "string" && v.toLowerCase() === ${JSON.stringify(NIL_UUID)})`;
+    case 'mac':
+      return `!(typeof v === "string" && v.toLowerCase() === ${JSON.stringify(ZERO_MAC)})`;
+    case 'bitmap':
+    case 'string_list':
+    case 'key_value_list':
+    case 'array':
+      return '!(Array.isArray(v) && v.length === 0)';
+    case 'cpuid':
+      return '!!v && (v.cpuid.length !== 0 || v.msr.length !== 0)';
+    case 'ms_vm_genid':
+      return '!(Array.isArray(v) && v.every((b) => b === 0))';
     case 'struct':
       return 'true'; // aggregates are always written, possibly as {}
-    default:
-      return `!isDefault(T[${i}], v, I[${i}])`;
+    case 'union':
+      throw new TypeError('a keyed union is written with its struct');
   }
 }
 
@@ -518,42 +528,6 @@ function writeExtras(extras: UnknownKey[], after: number, from: number, members:
     members.push(`${quote(extras[e]!.key)}: ${writeJson(extras[e]!.value, depth)}`);
   }
   return e;
-}
-
-/** gentypes.py's get_default_expr: is the field left out of the JSON? */
-function isDefault(t: SchemaType, v: unknown, init: number | bigint | undefined): boolean {
-  switch (t.kind) {
-    case 'int':
-    case 'uint64':
-      return v === (init ?? t.init);
-    case 'bool':
-      return v === false;
-    case 'string':
-      return v === null;
-    case 'defbool':
-      return v === 'default';
-    case 'uuid':
-      return typeof v === 'string' && v.toLowerCase() === NIL_UUID;
-    case 'mac':
-      return typeof v === 'string' && v.toLowerCase() === ZERO_MAC;
-    case 'bitmap':
-    case 'string_list':
-    case 'key_value_list':
-    case 'array':
-      return Array.isArray(v) && v.length === 0;
-    case 'cpuid': {
-      const p = v as CpuidPolicy | null | undefined;
-      return !p || (p.cpuid.length === 0 && p.msr.length === 0);
-    }
-    case 'ms_vm_genid':
-      return Array.isArray(v) && v.every((b) => b === 0);
-    case 'enum':
-      return v === t.init;
-    case 'struct':
-      return false; // aggregates are always written, possibly as {}
-    case 'union':
-      return false;
-  }
 }
 
 function writeValue(t: SchemaType, v: unknown, depth: number): string {

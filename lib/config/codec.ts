@@ -44,8 +44,6 @@ interface Compiled {
   readonly byKey: Map<string, KeyTarget>;
   /** Makes the struct with libxl's init values (an object literal, so V8 gives every one the same shape). */
   readonly makeDefault: () => Obj;
-  /** Writes the struct at a depth (see writeStruct). */
-  readonly write: (obj: Obj, depth: number) => string;
 }
 const compiledCache = new WeakMap<StructType, Compiled>();
 
@@ -71,7 +69,7 @@ function compile(t: StructType): Compiled {
     }
   });
   const makeDefault = new Function(`return () => ({ ${parts.join(', ')} });`)() as () => Obj;
-  c = { byKey, makeDefault, write: compileWriter(t) };
+  c = { byKey, makeDefault };
   compiledCache.set(t, c);
   return c;
 }
@@ -429,11 +427,18 @@ function describe(node: JsonValue): string {
 
 // ---- generation (libxl's *_gen_json) ----
 
+type StructWriter = (obj: Obj, depth: number) => string;
+/** Each struct's writer, made on its first write: a process that only reads never builds one. */
+const writers = new WeakMap<StructType, StructWriter>();
+
 /** Writes a struct as yajl does at `depth`; fields equal to libxl's init value are left out. */
 export function writeStruct(t: StructType, obj: Obj, depth: number): string {
   if (obj === null || typeof obj !== 'object') throw new ConfigError('', `an object (${t.name})`, `found ${typeof obj}`);
-  return compile(t).write(obj, depth);
+  let write = writers.get(t);
+  if (!write) writers.set(t, (write = compileWriter(t)));
+  return write(obj, depth);
 }
+
 
 /**
  * The struct's writer, generated from its schema fields: one statement per field that reads
@@ -441,7 +446,7 @@ export function writeStruct(t: StructType, obj: Obj, depth: number): string {
  * inline); values are written by writeValue. Unknown keys go back after the field they
  * followed. An error names the field it came from.
  */
-function compileWriter(t: StructType): (obj: Obj, depth: number) => string {
+function compileWriter(t: StructType): StructWriter {
   const names: string[] = [];
   const body = t.fields.map((f, i) => {
     const [name, type, init] = f;
@@ -468,7 +473,7 @@ function compileWriter(t: StructType): (obj: Obj, depth: number) => string {
   };`;
   return new Function('T', 'N', 'UNKNOWN_KEYS', 'writeExtras', 'writeUnion', 'writeValue', 'writeObject', 'under', source)(
     t.fields.map((f) => f[1]), names, UNKNOWN_KEYS, writeExtras, writeUnion, writeValue, writeObject, under,
-  ) as (obj: Obj, depth: number) => string;
+  ) as StructWriter;
 }
 
 /** Source of the test that a field (in `v`) is written: gentypes.py's get_default_expr, negated. */

@@ -269,17 +269,13 @@ async function main(): Promise<void> {
       const series: Partial<Record<SeriesName, number[]>> = {};
       const daemonCpu: Partial<Record<SeriesName, number[]>> = {};
       const nodeStarts: number[] = [];
-      const add = (name: SeriesName, ms: number, daemonMs: number) => {
-        (series[name] ??= []).push(ms);
-        (daemonCpu[name] ??= []).push(daemonMs);
-      };
       /** Times one run (by its own figure when it returns one) and xenstored's CPU meanwhile. */
       const measure = async (name: SeriesName, run: () => unknown): Promise<void> => {
         const cpu = cpuMsOf(bench.daemon.pid);
         const start = nowMs();
         const reported = await run();
-        const ms = typeof reported === 'number' ? reported : nowMs() - start;
-        add(name, ms, cpuMsOf(bench.daemon.pid) - cpu);
+        (series[name] ??= []).push(typeof reported === 'number' ? reported : nowMs() - start);
+        (daemonCpu[name] ??= []).push(cpuMsOf(bench.daemon.pid) - cpu);
       };
       for (let i = 0; i < REPEAT; i++) {
         if (timed('library')) {
@@ -366,13 +362,16 @@ async function main(): Promise<void> {
   log(`results: ${join(OUT, 'list-l.json')}, ${join(OUT, 'list-l.svg')}`);
 }
 
-/** CPU of the template codec for the current domains: parse every stored template, format the whole list. */
 /** Parse + format of one PV template, per second, on one core (the codec's target: at least this many). */
 const CODEC_TARGET_PER_SECOND = 20_000;
 
 const CODEC_PASSES = 9;
 const CODEC_ROUND_TRIPS = 2000;
 
+/**
+ * CPU of the template codec for the current domains (parse every stored template, format
+ * the whole list), and its rate of parse + format round trips.
+ */
 async function codecCost(host: XenHost, bench: Bench): Promise<{ parse: number; format: number; roundTripsPerSecond: number }> {
   const texts = await Promise.all([0, ...bench.domids].map((domid) => bench.host.templates.readText(domid, domid === 0 ? { uuid: DOM0.uuid } : {})));
   let start = nowMs();

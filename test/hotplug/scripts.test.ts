@@ -35,6 +35,16 @@ function stub(workDir: string, name: string): void {
   chmodSync(path, 0o755);
 }
 
+/** Runs fn with a block script that never finishes, then puts the logging stub back. */
+async function withHangingBlockScript(fn: () => Promise<void>): Promise<void> {
+  writeFileSync(join(scriptsIn(rig.workDir), 'block'), '#!/bin/sh\nexec sleep 30\n');
+  try {
+    await fn();
+  } finally {
+    stub(rig.workDir, 'block');
+  }
+}
+
 const log = (): string[] => readFileSync(join(rig.workDir, 'log'), 'utf8').trim().split('\n');
 
 beforeEach(() => {
@@ -89,27 +99,21 @@ describe('hotplug scripts', () => {
 
   it('aborting during the script kills it and says the device was added', async () => {
     const domid = await guest();
-    writeFileSync(join(scriptsIn(rig.workDir), 'block'), '#!/bin/sh\nexec sleep 30\n');
-    try {
+    await withHangingBlockScript(async () => {
       const controller = new AbortController();
       setTimeout(() => controller.abort(), 200);
       await expect(rig.host.addDevice(domid, 'disk', { pdev_path: '/dev/vg/data', vdev: 'xvdf', backend: 'phy', format: 'raw' }, { signal: controller.signal }))
         .rejects.toMatchObject({ code: 'ABORT_ERR', details: { committed: true } });
-    } finally {
-      stub(rig.workDir, 'block');
-    }
+    });
   });
 
   it('a script that does not finish is killed after scriptTimeoutMs', async () => {
     const domid = await guest();
-    writeFileSync(join(scriptsIn(rig.workDir), 'block'), '#!/bin/sh\nexec sleep 30\n');
-    try {
+    await withHangingBlockScript(async () => {
       const started = Date.now();
       await expect(rig.host.addDevice(domid, 'disk', { pdev_path: '/dev/vg/data', vdev: 'xvde', backend: 'phy', format: 'raw' }, { scriptTimeoutMs: 200 }))
         .rejects.toThrow(/did not finish within 200 ms/);
       expect(Date.now() - started).toBeLessThan(10_000);
-    } finally {
-      stub(rig.workDir, 'block');
-    }
+    });
   });
 });

@@ -40,7 +40,7 @@ const { values: options } = parseArgs({
 });
 
 const ROOT = packageRoot();
-const CLI = join(ROOT, 'dist/lib/cli/main.js');
+const CLI = join(ROOT, 'dist/bin/xen-domconfig.js');
 const FLOORS = join(ROOT, 'bench/c');
 const OUT = options.out ?? join(ROOT, 'bench/results');
 const SIZES = (options.sizes ?? '10,100,200,1000').split(',').map(Number).sort((a, b) => a - b);
@@ -83,6 +83,14 @@ function floor(program: 'serial_floor' | 'pipelined_floor', socketPath: string):
   const fields = Object.fromEntries(output.trim().split(' ').map((field) => field.split('=') as [string, string]));
   return { ms: Number(fields.elapsed_ns) / 1e6, requests: Number(fields.requests), domains: Number(fields.domains) };
 }
+
+/**
+ * The environment of Node processes (the CLI, Node's start): without
+ * NODE_EXTRA_CA_CERTS, which makes Node read and parse the whole bundle as it
+ * starts (≈ 80 ms on this machine kind, where the variable is set), for TLS
+ * that the CLI never opens; a Xen host's dom0 does not set it.
+ */
+const NODE_PROCESS_ENV = (({ NODE_EXTRA_CA_CERTS: _unused, ...rest }) => rest)(process.env);
 
 function cliArgs(socketPath: string, userdataDir: string): string[] {
   return [CLI, '--xenstore', socketPath, '--userdata-dir', userdataDir, 'list', '-l'];
@@ -186,7 +194,7 @@ async function countRequests(real: RealXl | undefined, runDir: string): Promise<
     };
     counts.library = await requestsDuring(() => bench.host.listDomains({ long: true })) / domains;
     counts.libraryNative = await requestsDuring(() => bench.nativeHost.listDomains({ long: true })) / domains;
-    counts.cli = await requestsDuring(() => captured(process.execPath, cliArgs(bench.daemon.socketPath, bench.userdataDir), process.env)) / domains;
+    counts.cli = await requestsDuring(() => captured(process.execPath, cliArgs(bench.daemon.socketPath, bench.userdataDir), NODE_PROCESS_ENV)) / domains;
     if (real) {
       const env = xlEnv(real, xlState(bench, runDir));
       counts.xl = await requestsDuring(() => runXl(real, env, ['list', '-l'])) / domains;
@@ -251,7 +259,7 @@ async function main(): Promise<void> {
       if (checks.listEqual === undefined && !ONLY) {
         // The state is what libxl would read: xl's list -l of it equals ours.
         if (real && env) {
-          const ours = JSON.parse(captured(process.execPath, cliArgs(bench.daemon.socketPath, bench.userdataDir), process.env)) as unknown[];
+          const ours = JSON.parse(captured(process.execPath, cliArgs(bench.daemon.socketPath, bench.userdataDir), NODE_PROCESS_ENV)) as unknown[];
           const theirs = JSON.parse(runXl(real, env, ['list', '-l'])) as unknown[];
           // sched_params: xl asks the hypervisor (a fake one here); xen-domconfig keeps the stored ones.
           const withoutSched = (list: unknown[]) => list.map((entry) => {
@@ -287,8 +295,8 @@ async function main(): Promise<void> {
         }
         if (timed('libraryNative')) await measure('libraryNative', async () => { await bench.nativeHost.listDomains({ long: true }); });
         if (timed('cli')) {
-          await measure('cli', () => timedProcess(process.execPath, cliArgs(bench.daemon.socketPath, bench.userdataDir), process.env));
-          nodeStarts.push(timedProcess(process.execPath, ['-e', ''], process.env));
+          await measure('cli', () => timedProcess(process.execPath, cliArgs(bench.daemon.socketPath, bench.userdataDir), NODE_PROCESS_ENV));
+          nodeStarts.push(timedProcess(process.execPath, ['-e', ''], NODE_PROCESS_ENV));
         }
         if (real && env && i < XL_REPEAT) await measure('xl', () => timedProcess(real.xl, ['list', '-l'], env));
         if (timed('serialFloor')) await measure('serialFloor', () => floor('serial_floor', bench.daemon.socketPath).ms);
@@ -347,6 +355,7 @@ async function main(): Promise<void> {
     repeat: REPEAT,
     xlRepeat: XL_REPEAT,
     machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
+    unsetForNodeProcesses: process.env.NODE_EXTRA_CA_CERTS === undefined ? [] : ['NODE_EXTRA_CA_CERTS'],
     shape: 'PV, 4 vCPUs (2 online), 2 disks, 1 nic; plus dom0',
     requestsPerDomain,
     cliPeakRssKb: rssKb,
@@ -400,7 +409,7 @@ function cliPeakRss(bench: Bench): number | undefined {
   const devNull = openSync('/dev/null', 'w');
   try {
     const result = spawnSync('/usr/bin/time', ['-f', 'maxrss_kb=%M', process.execPath, ...cliArgs(bench.daemon.socketPath, bench.userdataDir)],
-      { stdio: ['ignore', devNull, 'pipe'], encoding: 'utf8' });
+      { env: NODE_PROCESS_ENV, stdio: ['ignore', devNull, 'pipe'], encoding: 'utf8' });
     const match = /maxrss_kb=(\d+)/.exec(result.stderr);
     return match ? Number(match[1]) : undefined;
   } finally {

@@ -67,4 +67,4 @@ if ! stamp_ok "$cache/.addon.sum" build/Release/xen_domconfig.node "$sum"; then
     npx node-gyp rebuild >"$cache/log/node-gyp.log" 2>&1 || { cat "$cache/log/node-gyp.log" >&2; exit 1; }
     echo "$sum" > "$cache/.addon.sum"
 fi
-npx tsc -p tsconfig.json
+npm run -s build:ts

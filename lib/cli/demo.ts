@@ -7,7 +7,6 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseDevice, parseDomainConfig } from '../config/index.js';
 import { XenHost } from '../domain/host.js';
 import { FAULT_ENV } from '../domain/faults.js';
@@ -85,7 +84,8 @@ function dom0Template(): string {
   });
 }
 
-const CLI = fileURLToPath(new URL('./main.js', import.meta.url));
+/** The command line running the demo: each step runs it again, as a user would. */
+const CLI = process.argv[1]!;
 
 interface ChildResult {
   code: number | null;

@@ -1,4 +1,4 @@
-// The command line end to end: the built dist/lib/cli/main.js against a
+// The command line end to end: the built dist/bin/xen-domconfig.js against a
 // private real xenstored, domains laid out as libxl's create leaves them.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';

@@ -1,10 +1,10 @@
-// Runs the built command line (dist/lib/cli/main.js) as a child process.
+// Runs the built command line (dist/bin/xen-domconfig.js) as a child process.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../lib/util/package-root.js';
 
-export const CLI = join(packageRoot(), 'dist/lib/cli/main.js');
+export const CLI = join(packageRoot(), 'dist/bin/xen-domconfig.js');
 
 export interface CliResult {
   code: number | null;

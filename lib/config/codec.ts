@@ -439,7 +439,6 @@ export function writeStruct(t: StructType, obj: Obj, depth: number): string {
   return write(obj, depth);
 }
 
-
 /**
  * The struct's writer, generated from its schema fields: one statement per field that reads
  * it by name and leaves it out when it equals libxl's init value (differsFromInit's test,

@@ -7,7 +7,9 @@
 // poll loop, so under load the batches spread over a few connections (each
 // opened only once the others are busy): fewer loop turns per request. Where
 // no Unix socket can be reached (only /dev/xen/xenbus) the store keeps using
-// its libxenstore handles.
+// its libxenstore handles. Callers pass only paths isValidXenStorePath
+// accepts (XenStore checks them before it picks the wire), so the
+// connections do not check them again.
 import { XenStoreError } from './errors.js';
 import type { XenStoreNode } from './types.js';
 import { XenStoreConnection, XenStoreWireError } from './wire.js';
@@ -73,7 +75,7 @@ export class PipelinedReads {
 
   private connect(): Slot {
     const slot: Slot = {
-      ready: XenStoreConnection.connect(this.socketPath).then((wire) => {
+      ready: XenStoreConnection.connect(this.socketPath, { pathsChecked: true }).then((wire) => {
         slot.wire = wire;
         return wire;
       }, () => {
@@ -89,17 +91,13 @@ export class PipelinedReads {
 
   /** One request or batch on the wire, or by fallback; tracked for close(). */
   private run<T>(syscall: string, onWire: (wire: XenStoreConnection) => Promise<T>, fallback: () => Promise<T>): Promise<T> {
-    const running = (async () => {
-      const chosen = this.connection();
-      // An open connection takes the batch at once, so the next pick sees its queue.
-      const wire = chosen instanceof Promise ? await chosen : chosen;
+    const start = (wire: XenStoreConnection | undefined): Promise<T> => {
       if (!wire) return fallback();
-      try {
-        return await onWire(wire);
-      } catch (error) {
-        throw this.failed(wire, error, syscall);
-      }
-    })();
+      return onWire(wire).catch((error: unknown) => { throw this.failed(wire, error, syscall); });
+    };
+    // An open connection takes the batch at once, so the next pick sees its queue.
+    const chosen = this.connection();
+    const running = chosen instanceof Promise ? chosen.then(start) : start(chosen);
     this.inFlight.add(running);
     const forget = () => { this.inFlight.delete(running); };
     running.then(forget, forget);

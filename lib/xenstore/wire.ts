@@ -17,6 +17,8 @@ const HEADER_SIZE = 16;
  */
 const MAX_REPLY_PAYLOAD = 1 << 20;
 const DEFAULT_WINDOW = 256;
+/** Bytes one socket read may bring. */
+const RECEIVE_BUFFER_SIZE = 64 * 1024;
 /** Connect attempts while xenstored's listen queue is full (about 0.4 s in all). */
 const CONNECT_ATTEMPTS = 20;
 /** Restarts of a DIRECTORY_PART listing whose node keeps changing underneath. */
@@ -219,20 +221,33 @@ function decodeNames(buffer: Buffer, start: number, end: number): string[] {
   return names;
 }
 
-const readU32: (buffer: Buffer, offset: number) => number =
-  endianness() === 'LE' ? (b, o) => b.readUInt32LE(o) : (b, o) => b.readUInt32BE(o);
-const writeU32: (buffer: Buffer, value: number, offset: number) => void =
-  endianness() === 'LE' ? (b, v, o) => { b.writeUInt32LE(v, o); } : (b, v, o) => { b.writeUInt32BE(v, o); };
+/** Header fields are u32 in the host's byte order (xs_wire.h). */
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+function viewOf(buffer: Buffer): DataView {
+  return new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
 
 // ---------------------------------------------------------------- connection
 
-function connectSocket(socketPath: string, signal: AbortSignal | undefined): Promise<Socket> {
+/** Where a socket's reads go: bytes [0, length) of `buffer`, which the next read reuses. */
+interface ReadTarget {
+  readonly buffer: Buffer;
+  onRead?: (length: number) => void;
+}
+
+function connectSocket(socketPath: string, signal: AbortSignal | undefined, target: ReadTarget): Promise<Socket> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
       reject(new XenStoreWireError('ABORT_ERR', 'connect to xenstored aborted', { cause: signal.reason }));
       return;
     }
-    const socket = createConnection({ path: socketPath });
+    // Reads land in one buffer of the connection's own and are handed over at
+    // once: no Buffer and no 'data' event per read.
+    const socket = createConnection({
+      path: socketPath,
+      onread: { buffer: target.buffer, callback: (length) => { target.onRead!(length); return true; } },
+    });
     const onAbort = (): void => {
       socket.destroy();
       reject(new XenStoreWireError('ABORT_ERR', 'connect to xenstored aborted', { cause: signal?.reason }));
@@ -255,10 +270,13 @@ export interface XenStoreConnectOptions {
   signal?: AbortSignal;
   /** Most requests in flight at once (default 256). */
   window?: number;
+  /** Every path given is one isValidXenStorePath accepts (the caller checked): not checked again. */
+  pathsChecked?: boolean;
 }
 
 export class XenStoreConnection {
   private readonly window: number;
+  private readonly pathsChecked: boolean;
   private readonly inFlight = new Map<number, Request>();
   private readonly queue: Request[] = [];
   private queueHead = 0;
@@ -267,6 +285,7 @@ export class XenStoreConnection {
   private failure: XenStoreWireError | undefined;
   /** Holds one message split across socket reads; grows for oxenstored's larger replies. */
   private partial = Buffer.allocUnsafe(HEADER_SIZE + XENSTORE_PAYLOAD_MAX);
+  private partialView = viewOf(this.partial);
   private partialLength = 0;
   private readonly closed: Promise<void>;
   private readonly requests: RequestQueue = {
@@ -274,10 +293,13 @@ export class XenStoreConnection {
     listChildren: (path, txId, done) => this.listChildren(path, txId, done),
   };
 
-  private constructor(private readonly socket: Socket, readonly socketPath: string, options: XenStoreConnectOptions) {
+  private constructor(private readonly socket: Socket, readonly socketPath: string, target: ReadTarget, options: XenStoreConnectOptions) {
     this.window = Math.max(1, Math.floor(options.window ?? DEFAULT_WINDOW));
+    this.pathsChecked = options.pathsChecked === true;
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    const received = target.buffer;
+    const receivedView = viewOf(received);
+    target.onRead = (length) => this.onData(received, receivedView, length);
     socket.on('error', (error) => this.fail(new XenStoreWireError(
       'ERR_XENSTORE_CONNECTION_LOST', `xenstored connection ${socketPath} failed: ${error.message}`, { cause: error })));
     socket.on('close', () => this.fail(new XenStoreWireError(
@@ -292,7 +314,8 @@ export class XenStoreConnection {
   static async connect(socketPath: string = xenstoredSocketPath(), options: XenStoreConnectOptions = {}): Promise<XenStoreConnection> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return new XenStoreConnection(await connectSocket(socketPath, options.signal), socketPath, options);
+        const target: ReadTarget = { buffer: Buffer.allocUnsafe(RECEIVE_BUFFER_SIZE) };
+        return new XenStoreConnection(await connectSocket(socketPath, options.signal, target), socketPath, target, options);
       } catch (error) {
         const busy = error instanceof XenStoreWireError && (error.cause as NodeJS.ErrnoException | undefined)?.code === 'EAGAIN';
         if (!busy || attempt === CONNECT_ATTEMPTS) throw error;
@@ -384,7 +407,7 @@ export class XenStoreConnection {
   private check(type: number, txId: number, path: string, bodyLength = 0): Error | undefined {
     if (this.failure) return this.failure;
     if (!isTransactionId(txId)) return errorFactory('EINVAL', SYSCALL[type]!, path);
-    if (!isValidXenStorePath(path)) return errorFactory('EINVAL', SYSCALL[type]!, String(path));
+    if (!this.pathsChecked && !isValidXenStorePath(path)) return errorFactory('EINVAL', SYSCALL[type]!, String(path));
     if (path.length + 1 + bodyLength > XENSTORE_PAYLOAD_MAX) return errorFactory('E2BIG', SYSCALL[type]!, path);
     return undefined;
   }
@@ -449,15 +472,16 @@ export class XenStoreConnection {
     let total = 0;
     for (let i = this.queueHead; i < this.queueHead + count; i++) total += HEADER_SIZE + this.queue[i]!.payloadLength;
     const out = Buffer.allocUnsafe(total);
+    const header = viewOf(out);
     let pos = 0;
     for (let i = 0; i < count; i++) {
       const request = this.queue[this.queueHead++]!;
       request.reqId = this.lastReqId = (this.lastReqId % 0xffffffff) + 1; // 0 is for watch events
       const length = request.payloadLength;
-      writeU32(out, request.type, pos);
-      writeU32(out, request.reqId, pos + 4);
-      writeU32(out, request.txId, pos + 8);
-      writeU32(out, length, pos + 12);
+      header.setUint32(pos, request.type, LITTLE_ENDIAN);
+      header.setUint32(pos + 4, request.reqId, LITTLE_ENDIAN);
+      header.setUint32(pos + 8, request.txId, LITTLE_ENDIAN);
+      header.setUint32(pos + 12, length, LITTLE_ENDIAN);
       pos += HEADER_SIZE;
       pos += out.write(request.arg, pos, 'latin1');
       out[pos++] = 0;
@@ -474,46 +498,46 @@ export class XenStoreConnection {
     this.socket.write(out);
   }
 
-  /** Splits the byte stream into messages without copying whole chunks. */
-  private onData(chunk: Buffer): void {
+  /** Splits the bytes of one read, chunk[0, end), into messages; only a message cut at the end is copied. */
+  private onData(chunk: Buffer, view: DataView, end: number): void {
     let pos = 0;
     if (this.partialLength > 0) {
-      pos = this.fillPartial(chunk);
+      pos = this.fillPartial(chunk, end);
       if (pos < 0) return;
       const length = this.partialLength;
       this.partialLength = 0;
-      if (!this.dispatch(this.partial, 0, length - HEADER_SIZE)) return;
+      if (!this.dispatch(this.partial, this.partialView, 0, length - HEADER_SIZE)) return;
     }
-    while (chunk.length - pos >= HEADER_SIZE) {
-      const length = readU32(chunk, pos + 12);
+    while (end - pos >= HEADER_SIZE) {
+      const length = view.getUint32(pos + 12, LITTLE_ENDIAN);
       if (length > MAX_REPLY_PAYLOAD) return this.protocolError(`reply payload of ${length} bytes`);
-      if (chunk.length - pos < HEADER_SIZE + length) break;
-      if (!this.dispatch(chunk, pos, length)) return;
+      if (end - pos < HEADER_SIZE + length) break;
+      if (!this.dispatch(chunk, view, pos, length)) return;
       pos += HEADER_SIZE + length;
     }
-    if (pos < chunk.length) {
-      this.reservePartial(chunk.length - pos);
-      this.partialLength = chunk.copy(this.partial, 0, pos);
+    if (pos < end) {
+      this.reservePartial(end - pos);
+      this.partialLength = chunk.copy(this.partial, 0, pos, end);
     }
     this.pump();
   }
 
-  /** Completes the held partial message from `chunk`; returns the bytes used, or -1 if still incomplete. */
-  private fillPartial(chunk: Buffer): number {
+  /** Completes the held partial message from chunk[0, end); returns the bytes used, or -1 if still incomplete. */
+  private fillPartial(chunk: Buffer, end: number): number {
     let used = 0;
     if (this.partialLength < HEADER_SIZE) {
-      used = chunk.copy(this.partial, this.partialLength, 0, HEADER_SIZE - this.partialLength);
+      used = chunk.copy(this.partial, this.partialLength, 0, Math.min(end, HEADER_SIZE - this.partialLength));
       this.partialLength += used;
       if (this.partialLength < HEADER_SIZE) return -1;
     }
-    const length = readU32(this.partial, 12);
+    const length = this.partialView.getUint32(12, LITTLE_ENDIAN);
     if (length > MAX_REPLY_PAYLOAD) {
       this.protocolError(`reply payload of ${length} bytes`);
       return -1;
     }
     this.reservePartial(HEADER_SIZE + length);
     const missing = HEADER_SIZE + length - this.partialLength;
-    const copied = chunk.copy(this.partial, this.partialLength, used, used + missing);
+    const copied = chunk.copy(this.partial, this.partialLength, used, Math.min(end, used + missing));
     this.partialLength += copied;
     return copied < missing ? -1 : used + copied;
   }
@@ -524,12 +548,13 @@ export class XenStoreConnection {
     const larger = Buffer.allocUnsafe(size);
     this.partial.copy(larger, 0, 0, this.partialLength);
     this.partial = larger;
+    this.partialView = viewOf(larger);
   }
 
   /** Hands one reply to its request; false when the connection had to be closed. */
-  private dispatch(buffer: Buffer, pos: number, length: number): boolean {
-    const type = readU32(buffer, pos);
-    const reqId = readU32(buffer, pos + 4);
+  private dispatch(buffer: Buffer, view: DataView, pos: number, length: number): boolean {
+    const type = view.getUint32(pos, LITTLE_ENDIAN);
+    const reqId = view.getUint32(pos + 4, LITTLE_ENDIAN);
     const start = pos + HEADER_SIZE;
     const end = start + length;
     if (type === XsType.WATCH_EVENT && reqId === 0) return true; // no watches are set here

@@ -5,7 +5,7 @@
 import { MEMKB_DEFAULT, NIL_UUID, type DomainConfig } from '../config/index.js';
 import { mergeDevices, parseUint64, XenstoreValueError, type DeviceArrays, type DeviceMerge } from '../devices/index.js';
 import { DomainError } from './errors.js';
-import { domainPaths, liveView, type DomainState } from './state.js';
+import { liveView, type DomainState } from './state.js';
 
 /** libxl's LIBXL_MAXMEM_CONSTANT: the HVM target fudge. */
 export const MAXMEM_CONSTANT = 1024n;
@@ -31,15 +31,15 @@ function valueError(domid: number, error: XenstoreValueError): DomainError {
 
 /** c_info.name from /local/domain/<domid>/name; libxl keeps the stale name when the read fails, this does not. */
 export function liveName(state: DomainState): string {
-  const path = domainPaths(state.domid).name;
+  const path = state.paths.name;
   const name = state.values.get(path);
   if (name === undefined) throw new DomainError('EXSVALUE', `domain ${state.domid}: ${path} is missing`, { domid: state.domid, path });
   return name;
 }
 
 /** c_info.uuid from /local/domain/<domid>/vm = "/vm/<uuid>" (dom0 has none: the nil uuid, as the hypervisor says). */
-export function liveUuid(state: Pick<DomainState, 'domid' | 'values'>): string {
-  const path = domainPaths(state.domid).vm;
+export function liveUuid(state: Pick<DomainState, 'domid' | 'paths' | 'values'>): string {
+  const path = state.paths.vm;
   const vm = state.values.get(path);
   if (vm === undefined && state.domid === 0) return NIL_UUID;
   const uuid = vm === undefined ? undefined : UUID_IN_VM_PATH.exec(vm.toLowerCase())?.[1];
@@ -50,7 +50,7 @@ export function liveUuid(state: Pick<DomainState, 'domid' | 'values'>): string {
 /** How this domain's vCPUs are read: HVM guests with qemu-xen are asked over QMP. */
 export function vcpuSource(template: DomainConfig, state: DomainState): VcpuSource {
   if (template.b_info.type !== 'hvm') return { from: 'xenstore' };
-  const path = domainPaths(state.domid).dmVersion;
+  const path = state.paths.dmVersion;
   const version = state.values.get(path);
   if (version === 'qemu_xen') return { from: 'qemu' };
   // qemu-xen-traditional follows cpu/<i>/availability in xenstore.
@@ -62,7 +62,7 @@ export function vcpuSource(template: DomainConfig, state: DomainState): VcpuSour
 /** cpu/<i>/availability for i < max_vcpus: exactly "online" sets the bit; a missing node leaves it clear. */
 export function xenstoreVcpus(state: DomainState, maxVcpus: number): number[] {
   const online: number[] = [];
-  const paths = domainPaths(state.domid);
+  const { paths } = state;
   for (let i = 0; i < maxVcpus; i++) {
     if (state.values.get(paths.availability(i)) === 'online') online.push(i);
   }
@@ -87,7 +87,7 @@ export function targetMemFudge(template: DomainConfig): bigint {
 }
 
 export function liveScalars(template: DomainConfig, state: DomainState): LiveScalars {
-  const paths = domainPaths(state.domid);
+  const { paths } = state;
   try {
     const target = parseUint64(paths.target, state.values.get(paths.target));
     const staticMax = parseUint64(paths.staticMax, state.values.get(paths.staticMax));

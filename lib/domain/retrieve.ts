@@ -87,12 +87,12 @@ async function readDomainOnce(context: RetrieveContext, domid: number, options: 
     [vm] = await context.reader.readMany([paths.vm]);
     if (vm === undefined) await checkExists(context.reader, domid);
   }
-  const uuid = liveUuid({ domid, values: new Map([[paths.vm, vm]]) });
+  const uuid = liveUuid({ domid, paths, values: new Map([[paths.vm, vm]]) });
 
   const read = async (): Promise<[DomainConfig, DomainState]> => {
     // The template is a local file: read first, it says which device dirs to list at once.
     const template = await readTemplate(context, domid, uuid, vm, hinted);
-    const stateOf = (ops: StateReader) => readDomainState(ops, domid, stateOptions(template, probed));
+    const stateOf = (ops: StateReader) => readDomainState(ops, domid, stateOptions(template, probed), paths);
     const state = options.snapshot
       ? await xenstore.transaction(stateOf, options.signal ? { signal: options.signal } : {})
       : await stateOf(context.reader);

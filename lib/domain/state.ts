@@ -15,7 +15,9 @@ const MAX_VCPUS = 4096;
 
 export interface DomainState {
   domid: number;
-  /** Every value read, by absolute path (undefined = absent). */
+  /** The domain's paths, made once: the values map's keys are these very strings. */
+  paths: DomainPaths;
+  /** The values read, by absolute path (undefined = absent); device node keys are in libxlDevices instead. */
   values: Map<string, string | undefined>;
   /** /libxl/<domid>/device with only the keys the device table reads. */
   libxlDevices: XenStoreNode | undefined;
@@ -25,6 +27,8 @@ export interface DomainState {
 
 /** Device dirs under /libxl/<domid>/device, with the devids listed in each. */
 export type DeviceListing = Map<string, string[]>;
+
+export type DomainPaths = ReturnType<typeof domainPaths>;
 
 export function domainPaths(domid: number) {
   const home = `/local/domain/${domid}`;
@@ -56,8 +60,7 @@ const NODE_READS = (() => {
 })();
 
 /** The scalars retrieve needs, and the device probes; dm-version only matters for HVM guests. */
-export function scalarPaths(domid: number, hvm: boolean, probed: readonly DeviceType[] = DEVICE_TYPES): string[] {
-  const paths = domainPaths(domid);
+export function scalarPaths(paths: DomainPaths, domid: number, hvm: boolean, probed: readonly DeviceType[] = DEVICE_TYPES): string[] {
   return [paths.vm, paths.name, paths.target, paths.staticMax, ...(hvm ? [paths.dmVersion] : []), ...deviceProbes(domid, probed)];
 }
 
@@ -66,8 +69,7 @@ export function scalarPaths(domid: number, hvm: boolean, probed: readonly Device
  * overflow is seen). The `expected` dirs (the template's kinds) are listed
  * together with /libxl/<domid>/device, the others it names after it.
  */
-async function listDeviceNodes(ops: StateReader, domid: number, expected: readonly string[] = []): Promise<DeviceListing> {
-  const base = domainPaths(domid).libxlDevices;
+async function listDeviceNodes(ops: StateReader, base: string, expected: readonly string[] = []): Promise<DeviceListing> {
   const early = expected.filter((kind) => NODE_READS.has(kind));
   const [listed, ...earlyDevids] = await Promise.all([ops.list(base), ...early.map((kind) => ops.list(`${base}/${kind}`))]);
   const devids = new Map(early.map((kind, i) => [kind, earlyDevids[i]]));
@@ -88,32 +90,36 @@ export interface StateReadOptions {
   expectedKinds?: readonly string[];
 }
 
-export async function readDomainState(ops: StateReader, domid: number, options: StateReadOptions): Promise<DomainState> {
-  const paths = domainPaths(domid);
-  const listing = await listDeviceNodes(ops, domid, options.expectedKinds);
+export async function readDomainState(ops: StateReader, domid: number, options: StateReadOptions, paths = domainPaths(domid)): Promise<DomainState> {
+  const listing = await listDeviceNodes(ops, paths.libxlDevices, options.expectedKinds);
   const values = new Map<string, string | undefined>();
 
-  const keyPaths: string[] = scalarPaths(domid, options.hvm, options.probed);
+  // One batch: the scalars and probes, each listed device node's keys (in
+  // listing order), then the vCPUs; the replies are taken back in that order.
+  const scalars = scalarPaths(paths, domid, options.hvm, options.probed);
+  const batch = [...scalars];
   const treePaths: string[] = [];
   for (const [kind, devids] of listing) {
     const reads = NODE_READS.get(kind)!;
     for (const devid of devids) {
       const node = `${paths.libxlDevices}/${kind}/${devid}`;
-      reads.keys.forEach((key) => keyPaths.push(`${node}/${key}`));
-      reads.trees.forEach((tree) => treePaths.push(`${node}/${tree}`));
+      for (const key of reads.keys) batch.push(`${node}/${key}`);
+      for (const tree of reads.trees) treePaths.push(`${node}/${tree}`);
     }
   }
+  const nodeKeysEnd = batch.length;
   const vcpus = Math.max(0, Math.min(Number.isInteger(options.maxVcpus) ? options.maxVcpus : 0, MAX_VCPUS));
-  const cpuPaths = Array.from({ length: vcpus }, (_, i) => paths.availability(i));
-  const batch = [...keyPaths, ...cpuPaths];
+  for (let i = 0; i < vcpus; i++) batch.push(paths.availability(i));
   const [read, trees] = await Promise.all([
     batch.length === 0 ? [] : ops.readMany(batch),
     Promise.all(treePaths.map((path) => ops.readTree(path))),
   ]);
-  batch.forEach((path, i) => values.set(path, read[i]));
-  const subtrees = new Map(treePaths.map((path, i) => [path, trees[i]]));
+  // The device keys go into the tree only.
+  for (let i = 0; i < scalars.length; i++) values.set(batch[i]!, read[i]);
+  for (let i = nodeKeysEnd; i < batch.length; i++) values.set(batch[i]!, read[i]);
 
-  const state: DomainState = { domid, values, libxlDevices: deviceTree(paths.libxlDevices, listing, values, subtrees), trees: new Map() };
+  const libxlDevices = deviceTree(listing, read, scalars.length, trees);
+  const state: DomainState = { domid, paths, values, libxlDevices, trees: new Map() };
   const follow = deviceFollowUps(liveView(state));
   await Promise.all([
     follow.values.length === 0 ? undefined : ops.readMany(follow.values).then((more) => {
@@ -124,32 +130,37 @@ export async function readDomainState(ops: StateReader, domid: number, options: 
   return state;
 }
 
-/** /libxl/<domid>/device as a tree holding just what was read. */
+/**
+ * /libxl/<domid>/device as a tree holding just what was read: the node keys'
+ * values from `read` from index `first` on, the subtrees in `subtrees`, both in
+ * listing order.
+ */
 function deviceTree(
-  base: string,
   listing: DeviceListing,
-  values: Map<string, string | undefined>,
-  subtrees: Map<string, XenStoreNode | undefined>,
+  read: readonly (string | undefined)[],
+  first: number,
+  subtrees: readonly (XenStoreNode | undefined)[],
 ): XenStoreNode | undefined {
   if (listing.size === 0) return undefined;
-  const kinds = [...listing].map(([kind, devids]): XenStoreNode => ({
-    name: kind,
-    value: '',
-    children: devids.map((devid): XenStoreNode => {
-      const node = `${base}/${kind}/${devid}`;
-      const reads = NODE_READS.get(kind)!;
+  let next = first;
+  let nextTree = 0;
+  const kinds: XenStoreNode[] = [];
+  for (const [kind, devids] of listing) {
+    const reads = NODE_READS.get(kind)!;
+    const nodes = devids.map((devid): XenStoreNode => {
       const children: XenStoreNode[] = [];
       for (const key of reads.keys) {
-        const value = values.get(`${node}/${key}`);
+        const value = read[next++];
         if (value !== undefined) children.push({ name: key, value, children: [] });
       }
-      for (const tree of reads.trees) {
-        const subtree = subtrees.get(`${node}/${tree}`);
+      for (let t = 0; t < reads.trees.size; t++) {
+        const subtree = subtrees[nextTree++];
         if (subtree) children.push(subtree);
       }
       return { name: devid, value: '', children };
-    }),
-  }));
+    });
+    kinds.push({ name: kind, value: '', children: nodes });
+  }
   return { name: 'device', value: '', children: kinds };
 }
 

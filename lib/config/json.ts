@@ -6,14 +6,21 @@ import { ConfigError } from './errors.js';
 
 /** A JSON number kept as its source text; `form` is how libxl classifies it. */
 export class JsonNumber {
+  /** integer()'s result where the reader already knew it (a number of at most 15 digits). */
+  readonly #integer: number | undefined;
+
   constructor(
     readonly text: string,
     /** 'integer': fits a C long long; 'big': an integer that does not; 'double': has a '.'. */
     readonly form: 'integer' | 'big' | 'double',
-  ) {}
+    integer?: number,
+  ) {
+    this.#integer = integer;
+  }
 
   /** The integer libxl reads (strtoll/strtoull of the digits before any exponent). */
   integer(): number | bigint {
+    if (this.#integer !== undefined) return this.#integer;
     const digits = integerPart(this.text);
     return digits.length <= 15 ? Number(digits) : BigInt(digits);
   }
@@ -46,6 +53,7 @@ function integerPart(text: string): string {
 function classify(text: string): JsonNumber {
   if (text.includes('.')) return new JsonNumber(text, 'double');
   const digits = integerPart(text);
+  if (digits.length <= 15) return new JsonNumber(text, 'integer', Number(digits));
   if (digits.length < 19) return new JsonNumber(text, 'integer');
   const v = BigInt(digits);
   return new JsonNumber(text, v < LONG_LONG_MIN || v > LONG_LONG_MAX ? 'big' : 'integer');
@@ -103,7 +111,8 @@ function parsePlainJson(s: string): JsonValue | undefined {
   const convert = (v: unknown, depth: number): JsonValue => {
     if (typeof v === 'number') {
       if (!Number.isSafeInteger(v)) plain = false; // its text is not String(v)
-      return new JsonNumber(String(v), 'integer');
+      const text = String(v);
+      return new JsonNumber(text, 'integer', text.length <= 15 ? v : undefined);
     }
     if (typeof v !== 'object' || v === null) return v as string | boolean | null;
     if (depth >= MAX_DEPTH) {

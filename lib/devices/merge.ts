@@ -40,10 +40,15 @@ export function mergeDevices(template: DeviceArrays, view: LiveView, types: read
   const result: DeviceMerge = { arrays, onlyInTemplate: [], onlyInXenstore: [], changed: [], problems: [] };
   for (const type of types) {
     const live = type.listLive(view);
+    const entries = template[type.array] ?? [];
+    if (entries.length === 0 && live.devices.length === 0 && live.problems.length === 0) {
+      arrays[type.array] = []; // most kinds, most domains: nothing on either side
+      continue;
+    }
     result.problems.push(...live.problems);
     const matched = new Set<LiveDevice>();
     const merged: DeviceEntry[] = [];
-    (template[type.array] ?? []).forEach((entry, index) => {
+    entries.forEach((entry, index) => {
       const key = type.keyOf(entry);
       // First match on a linear scan, as libxl: duplicate template keys all match.
       const device = key === undefined ? undefined : live.devices.find((candidate) => candidate.key === key);

@@ -21,6 +21,7 @@ export function isUuid(s: unknown): s is Uuid {
 }
 
 const HEX_PAIR = /^[0-9a-fA-F]{2}$/;
+const CANONICAL_MAC = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/;
 
 /**
  * libxl__parse_mac: up to six two-digit hex octets, each followed by any one separator
@@ -28,6 +29,7 @@ const HEX_PAIR = /^[0-9a-fA-F]{2}$/;
  * would also take a sign or a space inside an octet; those are refused here.)
  */
 export function parseMacLikeLibxl(s: string): Mac | null {
+  if (CANONICAL_MAC.test(s)) return s; // as formatMac would write it back
   const bytes = [0, 0, 0, 0, 0, 0];
   for (let i = 0, tok = 0; tok < s.length && i < 6; i++, tok += 3) {
     const pair = s.slice(tok, tok + 2);

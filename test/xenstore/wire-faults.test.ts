@@ -129,7 +129,8 @@ describe('reply parsing', () => {
   });
 
   it('takes replies beyond 4096 bytes, as oxenstored sends for big listings, whole or split', async () => {
-    const names = Array.from({ length: 2000 }, (_, i) => `child-${i}`);
+    // Larger than one socket read (64 KiB) too.
+    const names = Array.from({ length: 8000 }, (_, i) => `child-${i}`);
     const listing = `${names.join('\0')}\0`;
     let split = false;
     await withFake((socket, request) => {
@@ -138,7 +139,7 @@ describe('reply parsing', () => {
       socket.write(reply.subarray(0, 10)); // inside the header, then the rest in two parts
       setTimeout(() => { socket.write(reply.subarray(10, 5000)); setTimeout(() => socket.write(reply.subarray(5000)), 5); }, 5);
     }, async (connection) => {
-      expect(Buffer.byteLength(listing)).toBeGreaterThan(4096 * 4);
+      expect(Buffer.byteLength(listing)).toBeGreaterThan(64 * 1024);
       expect(await connection.directory('/big')).toEqual(names);
       split = true;
       expect(await connection.directory('/big')).toEqual(names);

@@ -83,6 +83,16 @@ describe('requests', () => {
     await expect(connection.readMany(['/ok', 'bad'])).rejects.toMatchObject({ code: 'EINVAL' });
   });
 
+  it('leaves the path check to a caller that made it (pathsChecked): xenstored still refuses a bad path', async () => {
+    const trusting = await XenStoreConnection.connect(xs.current.socketPath, { pathsChecked: true });
+    try {
+      await expect(trusting.readMany(['/wire', '/double//slash'])).rejects.toMatchObject({ code: 'EINVAL', syscall: 'xs_read', path: '/double//slash' });
+      await expect(trusting.read('/wire/missing')).rejects.toMatchObject({ code: 'ENOENT' });
+    } finally {
+      await trusting.close();
+    }
+  });
+
   it('refuses transaction ids that do not fit the header', async () => {
     for (const txId of [-1, 1.5, Number.NaN, 2 ** 32]) {
       await expect(connection.read('/wire', txId)).rejects.toMatchObject({ code: 'EINVAL', syscall: 'xs_read' });

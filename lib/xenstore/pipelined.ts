@@ -4,8 +4,10 @@
 // (replies carry the req_id), so readMany and readTree cost about one round
 // trip per window instead of one per key, and concurrent callers' requests
 // overlap. C xenstored answers one request per connection per turn of its
-// poll loop, so under load the batches spread over a few connections (each
-// opened only once the others are busy): fewer loop turns per request. Where
+// poll loop, so under load the batches spread over a second connection
+// (opened only once the first is busy): fewer loop turns per request, while
+// each further one costs the client a socket write and read of its own for
+// fewer requests (bench/README.md). Where
 // no Unix socket can be reached (only /dev/xen/xenbus) the store keeps using
 // its libxenstore handles. Callers pass only paths isValidXenStorePath
 // accepts (XenStore checks them before it picks the wire), so the
@@ -15,7 +17,7 @@ import type { XenStoreNode } from './types.js';
 import { XenStoreConnection, XenStoreWireError } from './wire.js';
 
 /** Most connections one store opens for its batches. */
-const MAX_CONNECTIONS = 4;
+const MAX_CONNECTIONS = 2;
 /** Requests queued on each open connection before another is opened. */
 const BUSY_PENDING = 64;
 

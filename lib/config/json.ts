@@ -4,9 +4,12 @@
 // integers, number text and repeated keys); the others go through a reader of our own.
 import { ConfigError } from './errors.js';
 
+/** Digits (a sign included) that Number() reads exactly: integer() is a number up to here, a bigint beyond. */
+const EXACT_DIGITS = 15;
+
 /** A JSON number kept as its source text; `form` is how libxl classifies it. */
 export class JsonNumber {
-  /** integer()'s result where the reader already knew it (a number of at most 15 digits). */
+  /** integer()'s result where the reader already knew it (at most EXACT_DIGITS digits). */
   readonly #integer: number | undefined;
 
   constructor(
@@ -22,7 +25,7 @@ export class JsonNumber {
   integer(): number | bigint {
     if (this.#integer !== undefined) return this.#integer;
     const digits = integerPart(this.text);
-    return digits.length <= 15 ? Number(digits) : BigInt(digits);
+    return digits.length <= EXACT_DIGITS ? Number(digits) : BigInt(digits);
   }
 }
 
@@ -53,7 +56,7 @@ function integerPart(text: string): string {
 function classify(text: string): JsonNumber {
   if (text.includes('.')) return new JsonNumber(text, 'double');
   const digits = integerPart(text);
-  if (digits.length <= 15) return new JsonNumber(text, 'integer', Number(digits));
+  if (digits.length <= EXACT_DIGITS) return new JsonNumber(text, 'integer', Number(digits));
   if (digits.length < 19) return new JsonNumber(text, 'integer');
   const v = BigInt(digits);
   return new JsonNumber(text, v < LONG_LONG_MIN || v > LONG_LONG_MAX ? 'big' : 'integer');
@@ -111,8 +114,7 @@ function parsePlainJson(s: string): JsonValue | undefined {
   const convert = (v: unknown, depth: number): JsonValue => {
     if (typeof v === 'number') {
       if (!Number.isSafeInteger(v)) plain = false; // its text is not String(v)
-      const text = String(v);
-      return new JsonNumber(text, 'integer', text.length <= 15 ? v : undefined);
+      return classify(String(v));
     }
     if (typeof v !== 'object' || v === null) return v as string | boolean | null;
     if (depth >= MAX_DEPTH) {

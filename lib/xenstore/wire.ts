@@ -312,9 +312,9 @@ export class XenStoreConnection {
    * libxenstore's blocking connect would wait.
    */
   static async connect(socketPath: string = xenstoredSocketPath(), options: XenStoreConnectOptions = {}): Promise<XenStoreConnection> {
+    const target: ReadTarget = { buffer: Buffer.allocUnsafe(RECEIVE_BUFFER_SIZE) }; // a failed attempt's socket is gone
     for (let attempt = 1; ; attempt++) {
       try {
-        const target: ReadTarget = { buffer: Buffer.allocUnsafe(RECEIVE_BUFFER_SIZE) };
         return new XenStoreConnection(await connectSocket(socketPath, options.signal, target), socketPath, target, options);
       } catch (error) {
         const busy = error instanceof XenStoreWireError && (error.cause as NodeJS.ErrnoException | undefined)?.code === 'EAGAIN';

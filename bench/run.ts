@@ -360,6 +360,7 @@ async function main(): Promise<void> {
     requestsPerDomain,
     cliPeakRssKb: rssKb,
     sizes: results,
+    targets: { domains: results[results.length - 1]?.domains, results: judgeTargets(results, rssKb) },
     checks,
   };
   mkdirSync(OUT, { recursive: true });
@@ -373,6 +374,31 @@ async function main(): Promise<void> {
 
 /** Parse + format of one PV template, per second, on one core (the codec's target: at least this many). */
 const CODEC_TARGET_PER_SECOND = 20_000;
+
+interface TargetResult {
+  target: string;
+  value: number | undefined;
+  limit: string;
+  pass: boolean | undefined;
+}
+
+/** The speed and memory targets, judged on the largest N of the run (undefined: not measured). */
+const TARGETS: { target: string; limit: string; value: (r: SizeResult, rssKb: number | undefined) => number | undefined; pass: (v: number) => boolean }[] = [
+  { target: 'CLI list -l / xl list -l', limit: '≤ 0.10', value: (r) => r.ratios['cli/xl'], pass: (v) => v <= 0.1 },
+  { target: 'library list / xl list -l', limit: '≤ 0.10', value: (r) => r.ratios['library/xl'], pass: (v) => v <= 0.1 },
+  { target: 'library list / C serial floor', limit: '≤ 1.0', value: (r) => r.ratios['library/serialFloor'], pass: (v) => v <= 1 },
+  { target: 'library list / C pipelined floor', limit: '≤ 2.0', value: (r) => r.ratios['library/pipelinedFloor'], pass: (v) => v <= 2 },
+  { target: 'CLI list -l peak RSS, MiB', limit: '< 150', value: (_r, rssKb) => (rssKb === undefined ? undefined : Number((rssKb / 1024).toFixed(1))), pass: (v) => v < 150 },
+  { target: 'template parse + format, per second', limit: `≥ ${CODEC_TARGET_PER_SECOND}`, value: (r) => r.codecMs?.roundTripsPerSecond, pass: (v) => v >= CODEC_TARGET_PER_SECOND },
+];
+
+function judgeTargets(results: SizeResult[], rssKb: number | undefined): TargetResult[] {
+  const largest = results[results.length - 1];
+  return TARGETS.map(({ target, limit, value, pass }) => {
+    const measured = largest && value(largest, rssKb);
+    return { target, value: measured, limit, pass: measured === undefined ? undefined : pass(measured) };
+  });
+}
 
 /** Templates the codec's rate cycles through (a quick run has fewer domains). */
 const CODEC_RATE_TEMPLATES = 100;
@@ -435,9 +461,15 @@ function table(requests: Record<string, number>, results: SizeResult[], rssKb: n
   if (last?.codecMs) {
     const { parse, format, roundTripsPerSecond } = last.codecMs;
     lines.push(`template codec CPU at N=${last.domains}: parse ${parse} ms, format ${format} ms`);
-    lines.push(`template parse + format: ${roundTripsPerSecond} per second (target ≥ ${CODEC_TARGET_PER_SECOND}: ${roundTripsPerSecond >= CODEC_TARGET_PER_SECOND ? 'PASS' : 'MISS'})`);
+    lines.push(`template parse + format: ${roundTripsPerSecond} per second`);
   }
   if (rssKb !== undefined) lines.push(`CLI list -l peak RSS over ${last?.domains} domains: ${(rssKb / 1024).toFixed(1)} MiB`);
+  if (last) {
+    lines.push('', `| target (set for 1000 domains), at N=${last.domains} | measured | limit | |`, '|---|---|---|---|');
+    for (const t of judgeTargets(results, rssKb)) {
+      lines.push(`| ${t.target} | ${t.value ?? '-'} | ${t.limit} | ${t.pass === undefined ? 'not measured' : t.pass ? 'PASS' : 'MISS'} |`);
+    }
+  }
   lines.push(`checks: ${JSON.stringify(checks, (_key, value) => (Array.isArray(value) && value.length > 8 ? [...value.slice(0, 8), `… ${value.length - 8} more`] : value))}`, '');
   return lines.join('\n');
 }

@@ -60,7 +60,7 @@ const NODE_READS = (() => {
 })();
 
 /** The scalars retrieve needs, and the device probes; dm-version only matters for HVM guests. */
-export function scalarPaths(paths: DomainPaths, domid: number, hvm: boolean, probed: readonly DeviceType[] = DEVICE_TYPES): string[] {
+function scalarPaths(paths: DomainPaths, domid: number, hvm: boolean, probed: readonly DeviceType[] = DEVICE_TYPES): string[] {
   return [paths.vm, paths.name, paths.target, paths.staticMax, ...(hvm ? [paths.dmVersion] : []), ...deviceProbes(domid, probed)];
 }
 
@@ -90,7 +90,7 @@ export interface StateReadOptions {
   expectedKinds?: readonly string[];
 }
 
-export async function readDomainState(ops: StateReader, domid: number, options: StateReadOptions, paths = domainPaths(domid)): Promise<DomainState> {
+export async function readDomainState(ops: StateReader, domid: number, options: StateReadOptions, paths: DomainPaths): Promise<DomainState> {
   const listing = await listDeviceNodes(ops, paths.libxlDevices, options.expectedKinds);
   const values = new Map<string, string | undefined>();
 

@@ -6,9 +6,9 @@
 // replayed in order, many domains at a time, instead of one transaction and
 // one backend handshake per device as hotplug does.
 import { cloneDomainConfig, parseDevice, parseDomainConfig, type DomainConfig } from '../lib/config/index.js';
-import { parseDiskSpec, parseVifSpec } from '../lib/cli/xlspec.js';
+import { parseDiskSpec } from '../lib/devices/kinds/disk.js';
+import { parseVifSpec } from '../lib/devices/kinds/nic.js';
 import { deviceType, planDeviceAdd, writeDeviceAdd, type DeviceEntry, type XenStoreWriteOps, type XsPermission } from '../lib/devices/index.js';
-import { DEVICE_DEFAULTS } from '../lib/domain/device-defaults.js';
 import { mapConcurrently } from '../lib/domain/list.js';
 import { layOutDomain, type LocalDomain } from '../lib/localxen/domains.js';
 import type { XenHost } from '../lib/domain/host.js';
@@ -141,11 +141,11 @@ export async function planDomain(domain: LocalDomain, devices: { disks: string[]
   ];
   for (const [kind, saved] of entries) {
     const type = deviceType(kind);
-    const defaults = DEVICE_DEFAULTS[kind]!;
+    const recipe = type.add!;
     const full = cloneDomainConfig(saved);
-    await defaults.setDefault(full, context);
-    defaults.updateConfig(saved, full);
-    const plan = planDeviceAdd(type.add!, full, addContext);
+    await recipe.setDefault(full, context);
+    recipe.updateConfig(saved, full);
+    const plan = planDeviceAdd(recipe, full, addContext);
     await writeDeviceAdd(recorder, plan);
     // What blkback/netback and the hotplug script answer (lib/localxen's backend stand-in does the same).
     await recorder.write(`${plan.backendPath}/hotplug-status`, 'connected');

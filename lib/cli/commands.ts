@@ -1,16 +1,14 @@
 // One entry per command: its usage, options and handler. Handlers return the
 // exit code; failures they cannot describe better are thrown to program.ts.
 import { existsSync, readFileSync } from 'node:fs';
-import {
-  formatDevice, formatDomainConfig, formatDomainList, parseDevice, parseDomainConfig, type DeviceDisk, type DeviceNic,
-} from '../config/index.js';
+import { formatDomainConfig, formatDomainList, formatStruct, parseDomainConfig, parseStruct } from '../config/index.js';
+import { DEVICE_TYPES, type DeviceCli, type DeviceEntry, type DeviceJson, type DeviceType } from '../devices/index.js';
 import { XenHost } from '../domain/host.js';
 import { DEFAULT_LIST_CONCURRENCY, mapConcurrently, type DomainFailure } from '../domain/list.js';
 import type { RetrievedDomain } from '../domain/retrieve.js';
 import { CliError, EXIT, UsageError, describeError, exitCodeFor, type ExitCode } from './errors.js';
 import { driftJson, formatDomainTable, formatDriftTable, jsonSafe, type DomainRow } from './format.js';
 import { startProgress } from './progress.js';
-import { parseDiskSpec, parseVifSpec, type DeviceJson } from './xlspec.js';
 
 export interface GlobalOptions {
   userdataDir: string;
@@ -213,74 +211,47 @@ const store: CommandSpec = {
   },
 };
 
-const blockAttach: CommandSpec = {
-  name: 'block-attach',
-  usage: 'block-attach <domain> <diskspec...>',
-  description: 'hotplug a disk; DISKSPEC as in xl-disk-configuration(5), e.g. phy:/dev/vg/data,xvdb,w',
-  async run(context) {
-    const spec = parseDiskSpec(context.args[1] as string[]);
-    return withHost(context, async (host) => {
-      const domid = await resolveDomain(host, context.args[0] as string);
-      const disk = parseDevice('disk', JSON.stringify(await withBackendDomid(host, spec)));
-      const added = await host.addDevice(domid, 'disk', disk);
-      if (context.globals.json) context.out(formatDevice('disk', added.entry as unknown as DeviceDisk));
-      context.info(`attached disk ${String(added.entry.vdev)} to domain ${domid} (${added.backendPath})`);
-      return EXIT.OK;
-    });
-  },
-};
+/** <noun>-attach for a kind: the spec in xl's syntax, then the library's add. */
+function attachCommand(type: DeviceType, cli: DeviceCli): CommandSpec {
+  return {
+    name: `${cli.noun}-attach`,
+    usage: `${cli.noun}-attach <domain> ${cli.attachUsage}`,
+    description: cli.attachDescription,
+    async run(context) {
+      const spec = cli.parseSpec(context.args[1] as string[]);
+      return withHost(context, async (host) => {
+        const domid = await resolveDomain(host, context.args[0] as string);
+        const device = parseStruct(type.schema, JSON.stringify(await withBackendDomid(host, spec))) as DeviceEntry;
+        const added = await host.addDevice(domid, type, device);
+        if (context.globals.json) context.out(formatStruct(type.schema, added.entry as never));
+        context.info(`attached ${cli.attached(added.entry, added.devid)} to domain ${domid} (${added.backendPath})`);
+        return EXIT.OK;
+      });
+    },
+  };
+}
 
-const blockDetach: CommandSpec = {
-  name: 'block-detach',
-  usage: 'block-detach <domain> <vdev>',
-  description: 'unplug a disk by its virtual device name (xvdb, hdc, …); fails if the backend does not close',
-  options: [{ flags: '-f, --force', description: 'remove the nodes without waiting for the backend (xl block-detach -f)' }],
-  async run(context) {
-    return withHost(context, async (host) => {
-      const domid = await resolveDomain(host, context.args[0] as string);
-      const vdev = context.args[1] as string;
-      // xl: libxl_device_disk_safe_remove, or libxl_device_disk_destroy with -f.
-      const removed = await host.removeDevice(domid, 'disk', vdev, { force: context.options.force ? true : 'never' });
-      context.info(`detached disk ${vdev} from domain ${domid}${removed.forced ? ' (forced)' : ''}`);
-      return EXIT.OK;
-    });
-  },
-};
-
-const networkAttach: CommandSpec = {
-  name: 'network-attach',
-  usage: 'network-attach <domain> [key=value...]',
-  description: 'hotplug a network interface; keys as in xl-network-configuration(5), e.g. bridge=xenbr0 mac=00:16:3e:..',
-  async run(context) {
-    const spec = parseVifSpec(context.args[1] as string[]);
-    return withHost(context, async (host) => {
-      const domid = await resolveDomain(host, context.args[0] as string);
-      const nic = parseDevice('nic', JSON.stringify(await withBackendDomid(host, spec)));
-      const added = await host.addDevice(domid, 'nic', nic);
-      if (context.globals.json) context.out(formatDevice('nic', added.entry as unknown as DeviceNic));
-      context.info(`attached nic ${added.devid} (mac ${String(added.entry.mac)}) to domain ${domid} (${added.backendPath})`);
-      return EXIT.OK;
-    });
-  },
-};
-
-const networkDetach: CommandSpec = {
-  name: 'network-detach',
-  usage: 'network-detach <domain> <devid-or-mac>',
-  description: 'unplug a network interface by devid or MAC address',
-  async run(context) {
-    const which = context.args[1] as string;
-    if (!which.includes(':') && !/^[0-9]+$/.test(which)) throw new UsageError(`'${which}' is neither a devid nor a MAC address`);
-    return withHost(context, async (host) => {
-      const domid = await resolveDomain(host, context.args[0] as string);
-      const devid = which.includes(':') ? await devidOfMac(host, domid, which) : Number(which);
-      // xl: libxl_device_nic_remove (waits for the backend, then forces).
-      const removed = await host.removeDevice(domid, 'nic', devid, { force: false });
-      context.info(`detached nic ${devid} from domain ${domid}${removed.forced ? ' (forced)' : ''}`);
-      return EXIT.OK;
-    });
-  },
-};
+/** <noun>-detach for a kind: the device named as xl names it, removed with xl's mode. */
+function detachCommand(type: DeviceType, cli: DeviceCli): CommandSpec {
+  return {
+    name: `${cli.noun}-detach`,
+    usage: `${cli.noun}-detach <domain> ${cli.detachUsage}`,
+    description: cli.detachDescription,
+    ...(cli.forceOption ? { options: [{ flags: '-f, --force', description: `remove the nodes without waiting for the backend (xl ${cli.noun}-detach -f)` }] } : {}),
+    async run(context) {
+      const which = context.args[1] as string;
+      const target = cli.detachTarget(which);
+      if ('invalid' in target) throw new UsageError(target.invalid);
+      return withHost(context, async (host) => {
+        const domid = await resolveDomain(host, context.args[0] as string);
+        const identity = 'identity' in target ? target.identity : await identityOf(host, domid, type, target);
+        const removed = await host.removeDevice(domid, type, identity, { force: context.options.force ? true : cli.detachForce });
+        context.info(`detached ${type.name} ${removed.identity} from domain ${domid}${removed.forced ? ' (forced)' : ''}`);
+        return EXIT.OK;
+      });
+    },
+  };
+}
 
 /** backend=NAME in a spec names the driver domain; libxl resolves it to a domid, so does this. */
 async function withBackendDomid(host: XenHost, spec: DeviceJson): Promise<DeviceJson> {
@@ -290,13 +261,17 @@ async function withBackendDomid(host: XenHost, spec: DeviceJson): Promise<Device
   return { backend_domid: await resolveDomain(host, name), ...rest };
 }
 
-async function devidOfMac(host: XenHost, domid: number, mac: string): Promise<number> {
-  const wanted = mac.toLowerCase();
+/** The identity of the retrieved entry a detach argument names (a nic by its MAC). */
+async function identityOf(host: XenHost, domid: number, type: DeviceType, target: { lookup: (entry: DeviceEntry) => boolean; what: string }): Promise<string> {
   const { config } = await host.retrieveDomainConfiguration(domid);
-  const nic = config.nics.find((n) => n.mac.toLowerCase() === wanted);
-  if (!nic) throw new CliError(`domain ${domid} has no nic with MAC ${mac}`, EXIT.NOT_FOUND);
-  return nic.devid;
+  const entry = ((config as unknown as Record<string, DeviceEntry[]>)[type.array] ?? []).find(target.lookup);
+  const key = entry && type.keyOf(entry);
+  if (key === undefined) throw new CliError(`domain ${domid} has no ${target.what}`, EXIT.NOT_FOUND);
+  return key;
 }
+
+/** The attach and detach verbs of every kind xl has them for, in the table's order. */
+const DEVICE_COMMANDS: CommandSpec[] = DEVICE_TYPES.flatMap((type) => (type.cli ? [attachCommand(type, type.cli), detachCommand(type, type.cli)] : []));
 
 const demo: CommandSpec = {
   name: 'demo',
@@ -308,6 +283,4 @@ const demo: CommandSpec = {
   },
 };
 
-export const COMMANDS: CommandSpec[] = [
-  list, retrieve, diff, showTemplate, store, blockAttach, blockDetach, networkAttach, networkDetach, demo,
-];
+export const COMMANDS: CommandSpec[] = [list, retrieve, diff, showTemplate, store, ...DEVICE_COMMANDS, demo];

@@ -16,7 +16,8 @@ import { startLocalXenstored } from '../localxen/xenstored.js';
 import { XenStore } from '../xenstore/index.js';
 import type { CommandContext } from './commands.js';
 import { EXIT, type ExitCode } from './errors.js';
-import { parseDiskSpec, parseVifSpec } from './xlspec.js';
+import { parseDiskSpec } from '../devices/kinds/disk.js';
+import { parseVifSpec } from '../devices/kinds/nic.js';
 
 interface DemoDomain extends LocalDomain {
   disks: string[];

@@ -15,7 +15,7 @@ export { ConfigError } from './errors.js';
 export { UNKNOWN_KEYS, setUnknownKeys, unknownKeysOf, type UnknownKey } from './codec.js';
 export { JsonNumber, JsonObject, type JsonValue } from './json.js';
 export { schema };
-export { deviceArrays, deviceSchemas, MEMKB_DEFAULT, type DeviceKind } from './schema.js';
+export { deviceArrays, deviceSchemas, fieldNames, MEMKB_DEFAULT, type DeviceArrayName, type DeviceKind, type StructType } from './schema.js';
 export type * from './types.js';
 export {
   NIL_UUID, ZERO_MAC, bitmapFromIndices, bitmapFromMask, bitmapHas, bitmapRange, bitmapToMask,
@@ -84,18 +84,28 @@ export function parseDomainList(text: string | Uint8Array): DomainListEntry[] {
   });
 }
 
+/** Reads one struct of the schema table from its libxl-json text, defaulted as libxl's *_init. */
+export function parseStruct<T extends schema.StructType>(t: T, text: string | Uint8Array): ValueOf<T> {
+  return readStruct(t, rootObject(text, t.name)) as ValueOf<T>;
+}
+
+/** libxl's <struct>_to_json text of one struct of the schema table. */
+export function formatStruct<T extends schema.StructType>(t: T, value: ValueOf<T>): string {
+  return `${writeStruct(t, value as never, 0)}\n`;
+}
+
 /** Reads one device struct (e.g. what `xl -N block-attach` prints after "disk: "). */
 export function parseDevice<K extends DeviceKind>(kind: K, text: string | Uint8Array): DeviceOf<K> {
   const t = deviceSchemas[kind];
   if (!t) throw new TypeError(`unknown device kind: ${String(kind)}`);
-  return readStruct(t, rootObject(text, t.name)) as DeviceOf<K>;
+  return parseStruct(t, text) as DeviceOf<K>;
 }
 
 /** libxl_device_<kind>_to_json's exact text. */
 export function formatDevice<K extends DeviceKind>(kind: K, device: DeviceOf<K>): string {
   const t = deviceSchemas[kind];
   if (!t) throw new TypeError(`unknown device kind: ${String(kind)}`);
-  return `${writeStruct(t, device as never, 0)}\n`;
+  return formatStruct(t, device as never);
 }
 
 /** A fresh value of any schema type as libxl's *_init leaves it (e.g. `defaultsOf(schema.vnc_info)`). */

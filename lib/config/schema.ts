@@ -401,4 +401,12 @@ export const deviceArrays = {
   disk: 'disks', nic: 'nics', pci: 'pcidevs', rdm: 'rdms', dtdev: 'dtdevs', vfb: 'vfbs', vkb: 'vkbs',
   vtpm: 'vtpms', p9: 'p9s', pvcallsif: 'pvcallsifs', vdispl: 'vdispls', vsnd: 'vsnds',
   channel: 'channels', usbctrl: 'usbctrls', usbdev: 'usbdevs',
-} as const satisfies Record<DeviceKind, string>;
+} as const satisfies Record<DeviceKind, (typeof domain_config.fields)[number][0]>;
+
+/** The domain_config arrays that hold devices. */
+export type DeviceArrayName = (typeof deviceArrays)[DeviceKind];
+
+/** A struct's field names in IDL order (a keyed union counts as its `u`). */
+export function fieldNames(t: StructType): string[] {
+  return t.fields.map((field) => field[0]);
+}

@@ -1,10 +1,18 @@
-export {
-  DEVICE_TYPES,
-  deviceType,
-  type DeviceArrayName,
-  type DeviceEntry,
-  type DeviceType,
-} from './table.js';
+export { DEVICE_TYPES, deviceType, findDeviceType } from './kinds/index.js';
+export type {
+  CreatedDomain,
+  DefaultsContext,
+  DeviceArrayName,
+  DeviceCli,
+  DeviceEntry,
+  DeviceType,
+  DomainType,
+  HotplugAction,
+  HotplugRecipe,
+  ScriptCall,
+} from './kind.js';
+export { DeviceDefaultsError, DeviceEntryError } from './kinds/common.js';
+export { generateMac } from './kinds/nic.js';
 export {
   MAX_DEVICES_PER_KIND,
   type DeviceProblem,
@@ -30,7 +38,7 @@ export {
   type XenStoreWriteOps,
   type XsPermission,
 } from './writes.js';
-export { DeviceEntryError } from './recipes.js';
+export { SpecError, type DeviceJson } from './spec.js';
 export {
   formatPciAddress,
   parseBackendPath,

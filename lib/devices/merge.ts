@@ -3,7 +3,8 @@
 // merged), one xenstore does not list is dropped from the result, and a live
 // device without a template entry is reported — never silently ignored.
 import type { DeviceProblem, LiveDevice, LiveView } from './live.js';
-import { DEVICE_TYPES, type DeviceArrayName, type DeviceEntry, type DeviceType } from './table.js';
+import type { DeviceArrayName, DeviceEntry, DeviceType } from './kind.js';
+import { DEVICE_TYPES } from './kinds/index.js';
 
 /** A template entry xenstore does not list (libxl: "present in JSON but not in xenstore"). */
 export interface TemplateOnlyDevice {
@@ -25,7 +26,7 @@ export interface MergedDevice {
 
 export interface DeviceMerge {
   /** The merged arrays, for every kind that takes part in the merge. */
-  arrays: Record<DeviceArrayName, DeviceEntry[]>;
+  arrays: Partial<Record<DeviceArrayName, DeviceEntry[]>>;
   onlyInTemplate: TemplateOnlyDevice[];
   onlyInXenstore: LiveDevice[];
   /** Entries the merge changed. */
@@ -36,7 +37,7 @@ export interface DeviceMerge {
 export type DeviceArrays = Partial<Record<DeviceArrayName, readonly DeviceEntry[] | undefined>>;
 
 export function mergeDevices(template: DeviceArrays, view: LiveView, types: readonly DeviceType[] = DEVICE_TYPES): DeviceMerge {
-  const arrays = {} as Record<DeviceArrayName, DeviceEntry[]>;
+  const arrays: DeviceMerge['arrays'] = {};
   const result: DeviceMerge = { arrays, onlyInTemplate: [], onlyInXenstore: [], changed: [], problems: [] };
   for (const type of types) {
     const live = type.listLive(view);

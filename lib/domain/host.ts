@@ -3,10 +3,11 @@
 import { TemplateStore } from '../userdata/index.js';
 import { XenStore } from '../xenstore/index.js';
 import type { DomainConfig } from '../config/index.js';
-import type { DeviceEntry } from '../devices/index.js';
+import type { DeviceEntry, DeviceType } from '../devices/index.js';
 import { diffDomain, type DomainDrift } from './diff.js';
 import {
   addDevice,
+  deviceTypeNamed,
   removeDevice,
   type AddDeviceOptions,
   type AddedDevice,
@@ -110,14 +111,14 @@ export class XenHost {
     return storeDomainConfiguration(this.#hotplug, domid, config, options);
   }
 
-  /** Hotplugs a disk, nic or vtpm as libxl_device_<kind>_add does: template and xenstore in one transaction. */
-  addDevice(domid: number, kind: string, device: Partial<DeviceEntry>, options: AddDeviceOptions = {}): Promise<AddedDevice> {
-    return addDevice(this.#hotplug, domid, kind, device, options);
+  /** Hotplugs a device as libxl_device_<kind>_add does: template and xenstore in one transaction. */
+  async addDevice(domid: number, kind: string | DeviceType, device: Partial<DeviceEntry>, options: AddDeviceOptions = {}): Promise<AddedDevice> {
+    return addDevice(this.#hotplug, domid, typeof kind === 'string' ? deviceTypeNamed(kind) : kind, device, options);
   }
 
   /** Unplugs a device by its identity (vdev, devid) as libxl_device_<kind>_remove does; the template is kept unless pruned. */
-  removeDevice(domid: number, kind: string, identity: string | number, options: RemoveDeviceOptions = {}): Promise<RemovedDevice> {
-    return removeDevice(this.#hotplug, domid, kind, identity, options);
+  async removeDevice(domid: number, kind: string | DeviceType, identity: string | number, options: RemoveDeviceOptions = {}): Promise<RemovedDevice> {
+    return removeDevice(this.#hotplug, domid, typeof kind === 'string' ? deviceTypeNamed(kind) : kind, identity, options);
   }
 
   async close(): Promise<void> {

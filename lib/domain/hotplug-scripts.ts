@@ -1,9 +1,11 @@
 // The hotplug scripts libxl runs itself for backends in the toolstack domain
-// (xl.conf's run_hotplug_scripts, on by default): after a vbd or vif backend
-// reached InitWait, and after it closed on removal. Arguments and environment
-// are libxl_linux.c's (libxl__get_hotplug_script_info): the script comes from
-// the backend's own `script` node, which this toolstack wrote.
+// (xl.conf's run_hotplug_scripts, on by default): after a backend reached
+// InitWait, and after it closed on removal. The environment is libxl_linux.c's
+// (libxl__get_hotplug_script_info); the kind's descriptor says whether its
+// backend has a script and with which arguments. The script comes from the
+// backend's own `script` node, which this toolstack wrote.
 import { execFile } from 'node:child_process';
+import type { HotplugAction, HotplugRecipe } from '../devices/index.js';
 import { AbortError, type XenStore } from '../xenstore/index.js';
 import { HotplugError } from './hotplug.js';
 
@@ -12,7 +14,7 @@ export const HOTPLUG_SCRIPT_TIMEOUT_MS = 40_000;
 /** Output kept for the error message. */
 const OUTPUT_TAIL = 512;
 
-export type HotplugAction = 'add' | 'remove';
+export type { HotplugAction };
 
 export interface ScriptTarget {
   domid: number;
@@ -23,15 +25,18 @@ export interface ScriptTarget {
   backendPath: string;
 }
 
-/** The command libxl would run for target, or undefined where it runs none (other kinds). */
+/** The command libxl would run for target, or undefined where it runs none. */
 export async function hotplugCommand(
   xenstore: XenStore,
+  recipe: HotplugRecipe,
   target: ScriptTarget,
   action: HotplugAction,
 ): Promise<{ file: string; args: string[]; env: Record<string, string> } | undefined> {
   const { backendKind: kind, backendPath, domid, devid } = target;
-  if (kind !== 'vbd' && kind !== 'vif') return undefined;
-  const [script, gatewaydev] = await xenstore.readMany([`${backendPath}/script`, `${backendPath}/gatewaydev`]);
+  const call = recipe.script?.(kind, action, { domid, devid });
+  if (!call) return undefined;
+  const fromBackend = Object.entries(call.backendEnv ?? {});
+  const [script, ...values] = await xenstore.readMany([`${backendPath}/script`, ...fromBackend.map(([, key]) => `${backendPath}/${key}`)]);
   if (script === undefined || script === '') {
     throw new HotplugError('EHOTPLUG', `no hotplug script in ${backendPath}/script`, { domid, devid, path: `${backendPath}/script` });
   }
@@ -41,11 +46,8 @@ export async function hotplugCommand(
     XENBUS_PATH: `backend/${kind}/${domid}/${devid}`,
     XENBUS_BASE_PATH: 'backend',
   };
-  if (kind === 'vbd') return { file: script, args: [action], env };
-  // PV nics (nictype vif): "online"/"offline", the interface name, the gateway device.
-  env.netdev = gatewaydev ?? '';
-  env.vif = `vif${domid}.${devid}`;
-  return { file: script, args: [action === 'add' ? 'online' : 'offline', 'type_if=vif'], env };
+  fromBackend.forEach(([name], i) => { env[name] = values[i] ?? ''; });
+  return { file: script, args: call.args, env: { ...env, ...call.env } };
 }
 
 /**
@@ -55,11 +57,12 @@ export async function hotplugCommand(
  */
 export async function runHotplugScript(
   xenstore: XenStore,
+  recipe: HotplugRecipe,
   target: ScriptTarget,
   action: HotplugAction,
   options: { timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<void> {
-  const command = await hotplugCommand(xenstore, target, action);
+  const command = await hotplugCommand(xenstore, recipe, target, action);
   if (!command) return;
   const details = { domid: target.domid, devid: target.devid, path: target.backendPath };
   const failure = await new Promise<Error | undefined>((resolve) => {

@@ -10,14 +10,14 @@
 import {
   ConfigError,
   cloneDomainConfig,
-  defaultDevice,
-  formatDevice,
-  parseDevice,
-  type DeviceKind,
+  defaultsOfType,
+  formatStruct,
+  parseStruct,
   type DomainConfig,
 } from '../config/index.js';
 import {
   DEVICE_TYPES,
+  DeviceDefaultsError,
   deviceExists,
   deviceNodes,
   destroyDeviceNodes,
@@ -30,11 +30,12 @@ import {
   type DeviceEntry,
   type DeviceNodes,
   type DeviceType,
+  type DomainType,
+  type HotplugRecipe,
   type XenStoreWriteOps,
 } from '../devices/index.js';
 import type { TemplateStore } from '../userdata/index.js';
 import { AbortError, type XenStore, type XenStoreOps } from '../xenstore/index.js';
-import { DEVICE_DEFAULTS, DeviceDefaultsError, type DeviceDefaults, type DomainType } from './device-defaults.js';
 import { faultPoint, faultsArmed } from './faults.js';
 import { HOTPLUG_SCRIPT_TIMEOUT_MS, runHotplugScript } from './hotplug-scripts.js';
 
@@ -148,18 +149,28 @@ export interface RemovedDevice {
 
 /** Kinds with libxl's write recipe and defaults. */
 export function hotplugKinds(): string[] {
-  return DEVICE_TYPES.filter((type) => type.add && DEVICE_DEFAULTS[type.name]).map((type) => type.name);
+  return DEVICE_TYPES.filter((type) => type.add).map((type) => type.name);
+}
+
+/** The descriptor of a kind named by a caller: EINVAL for a name no descriptor has. */
+export function deviceTypeNamed(kind: unknown): DeviceType {
+  const type = DEVICE_TYPES.find((candidate) => candidate.name === kind);
+  if (!type) {
+    throw new HotplugError('EINVAL', `unknown device kind ${JSON.stringify(kind)}: expected one of ${DEVICE_TYPES.map((t) => t.name).join(', ')}`);
+  }
+  return type;
 }
 
 export async function addDevice(
   context: HotplugContext,
   domid: number,
-  kind: string,
+  type: DeviceType,
   device: Partial<DeviceEntry>,
   options: AddDeviceOptions = {},
 ): Promise<AddedDevice> {
   checkDomid(domid);
-  const { type, defaults } = hotplugType(kind);
+  const recipe = hotplugRecipe(type);
+  const kind = type.name;
   const timeoutMs = checkTimeout(options.timeoutMs, BACKEND_INIT_TIMEOUT_MS);
   const { xenstore, templates } = context;
   const scriptDir = context.scriptDir ?? DEFAULT_SCRIPT_DIR;
@@ -167,17 +178,16 @@ export async function addDevice(
 
   // libxl keeps a copy of the caller's struct for the template, fills the
   // defaults into the one it writes, then copies the generated values back.
-  const saved = validatedEntry(kind, device);
+  const saved = validatedEntry(type, device);
   if (saved.backend_domname !== null && saved.backend_domname !== undefined) {
     throw new HotplugError('EINVAL', `${kind}: backend_domname is not supported, give backend_domid`, { domid, kind });
   }
   const full = cloneDomainConfig(saved);
   try {
-    await defaults.setDefault(full, { domid, domainType, hotplug: true, scriptDir });
+    await recipe.setDefault(full, { domid, domainType, hotplug: true, scriptDir });
   } catch (error) {
     throw invalid(error, domid, kind);
   }
-  const recipe = type.add!;
   const addContext = {
     domid,
     domainType,
@@ -190,13 +200,13 @@ export async function addDevice(
   try {
     faultPoint('add.locked');
     const template = await templates.read(domid);
-    const chooseDevid = defaults.nextDevid && full.devid === -1;
+    const chooseDevid = recipe.nextDevid && full.devid === -1;
     await xenstore.transaction(async (tx) => {
       // The devid is chosen inside the transaction: a concurrent add of the
       // same kind makes this one rerun and pick the next id.
       if (chooseDevid) full.devid = await nextDevid(tx, domid, recipe.frontendKind(full));
-      defaults.updateConfig(saved, full);
-      plan = planAdd(type, full, addContext, domid, kind);
+      recipe.updateConfig(saved, full);
+      plan = planAdd(recipe, full, addContext, domid, kind);
       if (await deviceExists(tx, plan)) {
         throw new HotplugError('EEXIST', `${kind} ${plan.devid} of domain ${domid} already exists (${plan.libxlPath})`, {
           domid, kind, devid: plan.devid, path: plan.libxlPath,
@@ -226,10 +236,10 @@ export async function addDevice(
     hotplugStatus: undefined,
   };
   try {
-    await waitForBackendInit(xenstore, added, plan!.backendKind, timeoutMs, options.signal);
+    if (!recipe.qemuBackend(plan!.backendKind)) await waitForBackendInit(xenstore, added, timeoutMs, options.signal);
     if (context.runHotplugScripts !== false && plan!.backendDomid === 0) {
       const target = { domid, devid: added.devid, backendKind: plan!.backendKind, backendPath: added.backendPath };
-      await runHotplugScript(xenstore, target, 'add', {
+      await runHotplugScript(xenstore, recipe, target, 'add', {
         timeoutMs: checkTimeout(options.scriptTimeoutMs, HOTPLUG_SCRIPT_TIMEOUT_MS),
         ...signalOption(options.signal),
       });
@@ -254,12 +264,12 @@ export async function addDevice(
 export async function removeDevice(
   context: HotplugContext,
   domid: number,
-  kind: string,
+  type: DeviceType,
   identity: string | number,
   options: RemoveDeviceOptions = {},
 ): Promise<RemovedDevice> {
   checkDomid(domid);
-  const type = deviceTypeNamed(kind);
+  const kind = type.name;
   const timeoutMs = checkTimeout(options.timeoutMs, BACKEND_CLOSE_TIMEOUT_MS);
   if (options.force !== undefined && typeof options.force !== 'boolean' && options.force !== 'never') {
     throw new HotplugError('EINVAL', `invalid force ${String(options.force)}: expected true, false or 'never'`, { domid, kind });
@@ -292,9 +302,9 @@ export async function removeDevice(
   faultPoint('remove.backend-closed');
   // libxl destroys the nodes even when the script fails, and reports the failure.
   let scriptFailure: unknown;
-  if (context.runHotplugScripts !== false && nodes.backendDomid === 0 && await xenstore.read(nodes.backendPath) !== undefined) {
+  if (type.add && context.runHotplugScripts !== false && nodes.backendDomid === 0 && await xenstore.read(nodes.backendPath) !== undefined) {
     const target = { domid, devid: nodes.devid, backendKind: nodes.backendKind, backendPath: nodes.backendPath };
-    await runHotplugScript(xenstore, target, 'remove', signalOption(options.signal)).catch((error: unknown) => { scriptFailure = error; });
+    await runHotplugScript(xenstore, type.add, target, 'remove', signalOption(options.signal)).catch((error: unknown) => { scriptFailure = error; });
   }
 
   if (nodes.backendDomid !== 0) {
@@ -348,31 +358,22 @@ function signalOption(signal: AbortSignal | undefined): { signal?: AbortSignal }
   return signal ? { signal } : {};
 }
 
-function deviceTypeNamed(kind: unknown): DeviceType {
-  const type = DEVICE_TYPES.find((candidate) => candidate.name === kind);
-  if (!type) {
-    throw new HotplugError('EINVAL', `unknown device kind ${JSON.stringify(kind)}: expected one of ${DEVICE_TYPES.map((t) => t.name).join(', ')}`);
-  }
-  return type;
-}
-
-function hotplugType(kind: unknown): { type: DeviceType; defaults: DeviceDefaults } {
-  const type = deviceTypeNamed(kind);
-  const defaults = DEVICE_DEFAULTS[type.name];
-  if (!type.add || !defaults) {
+function hotplugRecipe(type: DeviceType): HotplugRecipe {
+  if (!type.add) {
     throw new HotplugError('EINVAL', `adding ${type.name} devices is not supported: expected one of ${hotplugKinds().join(', ')}`, { kind: type.name });
   }
-  return { type, defaults };
+  return type.add;
 }
 
 /** The caller's fields over libxl's *_init values, checked by a round trip through libxl-json. */
-function validatedEntry(kind: string, device: unknown): DeviceEntry {
+function validatedEntry(type: DeviceType, device: unknown): DeviceEntry {
+  const kind = type.name;
   if (typeof device !== 'object' || device === null || Array.isArray(device)) {
     throw new HotplugError('EINVAL', `${kind}: the device must be an object of libxl_device_${kind} fields`, { kind });
   }
-  const entry = { ...defaultDevice(kind as DeviceKind), ...device } as never;
+  const entry = { ...(defaultsOfType(type.schema) as DeviceEntry), ...device } as never;
   try {
-    return parseDevice(kind as DeviceKind, formatDevice(kind as DeviceKind, entry)) as unknown as DeviceEntry;
+    return parseStruct(type.schema, formatStruct(type.schema, entry)) as DeviceEntry;
   } catch (error) {
     throw invalid(error, undefined, kind);
   }
@@ -385,9 +386,9 @@ function invalid(error: unknown, domid: number | undefined, kind: string): unkno
   return error;
 }
 
-function planAdd(type: DeviceType, entry: DeviceEntry, context: Parameters<typeof planDeviceAdd>[2], domid: number, kind: string): DeviceAddPlan {
+function planAdd(recipe: HotplugRecipe, entry: DeviceEntry, context: Parameters<typeof planDeviceAdd>[2], domid: number, kind: string): DeviceAddPlan {
   try {
-    return planDeviceAdd(type.add!, entry, context);
+    return planDeviceAdd(recipe, entry, context);
   } catch (error) {
     throw invalid(error, domid, kind);
   }
@@ -517,24 +518,19 @@ async function findLiveDevice(
   return { nodes: deviceNodes(domid, frontendKind, devid, backend.backendKind, backend.backendDomid), key: device.key };
 }
 
-/** QEMU serves these itself and never waits in InitWait (libxl's QEMU_BACKEND). */
-const QEMU_BACKEND_KINDS = new Set(['qdisk', 'qusb', '9pfs']);
-
-/** libxl__wait_device_connection: InitWait (or beyond); the hotplug script runs next. */
-async function waitForBackendInit(xenstore: XenStore, added: AddedDevice, backendKind: string, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+/** libxl__wait_device_connection (QEMU backends skip it): InitWait (or beyond); the hotplug script runs next. */
+async function waitForBackendInit(xenstore: XenStore, added: AddedDevice, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
   const statePath = `${added.backendPath}/state`;
   const details = { domid: added.domid, kind: added.kind, devid: added.devid, path: statePath };
-  if (!QEMU_BACKEND_KINDS.has(backendKind)) {
-    const result = await waitFor(xenstore, statePath, (state) => state === undefined || Number(state) >= XENBUS_INIT_WAIT, timeoutMs, signal);
-    if (!result.reached) {
-      throw new HotplugError('ETIMEDOUT', `backend ${added.backendPath} did not reach InitWait within ${timeoutMs} ms`, details);
-    }
-    const state = result.value === undefined ? undefined : Number(result.value);
-    if (state === undefined || state > XENBUS_CONNECTED) {
-      throw new HotplugError('EHOTPLUG', `backend ${added.backendPath} ${state === undefined ? 'was removed' : `went to state ${state}`} before InitWait`, details);
-    }
-    added.backendState = state;
+  const result = await waitFor(xenstore, statePath, (state) => state === undefined || Number(state) >= XENBUS_INIT_WAIT, timeoutMs, signal);
+  if (!result.reached) {
+    throw new HotplugError('ETIMEDOUT', `backend ${added.backendPath} did not reach InitWait within ${timeoutMs} ms`, details);
   }
+  const state = result.value === undefined ? undefined : Number(result.value);
+  if (state === undefined || state > XENBUS_CONNECTED) {
+    throw new HotplugError('EHOTPLUG', `backend ${added.backendPath} ${state === undefined ? 'was removed' : `went to state ${state}`} before InitWait`, details);
+  }
+  added.backendState = state;
 }
 
 /** The backend's hotplug-status once the script ran ("error" is a failure). */

@@ -1,7 +1,9 @@
 // xl's disk and vif specification syntaxes: fixed expectations, then the
 // same parsers against the real `xl -N block-attach` / `xl -N network-attach`.
 import { describe, expect, it } from 'vitest';
-import { SpecError, parseDiskSpec, parseVifSpec } from '../../lib/cli/xlspec.js';
+import { parseDiskSpec } from '../../lib/devices/kinds/disk.js';
+import { parseVifSpec } from '../../lib/devices/kinds/nic.js';
+import { SpecError } from '../../lib/devices/spec.js';
 import { fakexenAvailable, useFakexen } from '../harness/fakexen.js';
 
 describe('disk specifications', () => {

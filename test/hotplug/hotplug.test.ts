@@ -3,7 +3,7 @@
 import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NIL_UUID, ZERO_MAC, defaultDeviceNic, type DomainConfig } from '../../lib/config/index.js';
-import { generateMac } from '../../lib/domain/device-defaults.js';
+import { generateMac } from '../../lib/devices/index.js';
 import { parseFaultSpec } from '../../lib/domain/faults.js';
 import { HotplugError } from '../../lib/domain/hotplug.js';
 import { createGuest, guestConfig, xenstoreDevices } from './guest.js';

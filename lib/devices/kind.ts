@@ -1,0 +1,119 @@
+// What one device kind is, in one typed descriptor (libxl's libxl__device_type,
+// with what xl and xen-domconfig add): the template array and identity, how
+// xenstore says the device exists and the merge retrieve uses, and for kinds
+// that can be hotplugged the defaults, the create-time patch, the xenstore
+// recipe, the backend's wait and hotplug script, and the xl verbs. Each kind
+// lives in kinds/<kind>.ts; generic code gets the descriptor, never a name.
+import type { DeviceArrayName, DeviceKind, StructType } from '../config/index.js';
+import type { FollowUpReads, LiveDevice, LiveList, LiveView } from './live.js';
+import type { AddRecipe } from './writes.js';
+
+export type { DeviceArrayName };
+
+/** A template device entry: a libxl device struct in its JSON form. */
+export type DeviceEntry = Record<string, unknown>;
+
+export type DomainType = 'pv' | 'pvh' | 'hvm';
+
+/** What libxl's set_default hooks know of the guest. */
+export interface DefaultsContext {
+  domid: number;
+  domainType: DomainType;
+  /** libxl's `hotplug` argument: true for a device added to a running domain. */
+  hotplug: boolean;
+  /** libxl__xen_script_dir_path(). */
+  scriptDir: string;
+}
+
+/** The xenstore reads a create-time patch may make (the trusted /libxl copy). */
+export interface CreatedDomain {
+  domid: number;
+  domainType: DomainType;
+  readMany(paths: string[]): Promise<(string | undefined)[]>;
+  list(path: string): Promise<string[] | undefined>;
+}
+
+/** The command libxl runs as a backend's hotplug script, beyond the generic environment. */
+export interface ScriptCall {
+  args: string[];
+  env: Record<string, string>;
+  /** Environment variables set from backend keys (empty when the key is absent). */
+  backendEnv?: Record<string, string>;
+}
+
+export type HotplugAction = 'add' | 'remove';
+
+/** How a hotplugged kind is defaulted, written and waited for (libxl's add path). */
+export interface HotplugRecipe extends AddRecipe {
+  /** libxl's set_default: fills every field the xenstore writes need (the entry is modified). */
+  setDefault(entry: DeviceEntry, context: DefaultsContext): Promise<void>;
+  /** libxl's update_config: copies the generated values into the entry kept in the template. */
+  updateConfig(saved: DeviceEntry, full: DeviceEntry): void;
+  /** A devid of -1 is replaced by the next free one under /libxl/<domid>/device/<kind>. */
+  readonly nextDevid: boolean;
+  /** QEMU serves the backend and never waits in InitWait (libxl's QEMU backends). */
+  qemuBackend(backendKind: string): boolean;
+  /** The hotplug script's arguments and extra environment for a dom0 backend; undefined where libxl runs none. */
+  script?(backendKind: string, action: HotplugAction, target: { domid: number; devid: number }): ScriptCall | undefined;
+}
+
+/** A verb of the command line for this kind, in xl's syntax. */
+export interface DeviceCli {
+  /** xl's noun: `block` for block-attach, block-detach. */
+  readonly noun: string;
+  /** Usage of the attach arguments after the domain, e.g. "<diskspec...>". */
+  readonly attachUsage: string;
+  readonly attachDescription: string;
+  /** The device in libxl-json form from the attach arguments (throws SpecError). */
+  parseSpec(args: readonly string[]): Record<string, string | number | boolean>;
+  /** One line saying what was attached. */
+  attached(entry: DeviceEntry, devid: number): string;
+  readonly detachUsage: string;
+  readonly detachDescription: string;
+  /** xl's detach option -f (libxl's destroy); without it the kind's remove mode. */
+  readonly forceOption: boolean;
+  /** How the detach argument names the device: the identity itself, or an entry to look up. */
+  detachTarget(text: string): { identity: string | number } | { lookup: (entry: DeviceEntry) => boolean; what: string } | { invalid: string };
+  /** libxl's remove mode of xl's detach: 'never' for safe remove (fail on timeout), false to force after it. */
+  readonly detachForce: false | 'never';
+}
+
+export interface DeviceType {
+  /** libxl's name of the kind: 'disk', 'nic', … (the config schema's device kind). */
+  readonly name: DeviceKind;
+  /** The kind's libxl struct in the schema table. */
+  readonly schema: StructType;
+  /** The libxl_domain_config array holding the kind's entries. */
+  readonly array: DeviceArrayName;
+  /** Human name of the identity ("vdev", "devid", …). */
+  readonly identity: string;
+  /** Identity of a template entry; undefined when the entry has none (it can never match). */
+  keyOf(entry: DeviceEntry): string | undefined;
+
+  /** Directories under /libxl/<domid>/device that list this kind (frontend kind names). */
+  readonly xenstoreKinds: readonly string[];
+  /** Keys read under each /libxl/<domid>/device/<kind>/<devid> node: only what identity and merge use. */
+  readonly nodeKeys: readonly string[];
+  /** Subdirectories read whole under each node (usb ports). */
+  readonly nodeTrees?: readonly string[];
+  /** Paths to read together with the domain's scalars. */
+  probe?(domid: number): string[];
+  /**
+   * A dom0 directory whose children are the domids the probe can find
+   * anything for: a list of many domains lists it once and probes only those.
+   */
+  readonly probeDomains?: string;
+  /** Reads needed once the first batch is known (kept empty in the common case). */
+  followUp?(view: Omit<LiveView, 'trees'>): FollowUpReads;
+  /** The devices xenstore says exist, and the entries it could not read (libxl's from_xenstore). */
+  listLive(view: LiveView): LiveList;
+  /** Combines the live device with the template entry matched to it (libxl's merge hook). */
+  merge?(live: LiveDevice, entry: DeviceEntry): DeviceEntry;
+
+  /** libxl__update_domain_configuration for this kind at create time: generated values into the entries. */
+  patchCreated?(entries: DeviceEntry[], domain: CreatedDomain): Promise<void>;
+  /** Hotplug: defaults and libxl's writes (libxl__device_generic_add and the kind's set_xenstore_config). */
+  readonly add?: HotplugRecipe;
+  /** xl's <noun>-attach / <noun>-detach. */
+  readonly cli?: DeviceCli;
+}

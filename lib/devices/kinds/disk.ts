@@ -1,0 +1,433 @@
+// The disk (libxl_device_disk, array `disks`, identity vdev): libxl_disk.c's
+// setdefault, device_disk_add and libxl__disk_from_xenstore/_merge, the vbd
+// hotplug script, and xl's block-attach/-detach with libxlutil's disk grammar.
+import { stat } from 'node:fs/promises';
+import { diskDevNumber, schema } from '../../config/index.js';
+import type { DeviceType, DeviceEntry } from '../kind.js';
+import { childNamed, MAX_DEVICES_PER_KIND, type LiveDevice, type LiveList, type LiveView } from '../live.js';
+import { MAX_LONG_VALUE, optionalValue, parseSmallUint, requireValue, XenstoreValueError } from '../parse.js';
+import { inFieldOrder, SpecError, type DeviceJson, type JsonValue } from '../spec.js';
+import type { KeyValues } from '../writes.js';
+import {
+  checkedBackend, defaultDefbool, defbool as entryDefbool, DeviceDefaultsError, DeviceEntryError, domidOfPath, flag as entryFlag, integer, isUnset,
+  listLibxlNodes, requiredText, scriptPath, text, XENBUS_INITIALISING, backendDomidOf, type NodeReader,
+} from './common.js';
+
+const { device_disk } = schema;
+
+// ---------------------------------------------------------------------------
+// Retrieve: /libxl/<domid>/device/vbd (or virtio_disk) nodes, and the merge
+
+const DISK_KINDS = ['vbd', 'virtio_disk'] as const;
+
+function readDisk({ path, values }: Parameters<NodeReader>[0], view: LiveView): LiveDevice {
+  const domid = domidOfPath(path);
+  checkedBackend(path, values, domid);
+  const vdev = requireValue(`${path}/dev`, values.get('dev'));
+  if (vdev === '') throw new XenstoreValueError(`${path}/dev`, 'empty', vdev);
+  const removable = parseSmallUint(`${path}/removable`, values.get('removable'), 1);
+  if (removable !== 1) return { kind: 'disk', key: vdev, path, ejected: false };
+  // Only removable media can be ejected: params is read for those alone (a follow-up).
+  const params = optionalValue(`${path}/params`, view.values.get(`${path}/params`), MAX_LONG_VALUE);
+  // libxl: everything after the first ':' ("<format>:<path>" for qdisk) is the media.
+  const colon = params?.indexOf(':') ?? -1;
+  const media = params !== undefined && colon >= 0 ? params.slice(colon + 1) : params;
+  return { kind: 'disk', key: vdev, path, ejected: !media };
+}
+
+/** params of the removable disks, read once their `removable` is known. */
+function removableDiskParams(view: Omit<LiveView, 'trees'>): string[] {
+  const paths: string[] = [];
+  for (const kind of DISK_KINDS) {
+    for (const node of childNamed(view.libxlDevices, kind)?.children.slice(0, MAX_DEVICES_PER_KIND) ?? []) {
+      if (childNamed(node, 'removable')?.value === '1') paths.push(`/libxl/${view.domid}/device/${kind}/${node.name}/params`);
+    }
+  }
+  return paths;
+}
+
+function listDisks(view: LiveView): LiveList {
+  const list = listLibxlNodes(view, 'disk', DISK_KINDS, (node) => readDisk(node, view));
+  // The same vdev under both vbd and virtio_disk is ambiguous: report both, keep neither.
+  const seen = new Map<string, LiveDevice>();
+  const duplicated = new Set<string>();
+  for (const device of list.devices) {
+    if (seen.has(device.key)) duplicated.add(device.key);
+    else seen.set(device.key, device);
+  }
+  if (duplicated.size === 0) return list;
+  const problems = [...list.problems];
+  for (const device of list.devices) {
+    if (duplicated.has(device.key)) problems.push({ kind: 'disk', path: device.path, reason: `vdev ${device.key} is listed more than once` });
+  }
+  return { devices: list.devices.filter((device) => !duplicated.has(device.key)), problems };
+}
+
+// ---------------------------------------------------------------------------
+// Defaults (libxl__device_disk_setdefault)
+
+/** libxl__device_disk_set_backend for an unspecified backend: phy when it fits, else qdisk. */
+async function chooseDiskBackend(entry: DeviceEntry): Promise<string> {
+  if (entry.format === 'empty') {
+    if (!entry.is_cdrom) throw new DeviceDefaultsError(`disk ${String(entry.vdev)} is empty but not a cdrom`);
+    return 'phy';
+  }
+  if (entry.format !== 'raw') return 'qdisk';
+  if (entry.backend_domid !== 0 || !isUnset(entry.script)) return 'phy';
+  const path = typeof entry.pdev_path === 'string' ? entry.pdev_path : '';
+  try {
+    return (await stat(path)).isBlockDevice() ? 'phy' : 'qdisk';
+  } catch (error) {
+    throw new DeviceDefaultsError(`disk ${String(entry.vdev)}: cannot stat ${JSON.stringify(path)}: ${(error as Error).message}`);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// xenstore (device_disk_add)
+
+const DISK_BACKEND_KIND: Record<string, string> = { phy: 'vbd', qdisk: 'qdisk', standalone: 'virtio_disk' };
+/** libxl__device_disk_string_of_format */
+const QDISK_FORMAT: Record<string, string> = { qcow: 'qcow', qcow2: 'qcow2', vhd: 'vhd', raw: 'aio', empty: 'aio', qed: 'qed' };
+
+function diskBackend(entry: DeviceEntry): string {
+  const backend = requiredText(entry, 'backend');
+  if (backend === 'tap') throw new DeviceEntryError('backend', 'blktap is not supported');
+  if (!(backend in DISK_BACKEND_KIND)) throw new DeviceEntryError('backend', `unsupported disk backend ${JSON.stringify(backend)}`);
+  return backend;
+}
+
+function diskDevid(entry: DeviceEntry): number {
+  const devid = diskDevNumber(requiredText(entry, 'vdev'));
+  if (devid === null) throw new DeviceEntryError('vdev', 'invalid or unsupported virtual disk identifier');
+  return devid;
+}
+
+// ---------------------------------------------------------------------------
+// xl's disk syntax (xl-disk-configuration(5)): libxlutil's flex scanner
+// (libxlu_disk_l.l) replayed rule by rule.
+
+
+/** State of one parse, as libxlutil's DiskParseContext plus the disk being filled. */
+class DiskParse {
+  readonly disk = new Map<string, JsonValue>([['readwrite', 1]]);
+  hadDeprecatedPrefix = false;
+  accessSet = false;
+  spec = '';
+
+  fail(reason: string, near?: string): never {
+    throw new SpecError('disk', this.spec, reason, near);
+  }
+
+  /** DSET: an enum may be set again only to the same value. */
+  setEnum(field: string, value: string, near: string): void {
+    const current = this.disk.get(field);
+    if (current !== undefined && current !== value) this.fail(`${field} respecified`, near);
+    this.disk.set(field, value);
+  }
+
+  /** savestring: a string may be set once; an empty one may be overwritten. */
+  setString(field: string, what: string, value: string): void {
+    const current = this.disk.get(field);
+    if (typeof current === 'string' && current !== '') this.fail(`${what} respecified`, value);
+    this.disk.set(field, value);
+  }
+
+  setAccess(value: string): void {
+    if (value === 'r' || value === 'ro') this.disk.set('readwrite', 0);
+    else if (value === 'rw' || value === 'w' || value === '') this.disk.set('readwrite', 1);
+    else this.fail('unknown value for access', value);
+  }
+
+  setFormat(value: string): void {
+    const format = value === '' ? 'raw' : value;
+    if (!DISK_FORMATS.has(format)) this.fail('unknown value for format', value);
+    this.setEnum('format', format, value);
+  }
+
+  /** "<vdev>:<devtype>" positional; returns false when there is no colon. */
+  vdevAndDevtype(text: string): boolean {
+    const colon = text.lastIndexOf(':');
+    if (colon < 0) return false;
+    this.setString('vdev', 'vdev', text.slice(0, colon));
+    const devtype = text.slice(colon + 1);
+    if (devtype === 'cdrom') this.disk.set('is_cdrom', 1);
+    else if (devtype === 'disk') this.disk.delete('is_cdrom');
+    else this.fail('unknown deprecated type', devtype);
+    return true;
+  }
+
+  positional(text: string): void {
+    const d = this.disk;
+    if (!d.has('pdev_path')) {
+      this.setString('pdev_path', 'target', text);
+    } else if (!this.hadDeprecatedPrefix && !d.has('format')) {
+      if (d.get('pdev_path') === '' && this.vdevAndDevtype(text)) d.set('format', 'empty');
+      else this.setFormat(text);
+    } else if (!d.has('vdev')) {
+      if (!this.vdevAndDevtype(text)) this.setString('vdev', 'vdev', text);
+    } else if (!this.accessSet) {
+      this.accessSet = true;
+      this.setAccess(text);
+    } else {
+      this.fail('too many positional parameters', text);
+    }
+  }
+}
+
+const DISK_FORMATS = new Set(['raw', 'qcow', 'qcow2', 'vhd', 'empty', 'qed']);
+const DISK_BACKENDS = new Set(['phy', 'tap', 'qdisk', 'standalone']);
+const DISK_SPECIFICATIONS = new Set(['xen', 'virtio']);
+
+interface LexRule {
+  /** Sticky regex for the text the rule consumes. */
+  match: RegExp;
+  /** Flex trailing context: counts towards the match length, not consumed. */
+  trail?: RegExp;
+  /** `rest` is the unscanned input from the match on, up to a newline. */
+  action(p: DiskParse, text: string, rest: string): void;
+}
+
+const stripComma = (text: string): string => (text.endsWith(',') ? text.slice(0, -1) : text);
+const afterEquals = (text: string): string => stripComma(text).slice(text.indexOf('=') + 1);
+const keyValue = (key: string, action: (p: DiskParse, value: string, text: string) => void): LexRule => ({
+  match: new RegExp(`${key}=[^,]*,?`, 'y'),
+  action: (p, text) => action(p, afterEquals(text), text),
+});
+const flag = (word: string, action: (p: DiskParse) => void): LexRule => ({
+  match: new RegExp(`${word},?`, 'y'),
+  action: (p) => action(p),
+});
+const stringKey = (key: string, field: string): LexRule =>
+  keyValue(key, (p, value) => p.setString(field, key, value));
+const defbool = (field: string, value: boolean) => (p: DiskParse) => p.disk.set(field, value ? 'True' : 'False');
+const deprecatedPrefix = (prefix: string, action: (p: DiskParse, name: string) => void = () => {}): LexRule => ({
+  match: new RegExp(`(?:${prefix}):`, 'y'),
+  trail: /.*/y,
+  action: (p, text) => { p.hadDeprecatedPrefix = true; action(p, text.slice(0, -1)); },
+});
+
+// libxlu_disk_l.l's rules in its order: the longest match wins, ties go to the earlier rule.
+const DISK_RULES: LexRule[] = [
+  { match: /[ \t\n]+/y, trail: /(?:[^ \t\n].*)?/y, action: () => {} },
+  keyValue('format', (p, value) => p.setFormat(value)),
+  flag('cdrom', (p) => p.disk.set('is_cdrom', 1)),
+  flag('devtype=cdrom', (p) => p.disk.set('is_cdrom', 1)),
+  flag('devtype=disk', (p) => p.disk.delete('is_cdrom')),
+  keyValue('devtype', (p, _value, text) => p.fail('unknown value for type', text)),
+  keyValue('access', (p, value) => p.setAccess(value)),
+  stringKey('backend', 'backend_domname'),
+  keyValue('backendtype', (p, value) => {
+    if (!DISK_BACKENDS.has(value)) p.fail('unknown value for backendtype', value);
+    p.setEnum('backend', value, value);
+  }),
+  keyValue('specification', (p, value) => {
+    if (!DISK_SPECIFICATIONS.has(value)) p.fail('unknown value for specification', value);
+    p.setEnum('specification', value, value);
+  }),
+  stringKey('vdev', 'vdev'),
+  stringKey('script', 'script'),
+  flag('direct-io-safe', (p) => p.disk.set('direct_io_safe', true)),
+  flag('discard', defbool('discard_enable', true)),
+  flag('no-discard', defbool('discard_enable', false)),
+  flag('colo', defbool('colo_enable', true)),
+  flag('no-colo', defbool('colo_enable', false)),
+  stringKey('colo-host', 'colo_host'),
+  keyValue('colo-port', (p, value) => {
+    const port = Number.parseInt(value, 10); // atoi: leading digits
+    if (!port) p.fail('unknown value for colo_port', value);
+    p.disk.set('colo_port', port);
+  }),
+  stringKey('colo-export', 'colo_export'),
+  stringKey('active-disk', 'active_disk'),
+  stringKey('hidden-disk', 'hidden_disk'),
+  { match: /target=.*/y, action: (p, text) => p.setString('pdev_path', 'target', afterEquals(text)) },
+  { match: /[a-z][-a-z0-9]*=[^,],?/y, action: (p, text) => p.fail('unknown parameter', text) },
+  deprecatedPrefix('raw|qcow2?|vhd', (p, name) => p.setFormat(name)),
+  deprecatedPrefix('iscsi|e?nbd|drbd', (p, name) => p.setString('script', 'script', `block-${name}`)),
+  deprecatedPrefix('tapdisk'),
+  deprecatedPrefix('tap2?'),
+  deprecatedPrefix('aio'),
+  deprecatedPrefix('ioemu'),
+  deprecatedPrefix('file'),
+  deprecatedPrefix('phy'),
+  {
+    match: /[a-z][a-z0-9]*:/y,
+    trail: /(?:[^a-z0-9].*)?/y,
+    action: (p, text) => p.fail('unknown deprecated disk prefix', text),
+  },
+  { match: /[^=,]*,|[^=,]+,?/y, action: (p, text) => p.positional(stripComma(text)) },
+  { match: /[^]/y, action: (p, _text, rest) => p.fail('bad disk syntax', rest) },
+];
+
+function matchAt(re: RegExp, input: string, at: number): string | undefined {
+  re.lastIndex = at;
+  const m = re.exec(input);
+  return m ? m[0] : undefined;
+}
+
+function scanDiskSpec(p: DiskParse, spec: string): void {
+  p.spec = spec;
+  let at = 0;
+  while (at < spec.length) {
+    let best: { rule: LexRule; text: string; length: number } | undefined;
+    for (const rule of DISK_RULES) {
+      const text = matchAt(rule.match, spec, at);
+      if (text === undefined || text.length === 0) continue;
+      const trail = rule.trail ? matchAt(rule.trail, spec, at + text.length) ?? '' : '';
+      const length = text.length + trail.length;
+      if (!best || length > best.length) best = { rule, text, length };
+    }
+    if (!best) break; // unreachable: the last rule matches any character
+    best.rule.action(p, best.text, spec.slice(at).split('\n')[0]!);
+    at += best.text.length;
+  }
+}
+
+/**
+ * Parses one disk specification given as one or more strings (xl block-attach
+ * accepts the positional parameters as separate arguments), like
+ * xlu_disk_parse: format defaults to raw; a cdrom is removable and read-only.
+ */
+export function parseDiskSpec(specs: string | readonly string[]): DeviceJson {
+  const parts = typeof specs === 'string' ? [specs] : specs;
+  const p = new DiskParse();
+  for (const spec of parts) scanDiskSpec(p, spec);
+  p.spec = parts.join(' ');
+  const d = p.disk;
+  if (!d.has('format')) d.set('format', 'raw');
+  if (d.get('is_cdrom')) {
+    d.set('removable', 1);
+    d.set('readwrite', 0);
+    if (!d.get('pdev_path')) d.set('format', 'empty');
+  }
+  if (!d.has('vdev')) p.fail('no vdev specified');
+  if (!d.has('pdev_path') && !d.get('removable')) p.fail('no target specified (and device not removable)');
+  return inFieldOrder(device_disk, d);
+}
+
+// ---------------------------------------------------------------------------
+
+export const disk: DeviceType = {
+  name: 'disk',
+  schema: device_disk,
+  array: 'disks',
+  identity: 'vdev',
+  keyOf: (entry) => (typeof entry.vdev === 'string' && entry.vdev !== '' ? entry.vdev : undefined),
+  xenstoreKinds: DISK_KINDS,
+  nodeKeys: ['backend', 'dev', 'removable'],
+  followUp: (view) => ({ values: removableDiskParams(view) }),
+  listLive: listDisks,
+  // Removable media with nothing inserted in xenstore is ejected; otherwise
+  // the template wins, since cdrom insert writes the template first.
+  merge: (live, entry) => (live.ejected ? { ...entry, pdev_path: '', format: 'empty' } : entry),
+
+  // libxl_domain_create_new clears colo restore on every disk before saving.
+  async patchCreated(entries) {
+    for (const entry of entries) entry.colo_restore_enable = false;
+  },
+
+  add: {
+    nextDevid: false,
+    async setDefault(entry, context) {
+      defaultDefbool(entry, 'discard_enable', Boolean(entry.readwrite));
+      defaultDefbool(entry, 'colo_enable', false);
+      defaultDefbool(entry, 'colo_restore_enable', false);
+      defaultDefbool(entry, 'trusted', true);
+      if (entry.specification === 'unknown' || isUnset(entry.specification)) entry.specification = 'xen';
+      // xl's disk parser defaults the format to raw; libxl needs a known one.
+      if (entry.format === 'unknown' || isUnset(entry.format)) entry.format = 'raw';
+      // A cdrom of a guest with a device model is always served by QEMU.
+      if (entry.is_cdrom && context.domainType === 'hvm') {
+        if (entry.backend !== 'unknown' && entry.backend !== 'qdisk') {
+          throw new DeviceDefaultsError(`disk ${String(entry.vdev)}: an HVM cdrom must use the qdisk backend`);
+        }
+        entry.backend = 'qdisk';
+      }
+      if (entry.backend === 'unknown' || isUnset(entry.backend)) entry.backend = await chooseDiskBackend(entry);
+    },
+    updateConfig() {},
+    frontendKind: (entry) => (diskBackend(entry) === 'standalone' ? 'virtio_disk' : 'vbd'),
+    backendKind: (entry) => DISK_BACKEND_KIND[diskBackend(entry)]!,
+    devid: diskDevid,
+    backendDomid: backendDomidOf,
+    backend: (entry, context) => {
+      const backend = diskBackend(entry);
+      const pdevPath = text(entry, 'pdev_path');
+      const values: Array<[string, string]> = [];
+      if (backend === 'phy') {
+        values.push(['params', pdevPath ?? ''], ['script', scriptPath(text(entry, 'script') ?? 'block', context)]);
+      } else if (backend === 'standalone') {
+        values.push(['params', pdevPath ?? '']);
+      } else {
+        const format = QDISK_FORMAT[requiredText(entry, 'format')];
+        if (format === undefined) throw new DeviceEntryError('format', 'no qdisk format string');
+        values.push(['params', `${format}:${pdevPath ?? ''}`]);
+        if (entryDefbool(entry, 'colo_enable', false)) {
+          values.push(
+            ['colo-host', requiredText(entry, 'colo_host')],
+            ['colo-port', String(integer(entry, 'colo_port'))],
+            ['colo-export', requiredText(entry, 'colo_export')],
+            ['active-disk', requiredText(entry, 'active_disk')],
+            ['hidden-disk', requiredText(entry, 'hidden_disk')],
+          );
+        }
+      }
+      const readwrite = entryFlag(entry, 'readwrite');
+      const isCdrom = entryFlag(entry, 'is_cdrom');
+      values.push(
+        ['frontend-id', String(context.domid)],
+        ['online', '1'],
+        ['removable', entryFlag(entry, 'removable') ? '1' : '0'],
+        ['bootable', '1'],
+        ['state', XENBUS_INITIALISING],
+        ['dev', requiredText(entry, 'vdev')],
+        ['type', backend],
+        ['mode', readwrite ? 'w' : 'r'],
+        ['device-type', isCdrom ? 'cdrom' : 'disk'],
+      );
+      if (entry.direct_io_safe === true) values.push(['direct-io-safe', '1']);
+      values.push(['discard-enable', entryDefbool(entry, 'discard_enable', readwrite) ? '1' : '0']);
+      const specification = text(entry, 'specification') ?? 'xen';
+      values.push(['specification', specification === 'unknown' ? 'xen' : specification]);
+      if (specification === 'virtio') {
+        values.push(
+          ['transport', text(entry, 'transport') ?? 'mmio'],
+          ['base', String(integer(entry, 'base'))],
+          ['irq', String(integer(entry, 'irq'))],
+          ['grant_usage', entryDefbool(entry, 'grant_usage', backendDomidOf(entry) !== 0) ? '1' : '0'],
+        );
+      }
+      return values;
+    },
+    frontend: (entry, context) => {
+      const values: KeyValues = [
+        ['backend-id', String(backendDomidOf(entry))],
+        ['state', XENBUS_INITIALISING],
+        ['virtual-device', String(diskDevid(entry))],
+        ['device-type', entryFlag(entry, 'is_cdrom') ? 'cdrom' : 'disk'],
+        ['trusted', entryDefbool(entry, 'trusted', true) ? '1' : '0'],
+      ];
+      return context.domainType === 'pv' && context.nativeProtocol !== undefined
+        ? [...values, ['protocol', context.nativeProtocol]]
+        : values;
+    },
+    readOnlyFrontend: () => [],
+    qemuBackend: (backendKind) => backendKind === 'qdisk',
+    // block <action> for vbd backends (libxl__get_hotplug_script_info); none for qdisk.
+    script: (backendKind, action) => (backendKind === 'vbd' ? { args: [action], env: {} } : undefined),
+  },
+
+  cli: {
+    noun: 'block',
+    attachUsage: '<diskspec...>',
+    attachDescription: 'hotplug a disk; DISKSPEC as in xl-disk-configuration(5), e.g. phy:/dev/vg/data,xvdb,w',
+    parseSpec: parseDiskSpec,
+    attached: (entry) => `disk ${String(entry.vdev)}`,
+    detachUsage: '<vdev>',
+    detachDescription: 'unplug a disk by its virtual device name (xvdb, hdc, …); fails if the backend does not close',
+    forceOption: true,
+    detachTarget: (vdev) => ({ identity: vdev }),
+    // xl: libxl_device_disk_safe_remove, or libxl_device_disk_destroy with -f.
+    detachForce: 'never',
+  },
+};

@@ -1,0 +1,33 @@
+// Every device kind xen-domconfig knows, in libxl's device_type_tbl order (the
+// merge order). Adding a kind is its file in this folder and one line here.
+import type { DeviceType } from '../kind.js';
+import { disk } from './disk.js';
+import { nic } from './nic.js';
+import { pci } from './pci.js';
+import { usbctrl } from './usbctrl.js';
+import { usbdev } from './usbdev.js';
+import { vdispl } from './vdispl.js';
+import { vsnd } from './vsnd.js';
+import { vtpm } from './vtpm.js';
+
+export const DEVICE_TYPES: readonly DeviceType[] = [
+  disk,
+  nic,
+  vtpm,
+  usbctrl,
+  usbdev,
+  pci,
+  vdispl,
+  vsnd,
+];
+
+/** The descriptor of a kind by its libxl name; undefined for a name no descriptor has. */
+export function findDeviceType(name: unknown): DeviceType | undefined {
+  return DEVICE_TYPES.find((candidate) => candidate.name === name);
+}
+
+export function deviceType(name: string): DeviceType {
+  const type = findDeviceType(name);
+  if (!type) throw new RangeError(`unknown device kind ${JSON.stringify(name)}`);
+  return type;
+}

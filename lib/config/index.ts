@@ -94,6 +94,34 @@ export function formatStruct<T extends schema.StructType>(t: T, value: ValueOf<T
   return `${writeStruct(t, value as never, 0)}\n`;
 }
 
+/**
+ * A struct from the fields a caller gave, over libxl's *_init values: nested
+ * structs and the structs in arrays are completed the same way, so a partial
+ * device (e.g. a vsnd whose pcms name only `name`) is a whole one.
+ */
+export function completeStruct<T extends schema.StructType>(t: T, partial: Readonly<Record<string, unknown>>): ValueOf<T> {
+  const complete = (type: schema.SchemaType, value: unknown): unknown => {
+    if (type.kind === 'struct' && isPlainObject(value)) return completeStruct(type, value);
+    if (type.kind === 'array' && type.of.kind === 'struct' && Array.isArray(value)) return value.map((item) => complete(type.of, item));
+    return value;
+  };
+  const out = defaultsOf(t) as Record<string, unknown>;
+  for (const [key, value] of Object.entries(partial)) {
+    const field = t.fields.find((f) => f[0] === key);
+    const union = t.fields.find((f) => f[1].kind === 'union' && f[0] === 'u')?.[1] as schema.UnionType | undefined;
+    if (field && field[1].kind !== 'union') out[key] = complete(field[1], value);
+    else if (key === 'u' && union && isPlainObject(value)) {
+      const arm = union.arms[String(partial[union.keyvar])];
+      out[key] = arm ? completeStruct(arm, value) : value;
+    } else out[key] = value;
+  }
+  return out as ValueOf<T>;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /** Reads one device struct (e.g. what `xl -N block-attach` prints after "disk: "). */
 export function parseDevice<K extends DeviceKind>(kind: K, text: string | Uint8Array): DeviceOf<K> {
   const t = deviceSchemas[kind];

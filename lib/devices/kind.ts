@@ -6,6 +6,7 @@
 // lives in kinds/<kind>.ts; generic code gets the descriptor, never a name.
 import type { DeviceArrayName, DeviceKind, StructType } from '../config/index.js';
 import type { FollowUpReads, LiveDevice, LiveList, LiveView } from './live.js';
+import type { DeviceJson } from './spec.js';
 import type { AddRecipe } from './writes.js';
 
 export type { DeviceArrayName };
@@ -51,6 +52,8 @@ export interface HotplugRecipe extends AddRecipe {
   updateConfig(saved: DeviceEntry, full: DeviceEntry): void;
   /** A devid of -1 is replaced by the next free one under /libxl/<domid>/device/<kind>. */
   readonly nextDevid: boolean;
+  /** false where libxl adds without waiting for the backend or running a script (libxl__device_add); default true. */
+  readonly waitsForBackend?: boolean;
   /** QEMU serves the backend and never waits in InitWait (libxl's QEMU backends). */
   qemuBackend(backendKind: string): boolean;
   /** The hotplug script's arguments and extra environment for a dom0 backend; undefined where libxl runs none. */
@@ -65,7 +68,7 @@ export interface DeviceCli {
   readonly attachUsage: string;
   readonly attachDescription: string;
   /** The device in libxl-json form from the attach arguments (throws SpecError). */
-  parseSpec(args: readonly string[]): Record<string, string | number | boolean>;
+  parseSpec(args: readonly string[]): DeviceJson;
   /** One line saying what was attached. */
   attached(entry: DeviceEntry, devid: number): string;
   readonly detachUsage: string;
@@ -109,6 +112,14 @@ export interface DeviceType {
   listLive(view: LiveView): LiveList;
   /** Combines the live device with the template entry matched to it (libxl's merge hook). */
   merge?(live: LiveDevice, entry: DeviceEntry): DeviceEntry;
+  /**
+   * libxl keeps no template entry for this kind's hotplug and does not merge
+   * it on retrieve; xen-domconfig keeps one with its devid. Entries without an
+   * identity (written at create time, devid -1) are kept as stored, live
+   * devices without an entry are not reported, and a remove prunes the entry
+   * (xl's retrieve would show it otherwise).
+   */
+  readonly entriesOptional?: boolean;
 
   /** libxl__update_domain_configuration for this kind at create time: generated values into the entries. */
   patchCreated?(entries: DeviceEntry[], domain: CreatedDomain): Promise<void>;

@@ -58,12 +58,14 @@ export function mergeDevices(template: DeviceArrays, view: LiveView, types: read
         const combined = type.merge ? type.merge(device, entry) : entry;
         if (combined !== entry) result.changed.push({ kind: type.name, key: device.key, stored: entry, merged: combined });
         merged.push(combined);
+      } else if (key === undefined && type.entriesOptional) {
+        merged.push(entry); // made at create time: libxl returns it as stored
       } else {
         result.onlyInTemplate.push({ kind: type.name, key, index, entry });
       }
     });
     arrays[type.array] = merged;
-    result.onlyInXenstore.push(...live.devices.filter((device) => !matched.has(device)));
+    if (!type.entriesOptional) result.onlyInXenstore.push(...live.devices.filter((device) => !matched.has(device)));
   }
   return result;
 }

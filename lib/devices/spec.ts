@@ -5,7 +5,7 @@
 // prints. Each kind's own grammar is in its descriptor.
 import { fieldNames, type StructType } from '../config/index.js';
 
-export type JsonValue = string | number | boolean;
+export type JsonValue = string | number | boolean | JsonValue[] | { [field: string]: JsonValue };
 /** A device in libxl-json form: libxl field names, enum names lower-cased, defbools "True"/"False". */
 export type DeviceJson = Record<string, JsonValue>;
 
@@ -22,7 +22,7 @@ export function inFieldOrder(schema: StructType, values: Map<string, JsonValue>)
   const out: DeviceJson = {};
   for (const field of fieldNames(schema)) {
     const value = values.get(field);
-    if (value === undefined || (value === 0 && field !== 'devid')) continue;
+    if (value === undefined || (value === 0 && field !== 'devid') || (Array.isArray(value) && value.length === 0)) continue;
     out[field] = value;
   }
   return out;
@@ -57,21 +57,25 @@ export function leadingZeroFree(digits: string, fail: Fail): bigint {
   return BigInt(digits);
 }
 
+export interface KeyValueGrammar {
+  keys: Readonly<Record<string, SpecKey>>;
+  /** Bare words that set a field. */
+  words?: Readonly<Record<string, readonly [string, JsonValue]>>;
+  /** The keys named in an error (default: all). */
+  known?: string;
+  /** Each word is split at commas (xl's vif syntax); otherwise each word is one KEY=VALUE, as xl's vkb and vdispl verbs take them. */
+  commas: boolean;
+}
+
 /**
- * A comma-separated KEY=VALUE spec (given as one or more words, as xl's
- * <noun>-attach takes them): later keys override earlier ones, as in xl;
- * unknown keys are errors. `words` are bare words that set a field.
+ * A KEY=VALUE spec, given as one or more words as xl's <noun>-attach takes
+ * them: later keys override earlier ones, as in xl; unknown keys are errors.
  */
-export function parseKeyValueSpec(
-  kind: string,
-  schema: StructType,
-  input: string | readonly string[],
-  keys: Readonly<Record<string, SpecKey>>,
-  words: Readonly<Record<string, readonly [string, JsonValue]>> = {},
-  known = [...Object.keys(keys), ...Object.keys(words)].join(', '),
-): DeviceJson {
+export function parseKeyValueSpec(kind: string, schema: StructType, input: string | readonly string[], grammar: KeyValueGrammar): DeviceJson {
+  const { keys, words = {} } = grammar;
+  const known = grammar.known ?? [...Object.keys(keys), ...Object.keys(words)].join(', ');
   const list = typeof input === 'string' ? [input] : input;
-  const tokens = list.flatMap((word) => word.split(',')).filter((token) => token !== '');
+  const tokens = list.flatMap((word) => (grammar.commas ? word.split(',') : [word])).filter((token) => token !== '');
   const spec = list.join(' ');
   const values = new Map<string, JsonValue>();
   for (const token of tokens) {

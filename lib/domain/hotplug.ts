@@ -10,7 +10,7 @@
 import {
   ConfigError,
   cloneDomainConfig,
-  defaultsOfType,
+  completeStruct,
   formatStruct,
   parseStruct,
   type DomainConfig,
@@ -236,8 +236,9 @@ export async function addDevice(
     hotplugStatus: undefined,
   };
   try {
-    if (!recipe.qemuBackend(plan!.backendKind)) await waitForBackendInit(xenstore, added, timeoutMs, options.signal);
-    if (context.runHotplugScripts !== false && plan!.backendDomid === 0) {
+    const waits = recipe.waitsForBackend !== false;
+    if (waits && !recipe.qemuBackend(plan!.backendKind)) await waitForBackendInit(xenstore, added, timeoutMs, options.signal);
+    if (waits && context.runHotplugScripts !== false && plan!.backendDomid === 0) {
       const target = { domid, devid: added.devid, backendKind: plan!.backendKind, backendPath: added.backendPath };
       await runHotplugScript(xenstore, recipe, target, 'add', {
         timeoutMs: checkTimeout(options.scriptTimeoutMs, HOTPLUG_SCRIPT_TIMEOUT_MS),
@@ -316,7 +317,7 @@ export async function removeDevice(
   faultPoint('remove.after-destroy');
 
   let prunedEntries = 0;
-  if (options.pruneTemplate) {
+  if (options.pruneTemplate || type.entriesOptional) {
     prunedEntries = await templates.withLock(domid, async () => {
       // A concurrent add may have recreated the device: then the entry is live.
       if (await xenstore.read(nodes.libxlPath) !== undefined) return 0;
@@ -371,7 +372,7 @@ function validatedEntry(type: DeviceType, device: unknown): DeviceEntry {
   if (typeof device !== 'object' || device === null || Array.isArray(device)) {
     throw new HotplugError('EINVAL', `${kind}: the device must be an object of libxl_device_${kind} fields`, { kind });
   }
-  const entry = { ...(defaultsOfType(type.schema) as DeviceEntry), ...device } as never;
+  const entry = completeStruct(type.schema, device as DeviceEntry) as never;
   try {
     return parseStruct(type.schema, formatStruct(type.schema, entry)) as DeviceEntry;
   } catch (error) {

@@ -49,7 +49,10 @@ describe('usage', () => {
   it('prints help with the commands and the exit codes', async () => {
     const result = await runCli(['--help']);
     expect(result.code).toBe(0);
-    for (const command of ['list', 'retrieve', 'diff', 'show-template', 'store', 'block-attach', 'block-detach', 'network-attach', 'network-detach', 'demo']) {
+    for (const command of [
+      'list', 'retrieve', 'diff', 'show-template', 'store', 'block-attach', 'block-detach', 'network-attach', 'network-detach',
+      'vkb-attach', 'vkb-detach', 'vdispl-attach', 'vdispl-detach', 'vsnd-attach', 'vsnd-detach', 'demo',
+    ]) {
       expect(result.stdout).toContain(command);
     }
     expect(result.stdout).toMatch(/Exit codes:[^]*3 +xenstored is not reachable/);
@@ -288,6 +291,38 @@ describe('hotplug', () => {
     expect(detached.code, detached.stderr).toBe(0);
     expect(parseDomainConfig((await cli('retrieve', '1')).stdout).nics.map((n) => n.devid)).toEqual([1]);
     expect((await cli('network-detach', 'alpha', '1')).code).toBe(0);
+  });
+
+  it('vkb-, vdispl- and vsnd-attach take xl\'s specs; the detach verbs take the devid', async () => {
+    const vkb = await cli('--json', 'vkb-attach', 'alpha', 'backend-type=linux', 'unique-id=K0', 'width=800');
+    expect(vkb.code, vkb.stderr).toBe(0);
+    expect(vkb.stderr).toMatch(/attached vkb 0 to domain 1 \(\/local\/domain\/0\/backend\/vinput\/1\/0\)/);
+    expect(vkb.stdout).toMatch(/"unique_id": "K0"/);
+    const vdispl = await cli('vdispl-attach', '1', 'connectors=c0:640x480;c1:800x600');
+    expect(vdispl.code, vdispl.stderr).toBe(0);
+    const vsnd = await cli('vsnd-attach', '1', 'card,short-name=S', 'pcm,name=p0', 'stream,unique-id=s0,type=p');
+    expect(vsnd.code, vsnd.stderr).toBe(0);
+    const config = parseDomainConfig((await cli('retrieve', '1')).stdout);
+    expect(config.vkbs.map((v) => [v.devid, v.backend_type, v.unique_id, v.width])).toEqual([[0, 'linux', 'K0', 800]]);
+    expect(config.vdispls.map((v) => v.connectors.map((c) => [c.unique_id, c.width, c.height]))).toEqual([[['c0', 640, 480], ['c1', 800, 600]]]);
+    expect(config.vsnds.map((v) => [v.short_name, v.pcms.map((p) => [p.name, p.streams.map((t) => t.unique_id)])])).toEqual([['S', [['p0', ['s0']]]]]);
+    for (const noun of ['vkb', 'vdispl', 'vsnd']) expect((await cli(`${noun}-detach`, 'alpha', '0')).code).toBe(0);
+    const after = parseDomainConfig((await cli('retrieve', '1')).stdout);
+    expect([after.vkbs, after.vdispls, after.vsnds]).toEqual([[], [], []]);
+  });
+
+  it.each([
+    [['vkb-attach', '1', 'unique-id=K0'], /invalid vkb specification .*backend-type should be set/],
+    [['vkb-attach', '1', 'backend-type=linux', 'colour=red'], /invalid vkb specification .*unknown key 'colour'/],
+    [['vdispl-attach', '1', 'connectors=c0:640'], /invalid vdispl specification .*connector 'c0:640'/],
+    [['vsnd-attach', '1', 'stream,type=x'], /invalid vsnd specification .*invalid stream type 'x'/],
+    [['vkb-detach', '1', 'first'], /'first' is not a devid/],
+  ])('%j is a one-line usage error (exit 2) that writes nothing', async (args, message) => {
+    const before = await cli('show-template', '1');
+    const result = await cli(...args);
+    expect(result.code).toBe(2);
+    expectOneLineError(result.stderr, message);
+    expect((await cli('show-template', '1')).stdout).toBe(before.stdout);
   });
 
   it('says which device is unknown (exit 4)', async () => {

@@ -4,6 +4,11 @@ import { describe, expect, it } from 'vitest';
 import { parseDiskSpec } from '../../lib/devices/kinds/disk.js';
 import { parseVifSpec } from '../../lib/devices/kinds/nic.js';
 import { SpecError } from '../../lib/devices/spec.js';
+import { formatStruct, parseStruct } from '../../lib/config/index.js';
+import { deviceType } from '../../lib/devices/index.js';
+import { parseVdisplSpec } from '../../lib/devices/kinds/vdispl.js';
+import { parseVkbSpec } from '../../lib/devices/kinds/vkb.js';
+import { parseVsndSpec } from '../../lib/devices/kinds/vsnd.js';
 import { fakexenAvailable, useFakexen } from '../harness/fakexen.js';
 
 describe('disk specifications', () => {
@@ -73,6 +78,22 @@ describe('vif specifications', () => {
   });
 });
 
+describe('vkb, vdispl and vsnd specifications', () => {
+  it('turns multi-touch on for a multi-touch size, as xl does', () => {
+    expect(parseVkbSpec(['backend-type=linux', 'multi-touch-width=3'])).toEqual({ backend_type: 'linux', feature_multi_touch: true, multi_touch_width: 3 });
+  });
+
+  it.each([
+    [parseVkbSpec, ['backend-type=linux', 'width=0x10'], /'0x10' is not a number/],
+    [parseVkbSpec, ['backend-type=linux', 'height=600px'], /'600px' is not a number/],
+    [parseVdisplSpec, ['connectors=a:1x2,be-alloc=1'], /connector 'a:1x2,be-alloc=1' is not <id>:<width>x<height>/],
+    [parseVsndSpec, ['card,sample-rates=0x1f40'], /'0x1f40' is not a number/],
+  ])('refuses what xl reads loosely (strtoul, sscanf): %#', (parse, words, message) => {
+    expect(() => parse(words)).toThrow(SpecError);
+    expect(() => parse(words)).toThrow(message);
+  });
+});
+
 // Each entry is one command line's spec words; xl and the parser must agree on
 // success, and on the exact JSON when both succeed.
 const DISK_SPECS: string[][] = [
@@ -104,6 +125,26 @@ const VIF_SPECS: string[][] = [
   ['ip=10.0.0.1 10.0.0.2', 'script=/etc/xen/scripts/vif-nat'],
 ];
 
+// The kinds whose attach xl takes as KEY=VALUE words or items (xl_vkb.c, xl_vdispl.c, xl_vsnd.c).
+const ITEM_SPECS: Record<'vkb' | 'vdispl' | 'vsnd', string[][]> = {
+  vkb: [
+    ['backend-type=linux', 'unique-id=K0', 'width=800', 'height=600'], ['backend-type=LINUX'], ['backend-type=qemu', 'backend=0'],
+    ['backend-type=linux', 'multi-touch-width=3'], ['backend-type=linux', 'feature-multi-touch=1'], ['unique-id=K0'],
+    ['backend-type=linux,width=3'], ['backend-type=linux', 'feature-abs-pointer=2', 'feature-raw-pointer=0'],
+    ['backend-type=linux', 'feature-disable-keyboard=1', 'feature-disable-pointer=1', 'multi-touch-height=4', 'multi-touch-num-contacts=2'],
+    ['backend-type=mouse'], ['backend-type=linux', 'colour=red'],
+  ],
+  vdispl: [
+    ['connectors=a:1x2;b:3x4'], ['connectors=id0:1920x1080', 'be-alloc=1'], ['be-alloc=1'], ['foo=1'], ['connectors=a:1x2', 'backend=0'],
+  ],
+  vsnd: [
+    ['card,short-name=S', 'pcm,name=p', 'stream,unique-id=u,type=c'], ['card,long-name=L,sample-rates=8000;44100,sample-formats=s16_le;u8'],
+    ['pcm,name=p0,buffer-size=4096,channels-min=1,channels-max=2', 'stream,unique-id=s0,type=P'], ['stream,unique-id=s0'],
+    ['card,backend=0'], ['stream,type=x'], ['card,bogus=1'], ['pcm,sample-formats=nope'], ['speaker'], ['pcm,name=a', 'pcm,name=b', 'stream,type=p'],
+  ],
+};
+const ITEM_PARSERS = { vkb: parseVkbSpec, vdispl: parseVdisplSpec, vsnd: parseVsndSpec };
+
 const oracleMissing = fakexenAvailable();
 if (oracleMissing) console.warn(`skipping the comparison with real xl: ${oracleMissing}`);
 
@@ -133,5 +174,20 @@ describe.skipIf(oracleMissing !== undefined)('the same specifications as real xl
 
   it(`agrees on ${VIF_SPECS.length} vif specifications`, async () => {
     for (const words of VIF_SPECS) await compare('vif', words);
+  });
+
+  it.each(Object.entries(ITEM_SPECS))('agrees on the %s specifications (the stored entry, as --json prints it)', async (noun, specs) => {
+    const kind = deviceType(noun);
+    for (const words of specs) {
+      const xl = await fx.current.xl('-N', `${noun}-attach`, '0', ...words);
+      let ours: string | Error;
+      try {
+        ours = `${noun}: ${formatStruct(kind.schema, parseStruct(kind.schema, JSON.stringify(ITEM_PARSERS[noun as keyof typeof ITEM_PARSERS](words))))}\n`;
+      } catch (error) {
+        ours = error as Error;
+      }
+      if (xl.code === 0) expect(ours, `xl accepted ${JSON.stringify(words)}: ${xl.stdout}`).toBe(xl.stdout);
+      else expect(ours, `xl refused ${JSON.stringify(words)}: ${xl.stderr}`).toBeInstanceOf(SpecError);
+    }
   });
 });

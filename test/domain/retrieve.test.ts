@@ -336,7 +336,8 @@ describe('other arrays pass through', () => {
       domid: 26, name: 'pass', type: 'pv',
       template: (config) => {
         config.vfbs = [entryOf('vfb', { devid: 0 })];
-        config.vkbs = [entryOf('vkb', { devid: 0 })];
+        // as create leaves it (devid -1); one with a devid xenstore does not list is dropped (README)
+        config.vkbs = [entryOf('vkb', { unique_id: 'K0' })];
         config.channels = [entryOf('channel', { devid: 0, name: 'org.qemu.guest_agent.0' })];
         stored = config;
       },

@@ -232,6 +232,39 @@ describe('removeDevice', () => {
   });
 });
 
+describe('a kind libxl keeps no template entry for (vkb)', () => {
+  it('adds without waiting for the backend, keeps the entry with its devid, and prunes it on removal', async () => {
+    const domid = await guest();
+    rig.backend.configure({ stallInit: true });
+    const added = await rig.host.addDevice(domid, 'vkb', { backend_type: 'linux', unique_id: 'K0' }, { timeoutMs: 100 });
+    expect(added).toMatchObject({ devid: 0, backendState: undefined, backendPath: `/local/domain/0/backend/vinput/${domid}/0` });
+    expect(await rig.xenstore.read(`${added.backendPath}/state`)).toBe('1');
+    expect((await rig.host.templates.read(domid)).vkbs.map((v) => [v.devid, v.unique_id])).toEqual([[0, 'K0']]);
+    rig.backend.configure({});
+    const removed = await rig.host.removeDevice(domid, 'vkb', 0, { force: true });
+    expect(removed.prunedEntries).toBe(1);
+    expect((await rig.host.templates.read(domid)).vkbs).toEqual([]);
+  });
+
+  it('retrieve keeps entries made at create time (devid -1) and drops identified ones xenstore does not list', async () => {
+    const domid = await guest();
+    const live = await rig.host.addDevice(domid, 'vkb', { backend_type: 'qemu', unique_id: 'live' });
+    await rig.host.templates.withLock(domid, async () => {
+      const template = await rig.host.templates.read(domid);
+      const created = { ...template.vkbs[0]!, devid: -1, unique_id: 'created' };
+      const gone = { ...template.vkbs[0]!, devid: 7, unique_id: 'gone' };
+      template.vkbs = [created, ...template.vkbs, gone];
+      await rig.host.templates.write(domid, template);
+    });
+    // A vkb in xenstore without an entry (as xl's vkb-attach leaves it) is not reported.
+    await rig.xenstore.write(`/libxl/${domid}/device/vkbd/3/backend`, `/local/domain/0/backend/vkbd/${domid}/3`);
+    const { config, devices } = await rig.host.retrieveDomainConfiguration(domid);
+    expect(config.vkbs.map((v) => [v.devid, v.unique_id])).toEqual([[-1, 'created'], [live.devid, 'live']]);
+    expect(devices.onlyInTemplate.map((d) => [d.kind, d.key])).toEqual([['vkb', '7']]);
+    expect(devices.onlyInXenstore).toEqual([]);
+  });
+});
+
 describe('storeDomainConfiguration', () => {
   it('patches in the uuid, nic devids, MACs and types, vtpm devids and uuids as libxl does at creation', async () => {
     const domid = nextDomid++;

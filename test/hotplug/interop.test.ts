@@ -9,9 +9,7 @@ import { XenHost } from '../../lib/domain/host.js';
 import { XenStore } from '../../lib/xenstore/index.js';
 import { fakexenAvailable, useFakexen } from '../harness/fakexen.js';
 import { checkInvariant, xenstoreDevices } from './guest.js';
-
-/** Keys the backend and the hotplug scripts write after the toolstack (timing, not configuration). */
-const RUNTIME_KEYS = new Set(['state', 'hotplug-status', 'hotplug-error', 'physical-device', 'physical-device-path']);
+import { deviceSnapshot, type DevicePaths } from './snapshot.js';
 
 const noFakexen = fakexenAvailable();
 describe.skipIf(noFakexen !== undefined)(`interop with real xl${noFakexen ? ` (skipped: ${noFakexen})` : ''}`, () => {
@@ -27,23 +25,7 @@ describe.skipIf(noFakexen !== undefined)(`interop with real xl${noFakexen ? ` (s
   };
   const listLong = async () => parseDomainList(await xl('list', '-l', String(domid)))[0]!.config;
 
-  /** A device's three subtrees as "relative path = value (perms)" lines, runtime keys left out. */
-  async function snapshot(paths: { libxlPath: string; frontendPath: string; backendPath: string }): Promise<Record<string, string[]>> {
-    const result: Record<string, string[]> = {};
-    for (const [name, root] of Object.entries(paths)) {
-      const lines: string[] = [];
-      const walk = async (path: string, relative: string): Promise<void> => {
-        const tree = await xenstore.readTree(path);
-        if (!tree) return;
-        const perms = (await xenstore.getPermissions(path)).map((p) => `${p.read && p.write ? 'b' : p.read ? 'r' : p.write ? 'w' : 'n'}${p.domid}`).join(',');
-        if (!RUNTIME_KEYS.has(tree.name) || relative === '') lines.push(`${relative || '.'} = ${JSON.stringify(tree.value)} (${perms})`);
-        for (const child of tree.children) await walk(`${path}/${child.name}`, `${relative}/${child.name}`);
-      };
-      await walk(root, '');
-      result[name] = lines.sort();
-    }
-    return result;
-  }
+  const snapshot = (paths: DevicePaths) => deviceSnapshot(xenstore, paths);
 
   beforeAll(async () => {
     const env = fakexen.current.env;

@@ -144,6 +144,11 @@ export function scriptPath(name: string, context: AddContext): string {
   return name.startsWith('/') ? name : `${context.scriptDir ?? DEFAULT_SCRIPT_DIR}/${name}`;
 }
 
+/** How xl's detach names a device of a devid kind. */
+export function detachByDevid(which: string): { identity: number } | { invalid: string } {
+  return /^[0-9]+$/.test(which) ? { identity: Number(which) } : { invalid: `'${which}' is not a devid` };
+}
+
 export function devidOf(entry: DeviceEntry): number {
   const devid = integer(entry, 'devid');
   if (devid < 0) throw new DeviceEntryError('devid', 'not assigned (defaults must be applied first)');

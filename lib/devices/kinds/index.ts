@@ -1,5 +1,5 @@
 // Every device kind xen-domconfig knows, in libxl's device_type_tbl order (the
-// merge order). Adding a kind is its file in this folder and one line here.
+// merge order), then the kinds libxl's table lacks. Adding a kind is its file in this folder and one line here.
 import type { DeviceType } from '../kind.js';
 import { disk } from './disk.js';
 import { nic } from './nic.js';
@@ -7,6 +7,7 @@ import { pci } from './pci.js';
 import { usbctrl } from './usbctrl.js';
 import { usbdev } from './usbdev.js';
 import { vdispl } from './vdispl.js';
+import { vkb } from './vkb.js';
 import { vsnd } from './vsnd.js';
 import { vtpm } from './vtpm.js';
 
@@ -19,6 +20,8 @@ export const DEVICE_TYPES: readonly DeviceType[] = [
   pci,
   vdispl,
   vsnd,
+  // Not in libxl's table: merged here only to drop entries a remove left (entriesOptional).
+  vkb,
 ];
 
 /** The descriptor of a kind by its libxl name; undefined for a name no descriptor has. */

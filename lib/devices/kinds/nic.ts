@@ -116,7 +116,7 @@ const VIF_WORDS: Record<string, readonly [string, JsonValue]> = {
  */
 export function parseVifSpec(words: string | readonly string[]) {
   const known = `${[...Object.keys(VIF_KEYS).filter((k) => !k.startsWith('colo_') && k !== 'accel'), ...Object.keys(VIF_WORDS)].join(', ')}, colo_*`;
-  return parseKeyValueSpec('vif', device_nic, words, VIF_KEYS, VIF_WORDS, known);
+  return parseKeyValueSpec('vif', device_nic, words, { keys: VIF_KEYS, words: VIF_WORDS, known, commas: true });
 }
 
 // ---------------------------------------------------------------------------

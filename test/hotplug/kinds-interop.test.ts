@@ -1,0 +1,189 @@
+// The kinds beyond disk, nic and vtpm next to the real xl/libxl 4.17 in
+// ../shared/fakexen: a device we add is listed and detached by xl, one xl
+// attaches is removed by us, our xenstore nodes for the same spec equal
+// libxl's (keys, values, permissions), and `list -l` equals xl's after each
+// step apart from the README's deliberate differences.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatDomainList, parseDomainList, type DomainConfig } from '../../lib/config/index.js';
+import { parseVdisplSpec } from '../../lib/devices/kinds/vdispl.js';
+import { parseVkbSpec } from '../../lib/devices/kinds/vkb.js';
+import { parseVsndSpec } from '../../lib/devices/kinds/vsnd.js';
+import { XenHost } from '../../lib/domain/host.js';
+import { XenStore } from '../../lib/xenstore/index.js';
+import { fakexenAvailable, useFakexen } from '../harness/fakexen.js';
+import { deviceSnapshot, type DevicePaths } from './snapshot.js';
+
+const noFakexen = fakexenAvailable();
+describe.skipIf(noFakexen !== undefined)(`device kinds next to real xl${noFakexen ? ` (skipped: ${noFakexen})` : ''}`, () => {
+  const fakexen = useFakexen({ name: 'kinds-interop' });
+  let xenstore: XenStore;
+  let host: XenHost;
+  let domid: number;
+
+  const xl = async (...args: string[]) => {
+    const result = await fakexen.current.xl(...args);
+    expect(result.code, `xl ${args.join(' ')}: ${result.stderr}`).toBe(0);
+    return result.stdout;
+  };
+  const xlListLong = async (): Promise<DomainConfig> => parseDomainList(await xl('list', '-l', String(domid)))[0]!.config;
+  const template = () => host.templates.read(domid);
+  const paths = (frontendKind: string, backendKind: string, devid: number): DevicePaths => ({
+    libxlPath: `/libxl/${domid}/device/${frontendKind}/${devid}`,
+    frontendPath: `/local/domain/${domid}/device/${frontendKind}/${devid}`,
+    backendPath: `/local/domain/0/backend/${backendKind}/${domid}/${devid}`,
+  });
+
+  /** Our retrieve printed as `xl list -l` prints it equals xl's own output (sched_params are the fake hypervisor's). */
+  async function expectSameListLong(): Promise<void> {
+    const theirs = await xl('list', '-l', String(domid));
+    const [expected] = parseDomainList(theirs);
+    const ours = await host.retrieveDomainConfiguration(domid);
+    ours.config.b_info.sched_params = expected!.config.b_info.sched_params;
+    expect(formatDomainList([{ domid, config: ours.config }])).toBe(theirs);
+    expect(ours.devices.problems).toEqual([]);
+  }
+
+  beforeAll(async () => {
+    const env = fakexen.current.env;
+    xenstore = XenStore.open({ path: env.XENSTORED_PATH });
+    host = new XenHost({ xenstore, userdataDir: env.FAKEXEN_USERDATA_DIR, runHotplugScripts: false }); // fakexen's backend moves the states
+    const cfg = join(env.FAKEXEN_RUN, 'kinds.cfg');
+    writeFileSync(cfg, ['name = "kinds"', 'type = "pv"', 'memory = 128', 'vcpus = 1', 'kernel = "/usr/lib/fakexen/mini-pv.elf"'].join('\n'));
+    await fakexen.current.xl('create', cfg).then((r) => { if (r.code !== 0) throw new Error(r.stderr); });
+    domid = Number((await fakexen.current.xl('domid', 'kinds')).stdout.trim());
+  });
+  afterAll(async () => {
+    await fakexen.current.xl('destroy', String(domid));
+    await host?.close();
+    await xenstore?.close();
+  });
+
+  describe('vkb', () => {
+    const SPEC = ['backend-type=linux', 'unique-id=K0', 'width=800', 'height=600', 'feature-multi-touch=1', 'multi-touch-width=10', 'multi-touch-height=20', 'multi-touch-num-contacts=3'];
+
+    it('writes the same xenstore nodes as libxl for the same spec', async () => {
+      await xl('vkb-attach', String(domid), ...SPEC);
+      const where = paths('vkbd', 'vinput', 0);
+      const theirs = await deviceSnapshot(xenstore, where);
+      expect(theirs.backendPath).toContain(`/multi-touch-num-contacts = "3" (n0,r${domid})`);
+      // xl keeps no template entry for a vkb.
+      expect((await template()).vkbs).toEqual([]);
+      await xl('vkb-detach', String(domid), '0');
+      const added = await host.addDevice(domid, 'vkb', parseVkbSpec(SPEC));
+      expect(added).toMatchObject({ ...where, devid: 0, backendState: undefined });
+      expect(await deviceSnapshot(xenstore, where)).toEqual(theirs);
+      await host.removeDevice(domid, 'vkb', 0);
+    });
+
+    it('adds a vkb that real xl lists and detaches; list -l agrees with xl at each step', async () => {
+      const added = await host.addDevice(domid, 'vkb', { backend_type: 'linux', unique_id: 'K1' });
+      // The template keeps the entry with its devid (libxl keeps none): xl's list -l shows it too.
+      expect((await template()).vkbs.map((v) => [v.devid, v.unique_id])).toEqual([[added.devid, 'K1']]);
+      await expectSameListLong();
+      const listed = await xl('vkb-list', String(domid));
+      expect(listed).toMatch(new RegExp(`^${added.devid} +0 .* K1 +linux +/local/domain/0/backend/vinput/${domid}/${added.devid}`, 'm'));
+      await xl('vkb-detach', String(domid), String(added.devid));
+      expect(await xenstore.read(added.libxlPath)).toBeUndefined();
+      // xl leaves our entry in the template; retrieve drops it, as no vkb of that devid is live.
+      expect((await xlListLong()).vkbs.map((v) => v.devid)).toEqual([added.devid]);
+      const { config, devices } = await host.retrieveDomainConfiguration(domid);
+      expect(config.vkbs).toEqual([]);
+      expect(devices.onlyInTemplate.map((d) => [d.kind, d.key])).toEqual([['vkb', String(added.devid)]]);
+    });
+
+    it('removes a vkb that real xl attached, and prunes what a remove of ours leaves', async () => {
+      await host.templates.withLock(domid, async () => {
+        const stored = await host.templates.read(domid);
+        stored.vkbs = [];
+        await host.templates.write(domid, stored);
+      });
+      await xl('vkb-attach', String(domid), 'backend-type=qemu', 'unique-id=K2');
+      const [devid] = (await xenstore.list(`/libxl/${domid}/device/vkbd`))!.map(Number);
+      await expectSameListLong(); // a vkb without an entry: neither shows it
+      const removed = await host.removeDevice(domid, 'vkb', devid!);
+      expect(removed).toMatchObject({ kind: 'vkb', devid, prunedEntries: 0 });
+      expect((await xl('vkb-list', String(domid))).trim().split('\n')).toHaveLength(1); // the header alone
+      const added = await host.addDevice(domid, 'vkb', { backend_type: 'qemu', unique_id: 'K3' });
+      const pruned = await host.removeDevice(domid, 'vkb', added.devid);
+      expect(pruned.prunedEntries).toBe(1);
+      expect((await template()).vkbs).toEqual([]);
+      await expectSameListLong();
+    });
+  });
+
+  describe('vdispl', () => {
+    const SPEC = ['connectors=id0:1920x1080;id1:800x600', 'be-alloc=1'];
+
+    it('writes the same xenstore nodes and template entry as libxl for the same spec', async () => {
+      await xl('vdispl-attach', String(domid), ...SPEC);
+      const where = paths('vdispl', 'vdispl', 0);
+      const theirs = await deviceSnapshot(xenstore, where);
+      expect(theirs.frontendPath).toContain(`/1/resolution = "800x600" (n0,r${domid})`);
+      const theirEntry = (await template()).vdispls;
+      expect(theirEntry.map((v) => v.devid)).toEqual([0]);
+      await xl('vdispl-detach', String(domid), '0');
+      const added = await host.addDevice(domid, 'vdispl', parseVdisplSpec(SPEC));
+      expect(added).toMatchObject({ ...where, devid: 0, backendState: 2 });
+      expect(await deviceSnapshot(xenstore, where)).toEqual(theirs);
+      expect((await template()).vdispls).toEqual(theirEntry);
+      await expectSameListLong();
+      await host.removeDevice(domid, 'vdispl', 0);
+    });
+
+    it('adds a vdispl that real xl lists and detaches, and removes one xl attached', async () => {
+      const added = await host.addDevice(domid, 'vdispl', { connectors: [{ unique_id: 'c0', width: 640, height: 480 }] });
+      await expectSameListLong();
+      expect(await xl('vdispl-list', String(domid))).toContain(`DevId: ${added.devid}, BE: 0, handle: ${domid}, state: 1, be-alloc: 0, BE-path: ${added.backendPath}`);
+      await xl('vdispl-detach', String(domid), String(added.devid));
+      expect(await xenstore.read(added.libxlPath)).toBeUndefined();
+      await expectSameListLong(); // the stale entry: dropped by both
+      await xl('vdispl-attach', String(domid), 'connectors=x:1x1');
+      const [devid] = (await xenstore.list(`/libxl/${domid}/device/vdispl`))!.map(Number);
+      await expectSameListLong();
+      await host.removeDevice(domid, 'vdispl', devid!);
+      expect(await xl('vdispl-list', String(domid))).toBe('');
+      await expectSameListLong();
+    });
+  });
+
+  describe('vsnd', () => {
+    const SPEC = [
+      'card,short-name=Card,long-name=Long Card,sample-rates=8000;44100,sample-formats=s16_le;u8,channels-max=2',
+      'pcm,name=p0,buffer-size=4096', 'stream,unique-id=s0,type=p', 'stream,unique-id=s1,type=c,channels-min=1',
+      'pcm,name=p1', 'stream,unique-id=s2,type=P',
+    ];
+
+    it('writes the same xenstore nodes and template entry as libxl for the same spec', async () => {
+      await xl('vsnd-attach', String(domid), ...SPEC);
+      const where = paths('vsnd', 'vsnd', 0);
+      const theirs = await deviceSnapshot(xenstore, where);
+      expect(theirs.frontendPath).toContain(`/0/1/channels-min = "1" (n${domid},r0)`);
+      const theirEntry = (await template()).vsnds;
+      expect(theirEntry.map((v) => v.pcms.length)).toEqual([2]);
+      await xl('vsnd-detach', String(domid), '0');
+      const added = await host.addDevice(domid, 'vsnd', parseVsndSpec(SPEC));
+      expect(added).toMatchObject({ ...where, devid: 0, backendState: 2 });
+      expect(await deviceSnapshot(xenstore, where)).toEqual(theirs);
+      expect((await template()).vsnds).toEqual(theirEntry);
+      await expectSameListLong();
+      await host.removeDevice(domid, 'vsnd', 0);
+    });
+
+    it('adds a vsnd that real xl lists and detaches, and removes one xl attached', async () => {
+      const added = await host.addDevice(domid, 'vsnd', { short_name: 'S', pcms: [{ name: 'x', streams: [{ unique_id: 'u', type: 'c' }] }] });
+      await expectSameListLong();
+      expect(await xl('vsnd-list', String(domid))).toContain(`devid: ${added.devid}, be-domid: 0, handle: ${domid}, state: 1, be-path: ${added.backendPath}`);
+      await xl('vsnd-detach', String(domid), String(added.devid));
+      expect(await xenstore.read(added.libxlPath)).toBeUndefined();
+      await expectSameListLong();
+      await xl('vsnd-attach', String(domid), 'card,short-name=Q', 'pcm,name=q0');
+      const [devid] = (await xenstore.list(`/libxl/${domid}/device/vsnd`))!.map(Number);
+      await expectSameListLong();
+      await host.removeDevice(domid, 'vsnd', devid!);
+      expect(await xenstore.list(`/libxl/${domid}/device/vsnd`)).toBeUndefined();
+      await expectSameListLong();
+    });
+  });
+});

@@ -5,7 +5,7 @@
 // recipe, the backend's wait and hotplug script, and the xl verbs. Each kind
 // lives in kinds/<kind>.ts; generic code gets the descriptor, never a name.
 import type { DeviceArrayName, DeviceKind, StructType } from '../config/index.js';
-import type { FollowUpReads, LiveDevice, LiveList, LiveView } from './live.js';
+import type { FollowUpReads, LiveDevice, LiveList, LiveView, XenStoreNode } from './live.js';
 import type { DeviceJson } from './spec.js';
 import type { AddRecipe } from './writes.js';
 
@@ -24,6 +24,8 @@ export interface DefaultsContext {
   hotplug: boolean;
   /** libxl__xen_script_dir_path(). */
   scriptDir: string;
+  /** Where sysfs is mounted (/sys; tests point it at a folder of their own). */
+  sysfsRoot: string;
 }
 
 /** The xenstore reads a create-time patch may make (the trusted /libxl copy). */
@@ -121,6 +123,11 @@ export interface DeviceType {
    */
   readonly entriesOptional?: boolean;
 
+  /**
+   * Why the device cannot be removed as it is (libxl first unplugs what hangs
+   * off it, e.g. a controller's usb devices); undefined when it can.
+   */
+  removalBlocked?(xenstore: { readTree(path: string): Promise<XenStoreNode | undefined> }, backendPath: string): Promise<string | undefined>;
   /** libxl__update_domain_configuration for this kind at create time: generated values into the entries. */
   patchCreated?(entries: DeviceEntry[], domain: CreatedDomain): Promise<void>;
   /** Hotplug: defaults and libxl's writes (libxl__device_generic_add and the kind's set_xenstore_config). */

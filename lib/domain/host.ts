@@ -38,6 +38,8 @@ export interface XenHostOptions {
   scriptDir?: string;
   /** Run dom0's vbd/vif hotplug scripts as libxl does (default true; false where udev runs them). */
   runHotplugScripts?: boolean;
+  /** Where sysfs is mounted (default /sys): libxl looks there for usbback. */
+  sysfsRoot?: string;
   /** Bulk reads for retrieve, list and the template store (default: the XenStore itself). */
   reader?: StateReader;
 }
@@ -86,6 +88,7 @@ export class XenHost {
       templates: this.templates,
       ...(options.scriptDir === undefined ? {} : { scriptDir: options.scriptDir }),
       ...(options.runHotplugScripts === undefined ? {} : { runHotplugScripts: options.runHotplugScripts }),
+      ...(options.sysfsRoot === undefined ? {} : { sysfsRoot: options.sysfsRoot }),
     };
   }
 

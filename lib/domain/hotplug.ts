@@ -92,6 +92,8 @@ export interface HotplugContext {
   runHotplugScripts?: boolean;
   /** Written into PV disk frontends, as libxl does from xc_domain_get_native_protocol (default x86_64-abi). */
   nativeProtocol?: string;
+  /** Where sysfs is mounted (default /sys): libxl looks there for usbback. */
+  sysfsRoot?: string;
 }
 
 export interface AddDeviceOptions {
@@ -184,7 +186,7 @@ export async function addDevice(
   }
   const full = cloneDomainConfig(saved);
   try {
-    await recipe.setDefault(full, { domid, domainType, hotplug: true, scriptDir });
+    await recipe.setDefault(full, { domid, domainType, hotplug: true, scriptDir, sysfsRoot: context.sysfsRoot ?? '/sys' });
   } catch (error) {
     throw invalid(error, domid, kind);
   }
@@ -279,6 +281,8 @@ export async function removeDevice(
   const found = await findLiveDevice(xenstore, domid, type, identity);
   const { nodes, key } = found;
   const statePath = `${nodes.backendPath}/state`;
+  const blocked = await type.removalBlocked?.(xenstore, nodes.backendPath);
+  if (blocked) throw new HotplugError('EINVAL', `${kind} ${nodes.devid} of domain ${domid}: ${blocked}`, { domid, kind, devid: nodes.devid });
 
   let force = options.force === true;
   let forced = false;

@@ -6,6 +6,7 @@ import { parseVifSpec } from '../../lib/devices/kinds/nic.js';
 import { SpecError } from '../../lib/devices/spec.js';
 import { formatStruct, parseStruct } from '../../lib/config/index.js';
 import { deviceType } from '../../lib/devices/index.js';
+import { parseUsbctrlSpec } from '../../lib/devices/kinds/usbctrl.js';
 import { parseVdisplSpec } from '../../lib/devices/kinds/vdispl.js';
 import { parseVkbSpec } from '../../lib/devices/kinds/vkb.js';
 import { parseVsndSpec } from '../../lib/devices/kinds/vsnd.js';
@@ -79,6 +80,11 @@ describe('vif specifications', () => {
 });
 
 describe('vkb, vdispl and vsnd specifications', () => {
+  it('takes usbctrl-attach words one KEY=VALUE each, as xl does (xl usbctrl-attach has no -N)', () => {
+    expect(parseUsbctrlSpec(['type=PV', 'version=1', 'ports=4'])).toEqual({ type: 'pv', version: 1, ports: 4 });
+    expect(() => parseUsbctrlSpec(['type=pv,version=1'])).toThrow(/invalid usb controller type 'pv,version=1'/);
+  });
+
   it('turns multi-touch on for a multi-touch size, as xl does', () => {
     expect(parseVkbSpec(['backend-type=linux', 'multi-touch-width=3'])).toEqual({ backend_type: 'linux', feature_multi_touch: true, multi_touch_width: 3 });
   });
@@ -88,6 +94,7 @@ describe('vkb, vdispl and vsnd specifications', () => {
     [parseVkbSpec, ['backend-type=linux', 'height=600px'], /'600px' is not a number/],
     [parseVdisplSpec, ['connectors=a:1x2,be-alloc=1'], /connector 'a:1x2,be-alloc=1' is not <id>:<width>x<height>/],
     [parseVsndSpec, ['card,sample-rates=0x1f40'], /'0x1f40' is not a number/],
+    [parseUsbctrlSpec, ['type=pv', 'ports=0x3'], /'0x3' is not a number/],
   ])('refuses what xl reads loosely (strtoul, sscanf): %#', (parse, words, message) => {
     expect(() => parse(words)).toThrow(SpecError);
     expect(() => parse(words)).toThrow(message);

@@ -1,11 +1,13 @@
 // addDevice / removeDevice / storeDomainConfiguration against the real
 // xenstored, with the fake backend answering the handshakes.
-import { rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NIL_UUID, ZERO_MAC, defaultDeviceNic, type DomainConfig } from '../../lib/config/index.js';
 import { generateMac } from '../../lib/devices/index.js';
 import { parseFaultSpec } from '../../lib/domain/faults.js';
 import { HotplugError } from '../../lib/domain/hotplug.js';
+import { XenHost } from '../../lib/domain/host.js';
 import { createGuest, guestConfig, xenstoreDevices } from './guest.js';
 import { useHotplugRig } from './rig.js';
 
@@ -262,6 +264,51 @@ describe('a kind libxl keeps no template entry for (vkb)', () => {
     expect(config.vkbs.map((v) => [v.devid, v.unique_id])).toEqual([[-1, 'created'], [live.devid, 'live']]);
     expect(devices.onlyInTemplate.map((d) => [d.kind, d.key])).toEqual([['vkb', '7']]);
     expect(devices.onlyInXenstore).toEqual([]);
+  });
+});
+
+describe('usb controllers', () => {
+  const sysfs = (withUsbback: boolean) => {
+    const root = mkdtempSync(join(rig.workDir, 'sys-'));
+    if (withUsbback) mkdirSync(join(root, 'bus/usb/drivers/usbback'), { recursive: true });
+    return root;
+  };
+
+  it('picks pv for type auto when usbback is loaded under the sysfs root, with libxl\'s defaults', async () => {
+    const domid = await guest();
+    const xenstore = rig.xenstore;
+    const host = new XenHost({ xenstore, userdataDir: rig.userdataDir, runHotplugScripts: false, sysfsRoot: sysfs(true) });
+    const added = await host.addDevice(domid, 'usbctrl', {});
+    expect(added).toMatchObject({ devid: 0, backendPath: `/local/domain/0/backend/vusb/${domid}/0`, backendState: 2 });
+    expect(added.entry).toMatchObject({ type: 'pv', devid: 0, version: 2, ports: 8 });
+    expect(await xenstore.readMany(['type', 'usb-ver', 'num-ports', 'port', 'port/8'].map((key) => `${added.libxlPath}/${key}`))).toEqual(['pv', '2', '8', '', '']);
+    expect((await rig.host.retrieveDomainConfiguration(domid)).config.usbctrls.map((c) => c.devid)).toEqual([0]);
+  });
+
+  it('refuses the QEMU-served types, bad versions and port counts, writing nothing', async () => {
+    const domid = await guest();
+    const host = new XenHost({ xenstore: rig.xenstore, userdataDir: rig.userdataDir, runHotplugScripts: false, sysfsRoot: sysfs(false) });
+    const before = await rig.host.templates.readText(domid);
+    for (const [device, message] of [
+      [{}, /qusb controller is served by QEMU/],
+      [{ type: 'devicemodel' }, /devicemodel controller is served by QEMU/],
+      [{ type: 'pv', version: 3 }, /must be 1 or 2/],
+      [{ type: 'pv', ports: 32 }, /limited to 31/],
+    ] as const) {
+      await expect(host.addDevice(domid, 'usbctrl', device)).rejects.toMatchObject({ code: 'EINVAL', message: expect.stringMatching(message) });
+    }
+    expect(await rig.host.templates.readText(domid)).toBe(before);
+    expect(await xenstoreDevices(rig.xenstore, domid)).toEqual([]);
+  });
+
+  it('will not remove a controller that still has usb devices on its ports', async () => {
+    const domid = await guest();
+    const added = await rig.host.addDevice(domid, 'usbctrl', { type: 'pv', ports: 2 });
+    await rig.xenstore.write(`${added.backendPath}/port/2`, '1-1');
+    await expect(rig.host.removeDevice(domid, 'usbctrl', 0)).rejects.toMatchObject({ code: 'EINVAL', message: expect.stringMatching(/attached at ports 2/) });
+    await rig.xenstore.write(`${added.backendPath}/port/2`, '');
+    await rig.host.removeDevice(domid, 'usbctrl', 0);
+    expect(await xenstoreDevices(rig.xenstore, domid)).toEqual([]);
   });
 });
 

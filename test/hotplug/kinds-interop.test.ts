@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatDomainList, parseDomainList, type DomainConfig } from '../../lib/config/index.js';
+import { parseUsbctrlSpec } from '../../lib/devices/kinds/usbctrl.js';
 import { parseVdisplSpec } from '../../lib/devices/kinds/vdispl.js';
 import { parseVkbSpec } from '../../lib/devices/kinds/vkb.js';
 import { parseVsndSpec } from '../../lib/devices/kinds/vsnd.js';
@@ -183,6 +184,41 @@ describe.skipIf(noFakexen !== undefined)(`device kinds next to real xl${noFakexe
       await expectSameListLong();
       await host.removeDevice(domid, 'vsnd', devid!);
       expect(await xenstore.list(`/libxl/${domid}/device/vsnd`)).toBeUndefined();
+      await expectSameListLong();
+    });
+  });
+
+  describe('usbctrl (PV)', () => {
+    const SPEC = ['type=pv', 'version=1', 'ports=4'];
+
+    it('writes the same xenstore nodes and template entry as libxl for the same spec', async () => {
+      await xl('usbctrl-attach', String(domid), ...SPEC);
+      const where = paths('vusb', 'vusb', 0);
+      const theirs = await deviceSnapshot(xenstore, where);
+      expect(theirs.backendPath).toContain(`/port/4 = "" (n0,r${domid})`);
+      const theirEntry = (await template()).usbctrls;
+      expect(theirEntry).toMatchObject([{ type: 'pv', devid: 0, version: 1, ports: 4 }]);
+      await xl('usbctrl-detach', String(domid), '0');
+      const added = await host.addDevice(domid, 'usbctrl', parseUsbctrlSpec(SPEC));
+      expect(added).toMatchObject({ ...where, devid: 0, backendState: 2 });
+      expect(await deviceSnapshot(xenstore, where)).toEqual(theirs);
+      expect((await template()).usbctrls).toEqual(theirEntry);
+      await expectSameListLong();
+      await host.removeDevice(domid, 'usbctrl', 0);
+    });
+
+    it('adds a controller that real xl lists and detaches, and removes one xl attached', async () => {
+      const added = await host.addDevice(domid, 'usbctrl', { type: 'pv', ports: 2 });
+      await expectSameListLong();
+      expect(await xl('usb-list', String(domid))).toMatch(new RegExp(`^${added.devid} +pv +0 +1 +2 +2 *\\n  Port 1:\\n  Port 2:`, 'm'));
+      await xl('usbctrl-detach', String(domid), String(added.devid));
+      expect(await xenstore.read(added.libxlPath)).toBeUndefined();
+      await expectSameListLong();
+      await xl('usbctrl-attach', String(domid), 'type=pv');
+      const [devid] = (await xenstore.list(`/libxl/${domid}/device/vusb`))!.map(Number);
+      await expectSameListLong();
+      await host.removeDevice(domid, 'usbctrl', devid!);
+      expect(await xl('usb-list', String(domid))).toBe('');
       await expectSameListLong();
     });
   });

@@ -1,11 +1,55 @@
 // The USB controller (libxl_device_usbctrl, array `usbctrls`, identity devid):
-// libxl__usbctrl_from_xenstore. Its /libxl/<domid>/device/vusb nodes also say
-// where each controller's ports are, which the usbdev descriptor reads.
+// libxl__usbctrl_from_xenstore; its /libxl/<domid>/device/vusb nodes also say
+// where each controller's ports are, which the usbdev descriptor reads. Hotplug
+// of PV controllers (usbback in a backend domain) as libxl_usb.c's
+// setdefault and libxl__device_usbctrl_add_xenstore, and xl's
+// usbctrl-attach/-detach. The QEMU-served types (qusb, devicemodel) are
+// refused: they need a device model.
+import { lstat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { schema } from '../../config/index.js';
 import type { DeviceType } from '../kind.js';
 import type { LiveDevice, LiveView, DeviceProblem, XenStoreNode } from '../live.js';
 import { parseEnum } from '../parse.js';
-import { checkedBackend, devidIdentity, domidOfPath, listLibxlNodes, type NodeReader } from './common.js';
+import { parseKeyValueSpec, unsignedDecimal } from '../spec.js';
+import {
+  backendDomidOf, checkedBackend, detachByDevid, DeviceDefaultsError, devidIdentity, devidOf, domidOfPath, genericBackend, genericFrontend,
+  integer, kernelBackend, listLibxlNodes, requiredText, type NodeReader,
+} from './common.js';
+
+const { device_usbctrl, usbctrl_type } = schema;
+/** USBIF_MAX_PORTNR */
+const MAX_PV_PORTS = 31;
+/** SYSFS_USBBACK_DRIVER below the sysfs root. */
+const USBBACK_DRIVER = 'bus/usb/drivers/usbback';
+
+async function usbbackLoaded(sysfsRoot: string): Promise<boolean> {
+  try {
+    await lstat(join(sysfsRoot, USBBACK_DRIVER));
+    return true;
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') return false;
+    throw new DeviceDefaultsError(`usbctrl: cannot look for usbback at ${join(sysfsRoot, USBBACK_DRIVER)}: ${(error as Error).message}`);
+  }
+}
+
+/** `xl usbctrl-attach` arguments, one KEY=VALUE each (parse_usbctrl_config). */
+export function parseUsbctrlSpec(words: string | readonly string[]) {
+  return parseKeyValueSpec('usbctrl', device_usbctrl, words, {
+    keys: {
+      type: {
+        field: 'type',
+        parse: (value, fail) => {
+          const type = value.toLowerCase();
+          return (usbctrl_type.values as readonly string[]).includes(type) ? type : fail(`invalid usb controller type '${value}'`);
+        },
+      },
+      version: { field: 'version', parse: unsignedDecimal(0x7fff_ffff) },
+      ports: { field: 'ports', parse: unsignedDecimal(0x7fff_ffff) },
+    },
+    commas: false,
+  });
+}
 
 const USB_TYPES = ['pv', 'qusb', 'devicemodel'] as const;
 
@@ -37,7 +81,7 @@ export function usbControllers(view: Omit<LiveView, 'trees'>): { controllers: Us
 
 export const usbctrl: DeviceType = {
   name: 'usbctrl',
-  schema: schema.device_usbctrl,
+  schema: device_usbctrl,
   array: 'usbctrls',
   ...devidIdentity('usbctrl', 'vusb'),
   nodeKeys: ['backend', 'type'],
@@ -46,5 +90,67 @@ export const usbctrl: DeviceType = {
     const { controllers, problems } = usbControllers(view);
     const devices = controllers.map((c): LiveDevice => ({ kind: 'usbctrl', key: String(c.devid), path: c.path }));
     return { devices, problems };
+  },
+
+  // libxl removes the controller's usb devices first; their unplug (usbback unbind) is not done here.
+  async removalBlocked(xenstore, backendPath) {
+    const ports = (await xenstore.readTree(`${backendPath}/port`))?.children ?? [];
+    const used = ports.filter((port) => port.value !== '').map((port) => port.name);
+    return used.length === 0 ? undefined : `usb devices are attached at ports ${used.join(', ')}; remove them first`;
+  },
+
+  add: {
+    nextDevid: true,
+    async setDefault(entry, context) {
+      if (entry.type === 'auto') {
+        if (context.domainType === 'hvm') entry.type = 'devicemodel';
+        else entry.type = (await usbbackLoaded(context.sysfsRoot)) ? 'pv' : 'qusb';
+      }
+      if (entry.type !== 'pv') {
+        throw new DeviceDefaultsError(`usbctrl: a ${String(entry.type)} controller is served by QEMU, which xen-domconfig does not drive; give type pv (usbback)`);
+      }
+      if (!entry.version) entry.version = 2;
+      if (entry.version !== 1 && entry.version !== 2) throw new DeviceDefaultsError('usbctrl: USB version for paravirtualized devices must be 1 or 2');
+      if (!entry.ports) entry.ports = 8;
+      if (integer(entry, 'ports') < 1 || integer(entry, 'ports') > MAX_PV_PORTS) {
+        throw new DeviceDefaultsError(`usbctrl: number of ports for USB controller is limited to ${MAX_PV_PORTS}`);
+      }
+    },
+    // libxl stores the controller as defaulted.
+    updateConfig(saved, full) {
+      Object.assign(saved, { type: full.type, devid: full.devid, version: full.version, ports: full.ports });
+    },
+    frontendKind: () => 'vusb',
+    backendKind: () => 'vusb',
+    devid: devidOf,
+    backendDomid: backendDomidOf,
+    backend: (entry, context) => {
+      const ports = integer(entry, 'ports');
+      return [
+        ...genericBackend(context),
+        ['type', requiredText(entry, 'type')],
+        ['usb-ver', String(integer(entry, 'version'))],
+        ['num-ports', String(ports)],
+        ['port', ''],
+        ...Array.from({ length: ports }, (_, i) => [`port/${i + 1}`, ''] as const),
+      ];
+    },
+    frontend: (entry) => genericFrontend(entry),
+    readOnlyFrontend: () => [],
+    qemuBackend: kernelBackend,
+  },
+
+  cli: {
+    noun: 'usbctrl',
+    attachUsage: '[key=value...]',
+    attachDescription: 'hotplug a PV USB controller (usbback); keys as xl usbctrl-attach takes them: type=pv, version=1|2, ports=N',
+    parseSpec: parseUsbctrlSpec,
+    attached: (entry, devid) => `usbctrl ${devid} (${String(entry.ports)} ports)`,
+    detachUsage: '<devid>',
+    detachDescription: 'unplug a USB controller by devid',
+    forceOption: false,
+    detachTarget: detachByDevid,
+    // xl: libxl_device_usbctrl_remove (waits for the backend, then forces).
+    detachForce: false,
   },
 };

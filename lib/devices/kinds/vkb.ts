@@ -8,7 +8,7 @@ import { schema } from '../../config/index.js';
 import type { DeviceEntry, DeviceType } from '../kind.js';
 import { asString, inFieldOrder, parseKeyValueSpec, SpecError, unsignedDecimal, type SpecKey } from '../spec.js';
 import type { KeyValues } from '../writes.js';
-import { backendDomidOf, detachByDevid, devidIdentity, devidOf, flag, genericBackend, genericFrontend, integer, kernelBackend, text } from './common.js';
+import { backendDomidOf, detachByDevid, devidIdentity, devidOf, flag, genericBackend, genericFrontend, integer, text } from './common.js';
 
 const { device_vkb } = schema;
 const BACKEND_TYPES = ['qemu', 'linux'];
@@ -102,7 +102,8 @@ export const vkb: DeviceType = {
     backend: (entry, context) => [...genericBackend(context), ...vkbBackend(entry)],
     frontend: (entry) => genericFrontend(entry),
     readOnlyFrontend: () => [],
-    qemuBackend: kernelBackend,
+    // backend-type qemu: QEMU's vkbd; linux: the vinput backend driver.
+    qemuBackend: (backendKind) => backendKind === 'vkbd',
   },
 
   cli: {

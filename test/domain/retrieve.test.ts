@@ -335,8 +335,8 @@ describe('other arrays pass through', () => {
     await createDomain(store, userdata.dir, {
       domid: 26, name: 'pass', type: 'pv',
       template: (config) => {
-        config.vfbs = [entryOf('vfb', { devid: 0 })];
-        // as create leaves it (devid -1); one with a devid xenstore does not list is dropped (README)
+        // without a devid; one with a devid xenstore does not list is dropped (README)
+        config.vfbs = [entryOf('vfb', { keymap: 'de' })];
         config.vkbs = [entryOf('vkb', { unique_id: 'K0' })];
         config.channels = [entryOf('channel', { devid: 0, name: 'org.qemu.guest_agent.0' })];
         stored = config;

@@ -222,4 +222,57 @@ describe.skipIf(noFakexen !== undefined)(`device kinds next to real xl${noFakexe
       await expectSameListLong();
     });
   });
+
+  describe('made at create time: vfb, p9, pvcallsif', () => {
+    let made: number;
+    beforeAll(async () => {
+      const env = fakexen.current.env;
+      const cfg = join(env.FAKEXEN_RUN, 'made.cfg');
+      writeFileSync(cfg, [
+        'name = "made"', 'type = "pv"', 'memory = 128', 'vcpus = 1', 'kernel = "/usr/lib/fakexen/mini-pv.elf"',
+        `p9 = [ "tag=share,security_model=none,path=${env.FAKEXEN_RUN}" ]`, 'pvcalls = [ "backend=0" ]',
+        'vfb = [ "vnc=1,vnclisten=0.0.0.0,vncdisplay=3,vncunused=0" ]',
+      ].join('\n'));
+      await fakexen.current.xl('create', cfg).then((r) => { if (r.code !== 0) throw new Error(r.stderr); });
+      made = Number((await fakexen.current.xl('domid', 'made')).stdout.trim());
+    });
+    afterAll(async () => { await fakexen.current.xl('destroy', String(made)); });
+
+    const listLong = async () => {
+      const theirs = await xl('list', '-l', String(made));
+      const ours = await host.retrieveDomainConfiguration(made);
+      ours.config.b_info.sched_params = parseDomainList(theirs)[0]!.config.b_info.sched_params;
+      expect(formatDomainList([{ domid: made, config: ours.config }])).toBe(theirs);
+      expect(ours.devices.problems).toEqual([]);
+      return ours.config;
+    };
+
+    it('adds a vfb with the nodes libxl writes for the same vfb at create time (library only: xl has no vfb-attach)', async () => {
+      const where = { libxlPath: `/libxl/${made}/device/vfb/0`, frontendPath: `/local/domain/${made}/device/vfb/0`, backendPath: `/local/domain/0/backend/vfb/${made}/0` };
+      const theirs = await deviceSnapshot(xenstore, where);
+      expect(theirs.backendPath).toContain(`/vnclisten = "0.0.0.0" (n0,r${made})`);
+      const stored = (await host.templates.read(made)).vfbs;
+      expect(stored.map((v) => v.devid)).toEqual([0]); // xl numbers the config's vfbs
+      await listLong();
+      expect((await host.removeDevice(made, 'vfb', 0)).prunedEntries).toBe(1);
+      expect((await listLong()).vfbs).toEqual([]);
+      const added = await host.addDevice(made, 'vfb', { vnc: { ...stored[0]!.vnc } });
+      expect(added).toMatchObject({ ...where, devid: 0, backendState: undefined });
+      expect(await deviceSnapshot(xenstore, where)).toEqual(theirs);
+      expect((await listLong()).vfbs).toEqual(stored);
+    });
+
+    it('removes the p9 and the pvcallsif made at create time; list -l agrees with xl', async () => {
+      expect((await listLong()).pvcallsifs.map((p) => p.devid)).toEqual([0]);
+      const p9 = await host.removeDevice(made, 'p9', 0);
+      const pvcalls = await host.removeDevice(made, 'pvcallsif', 0);
+      expect([p9.backendPath, pvcalls.backendPath]).toEqual([`/local/domain/0/backend/9pfs/${made}/0`, `/local/domain/0/backend/pvcalls/${made}/0`]);
+      expect(await xenstore.list(`/libxl/${made}/device/9pfs`)).toBeUndefined();
+      expect(await xenstore.list(`/libxl/${made}/device/pvcalls`)).toBeUndefined();
+      // The pvcallsif entry names its devid and is pruned; the p9 one has none and stays, as libxl leaves both.
+      expect([p9.prunedEntries, pvcalls.prunedEntries]).toEqual([0, 1]);
+      const config = await listLong();
+      expect([config.p9s.map((p) => p.tag), config.pvcallsifs]).toEqual([['share'], []]);
+    });
+  });
 });

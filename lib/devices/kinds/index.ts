@@ -3,10 +3,13 @@
 import type { DeviceType } from '../kind.js';
 import { disk } from './disk.js';
 import { nic } from './nic.js';
+import { p9 } from './p9.js';
 import { pci } from './pci.js';
+import { pvcallsif } from './pvcallsif.js';
 import { usbctrl } from './usbctrl.js';
 import { usbdev } from './usbdev.js';
 import { vdispl } from './vdispl.js';
+import { vfb } from './vfb.js';
 import { vkb } from './vkb.js';
 import { vsnd } from './vsnd.js';
 import { vtpm } from './vtpm.js';
@@ -21,7 +24,10 @@ export const DEVICE_TYPES: readonly DeviceType[] = [
   vdispl,
   vsnd,
   // Not in libxl's table: merged here only to drop entries a remove left (entriesOptional).
+  vfb,
   vkb,
+  p9,
+  pvcallsif,
 ];
 
 /** The descriptor of a kind by its libxl name; undefined for a name no descriptor has. */

@@ -7,7 +7,8 @@
 // kills at each one's first occurrence, later rounds at later ones.
 // With ../shared/fakexen present the same runs on a domain made by real
 // `xl create`; after every kill real `xl list -l` must read the domain, and
-// at the end real `xl block-detach` / `xl network-detach` must work.
+// at the end real xl's detach verbs must remove every device the workers left
+// (disks and nics most often, and every other hotplugged kind).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +17,7 @@ import { FAULT_POINTS, type FaultPoint } from '../../lib/domain/faults.js';
 import { XenHost } from '../../lib/domain/host.js';
 import { XenStore } from '../../lib/xenstore/index.js';
 import { fakexenAvailable, useFakexen } from '../harness/fakexen.js';
-import { checkInvariant, createGuest, xenstoreDevices } from './guest.js';
+import { checkInvariant, createGuest, kindOfDir, xenstoreDevices } from './guest.js';
 import { useHotplugRig } from './rig.js';
 import { runWorker, type WorkerArgs } from './worker.js';
 
@@ -95,10 +96,10 @@ describe('crash safety on the local xenstored', () => {
     const killed = tally.killedAtRandom + Object.values(tally.killedAtPoint).reduce((a, b) => a + b, 0);
     expect(killed).toBeGreaterThanOrEqual(TRIALS / 2);
     if (TRIALS >= COVERING_TRIALS) expect(Object.keys(tally.killedAtPoint).sort()).toEqual([...HOTPLUG_POINTS].sort());
-    // The survivors can still be removed.
+    // The survivors, of every kind, can still be removed.
     for (const device of await xenstoreDevices(rig.xenstore, domid)) {
-      const [kind, devid] = device.split('/');
-      await rig.host.removeDevice(domid, kind === 'vbd' ? 'disk' : 'nic', Number(devid), { timeoutMs: 2000 });
+      const [dir, devid] = device.split('/');
+      await rig.host.removeDevice(domid, kindOfDir(dir!), Number(devid), { timeoutMs: 2000 });
     }
     expect(await xenstoreDevices(rig.xenstore, domid)).toEqual([]);
     expect(rig.backend.errors).toEqual([]);
@@ -165,6 +166,14 @@ describe.skipIf(noFakexen !== undefined)(`crash safety with real xl${noFakexen ?
     for (const nic of entry!.config.nics) {
       const detached = await fakexen.current.xl('network-detach', String(domid), String(nic.devid));
       expect(detached.code, detached.stderr).toBe(0);
+    }
+    // The other kinds the workers added, each with its own xl verb.
+    for (const device of await xenstoreDevices(xenstore, domid)) {
+      const [dir, devid] = device.split('/');
+      if (dir === 'console') continue;
+      const type = kindOfDir(dir!);
+      const detached = await fakexen.current.xl(`${type.cli?.noun ?? type.name}-detach`, String(domid), devid!);
+      expect(detached.code, `${device}: ${detached.stderr}`).toBe(0);
     }
     expect(await xenstoreDevices(xenstore, domid)).toEqual(['console/0']);
     await checkInvariant(host, domid);

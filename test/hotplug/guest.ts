@@ -1,7 +1,8 @@
 // A guest domain on the local xenstored, as libxl's create leaves it: its
 // xenstore nodes and its template, for hotplug tests.
 import { randomUUID } from 'node:crypto';
-import { defaultBuildInfo, defaultDomainConfig, diskDevNumber, type DomainConfig } from '../../lib/config/index.js';
+import { defaultBuildInfo, defaultDomainConfig, type DomainConfig } from '../../lib/config/index.js';
+import { DEVICE_TYPES, type DeviceEntry, type DeviceType } from '../../lib/devices/index.js';
 import type { XenHost } from '../../lib/domain/host.js';
 import { layOutDomain } from '../../lib/localxen/domains.js';
 import type { TemplateStore } from '../../lib/userdata/index.js';
@@ -42,27 +43,37 @@ export interface InvariantReport {
   entries: number;
 }
 
+/** The kind whose devices a dir under /libxl/<domid>/device holds (the hotplugged one where two share it). */
+export function kindOfDir(dir: string): DeviceType {
+  const type = DEVICE_TYPES.find((candidate) => candidate.add && candidate.xenstoreKinds.includes(dir))
+    ?? DEVICE_TYPES.find((candidate) => candidate.xenstoreKinds.includes(dir));
+  if (!type) throw new Error(`no device kind lists /libxl/<domid>/device/${dir}`);
+  return type;
+}
+
 /**
  * The invariant after any crash: the template parses, every device xenstore
- * lists has a template entry (checked directly and through retrieve), and no
- * two template entries share an identity.
+ * lists has a template entry (checked directly, for every hotplugged kind,
+ * and through retrieve), and no two template entries share an identity.
  */
 export async function checkInvariant(host: XenHost, domid: number): Promise<InvariantReport> {
   const template = await host.templates.read(domid);
   const devices = await xenstoreDevices(host.xenstore, domid);
-  const disks = new Set(template.disks.map((disk) => diskDevNumber(disk.vdev ?? '')));
-  const nics = new Set(template.nics.map((nic) => nic.devid));
-  for (const device of devices) {
-    const [kind, devid] = device.split('/');
-    const listed = kind === 'vbd' ? disks.has(Number(devid)) : kind === 'vif' ? nics.has(Number(devid)) : true;
-    if (!listed) throw new Error(`invariant broken: ${device} of domain ${domid} has no template entry`);
+  const view = { domid, libxlDevices: await host.xenstore.readTree(`/libxl/${domid}/device`), values: new Map(), trees: new Map() };
+  let entries = 0;
+  for (const type of DEVICE_TYPES.filter((candidate) => candidate.add)) {
+    const stored = (template as unknown as Record<string, DeviceEntry[]>)[type.array]!;
+    const keys = stored.map((entry) => type.keyOf(entry)).filter((key) => key !== undefined);
+    for (const live of type.listLive(view).devices) {
+      if (!keys.includes(live.key)) throw new Error(`invariant broken: ${live.path} of domain ${domid} has no template entry`);
+    }
+    if (new Set(keys).size !== keys.length) throw new Error(`duplicate ${type.identity}s of ${type.name} in the template: ${keys.join(' ')}`);
+    entries += stored.length;
   }
-  if (disks.size !== template.disks.length) throw new Error(`duplicate vdevs in the template: ${template.disks.map((d) => d.vdev).join(' ')}`);
-  if (nics.size !== template.nics.length) throw new Error(`duplicate nic devids in the template: ${template.nics.map((n) => n.devid).join(' ')}`);
   const { devices: report } = await host.retrieveDomainConfiguration(domid);
   if (report.onlyInXenstore.length > 0 || report.problems.length > 0) {
     const shown = JSON.stringify(report, (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value));
     throw new Error(`retrieve of domain ${domid}: ${shown}`);
   }
-  return { devices, entries: template.disks.length + template.nics.length };
+  return { devices, entries };
 }

@@ -1,5 +1,6 @@
 // A hotplug client process for the crash and concurrency tests: runs a
-// random sequence of addDevice / removeDevice on one domain.
+// random sequence of addDevice / removeDevice on one domain, over every kind
+// it can hotplug (disks and nics most often).
 //   node --import ./ts-register.mjs worker.ts <socket> <userdataDir> <domid> <seed> <operations>
 // Prints one line per operation ("add disk xvdb", "remove nic 3", "skip …")
 // and "done" at the end; a negative count instead stores the domain's
@@ -12,6 +13,14 @@ const [socketPath, userdataDir, domidText, seedText, countText] = process.argv.s
 const domid = Number(domidText);
 const operations = Number(countText);
 const DISKS = ['xvdb', 'xvdc', 'xvdd', 'xvde'];
+/** The other hotplugged kinds: a device of each, and its dir under /libxl/<domid>/device. */
+const OTHERS = [
+  { kind: 'vtpm', dir: 'vtpm', device: {} },
+  { kind: 'vkb', dir: 'vkbd', device: { backend_type: 'linux', unique_id: 'K' } },
+  { kind: 'vdispl', dir: 'vdispl', device: { connectors: [{ unique_id: 'c0', width: 640, height: 480 }] } },
+  { kind: 'vsnd', dir: 'vsnd', device: { short_name: 'S', pcms: [{ name: 'p0', streams: [{ unique_id: 's0', type: 'p' }] }] } },
+  { kind: 'usbctrl', dir: 'vusb', device: { type: 'pv', ports: 2 } },
+] as const;
 
 // mulberry32: a small seeded generator, so a failing trial can be replayed.
 let seed = Number(seedText) >>> 0;
@@ -33,20 +42,35 @@ async function closedMeanwhile(backendPath: string): Promise<boolean> {
   return state === undefined || Number(state) >= 5;
 }
 
-async function existing(kind: 'vbd' | 'vif'): Promise<string[]> {
+async function existing(kind: string): Promise<string[]> {
   return (await xenstore.list(`/libxl/${domid}/device/${kind}`)) ?? [];
 }
 
 async function step(): Promise<void> {
   const choice = random();
-  if (choice < 0.3) {
+  if (choice >= 0.8) {
+    const other = pick(OTHERS);
+    if (random() < 0.5) {
+      const added = await host.addDevice(domid, other.kind, other.device, { timeoutMs: 5000 });
+      say(`add ${other.kind} ${added.devid}`);
+      return;
+    }
+    const devids = await existing(other.dir);
+    if (devids.length === 0) {
+      say(`skip remove ${other.kind}`);
+      return;
+    }
+    const devid = Number(pick(devids));
+    await host.removeDevice(domid, other.kind, devid, { timeoutMs: 5000, pruneTemplate: random() < 0.3 });
+    say(`remove ${other.kind} ${devid}`);
+  } else if (choice < 0.25) {
     const vdev = pick(DISKS);
     await host.addDevice(domid, 'disk', { vdev, pdev_path: `/dev/vg/disk${DISKS.indexOf(vdev)}`, backend: 'phy', format: 'raw', readwrite: 1 }, { timeoutMs: 5000 });
     say(`add disk ${vdev}`);
-  } else if (choice < 0.55) {
+  } else if (choice < 0.45) {
     const added = await host.addDevice(domid, 'nic', { bridge: 'xenbr0' }, { timeoutMs: 5000 });
     say(`add nic ${added.devid}`);
-  } else if (choice < 0.8) {
+  } else if (choice < 0.65) {
     const disks = await existing('vbd');
     if (disks.length === 0) {
       say('skip remove disk');

@@ -51,7 +51,7 @@ describe('usage', () => {
     expect(result.code).toBe(0);
     for (const command of [
       'list', 'retrieve', 'diff', 'show-template', 'store', 'block-attach', 'block-detach', 'network-attach', 'network-detach',
-      'vkb-attach', 'vkb-detach', 'vdispl-attach', 'vdispl-detach', 'vsnd-attach', 'vsnd-detach', 'usbctrl-attach', 'usbctrl-detach', 'demo',
+      'vtpm-attach', 'vtpm-detach', 'vkb-attach', 'vkb-detach', 'vdispl-attach', 'vdispl-detach', 'vsnd-attach', 'vsnd-detach', 'usbctrl-attach', 'usbctrl-detach', 'demo',
     ]) {
       expect(result.stdout).toContain(command);
     }
@@ -293,7 +293,7 @@ describe('hotplug', () => {
     expect((await cli('network-detach', 'alpha', '1')).code).toBe(0);
   });
 
-  it('vkb-, vdispl-, vsnd- and usbctrl-attach take xl\'s specs; the detach verbs take the devid', async () => {
+  it('vtpm-, vkb-, vdispl-, vsnd- and usbctrl-attach take xl\'s specs; the detach verbs take the devid', async () => {
     const vkb = await cli('--json', 'vkb-attach', 'alpha', 'backend-type=linux', 'unique-id=K0', 'width=800');
     expect(vkb.code, vkb.stderr).toBe(0);
     expect(vkb.stderr).toMatch(/attached vkb 0 to domain 1 \(\/local\/domain\/0\/backend\/vinput\/1\/0\)/);
@@ -306,6 +306,11 @@ describe('hotplug', () => {
     expect(config.vkbs.map((v) => [v.devid, v.backend_type, v.unique_id, v.width])).toEqual([[0, 'linux', 'K0', 800]]);
     expect(config.vdispls.map((v) => v.connectors.map((c) => [c.unique_id, c.width, c.height]))).toEqual([[['c0', 640, 480], ['c1', 800, 600]]]);
     expect(config.vsnds.map((v) => [v.short_name, v.pcms.map((p) => [p.name, p.streams.map((t) => t.unique_id)])])).toEqual([['S', [['p0', ['s0']]]]]);
+    const vtpm = await cli('vtpm-attach', '1', 'uuid=12BE052A-A3F0-4A5B-8F26-76DC48B1F73A');
+    expect(vtpm.code, vtpm.stderr).toBe(0);
+    expect(vtpm.stderr).toMatch(/attached vtpm 0 \(uuid 12be052a-a3f0-4a5b-8f26-76dc48b1f73a\) to domain 1/);
+    expect((await cli('vtpm-detach', 'alpha', '12be052a-a3f0-4a5b-8f26-76dc48b1f73a')).code).toBe(0);
+    expect(parseDomainConfig((await cli('retrieve', '1')).stdout).vtpms).toEqual([]);
     const usbctrl = await cli('usbctrl-attach', '1', 'type=pv', 'version=1', 'ports=2');
     expect(usbctrl.code, usbctrl.stderr).toBe(0);
     expect(usbctrl.stderr).toMatch(/attached usbctrl 0 \(2 ports\) to domain 1/);
@@ -321,6 +326,7 @@ describe('hotplug', () => {
     [['vdispl-attach', '1', 'connectors=c0:640'], /invalid vdispl specification .*connector 'c0:640'/],
     [['vsnd-attach', '1', 'stream,type=x'], /invalid vsnd specification .*invalid stream type 'x'/],
     [['vkb-detach', '1', 'first'], /'first' is not a devid/],
+    [['vtpm-attach', '1', 'uuid=nope'], /invalid vtpm specification .*invalid uuid 'nope'/],
     [['usbctrl-attach', '1', 'type=pv,version=1'], /invalid usbctrl specification .*invalid usb controller type 'pv,version=1'/],
   ])('%j is a one-line usage error (exit 2) that writes nothing', async (args, message) => {
     const before = await cli('show-template', '1');

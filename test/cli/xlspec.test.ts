@@ -10,6 +10,7 @@ import { parseUsbctrlSpec } from '../../lib/devices/kinds/usbctrl.js';
 import { parseVdisplSpec } from '../../lib/devices/kinds/vdispl.js';
 import { parseVkbSpec } from '../../lib/devices/kinds/vkb.js';
 import { parseVsndSpec } from '../../lib/devices/kinds/vsnd.js';
+import { parseVtpmSpec } from '../../lib/devices/kinds/vtpm.js';
 import { fakexenAvailable, useFakexen } from '../harness/fakexen.js';
 
 describe('disk specifications', () => {
@@ -132,8 +133,12 @@ const VIF_SPECS: string[][] = [
   ['ip=10.0.0.1 10.0.0.2', 'script=/etc/xen/scripts/vif-nat'],
 ];
 
-// The kinds whose attach xl takes as KEY=VALUE words or items (xl_vkb.c, xl_vdispl.c, xl_vsnd.c).
-const ITEM_SPECS: Record<'vkb' | 'vdispl' | 'vsnd', string[][]> = {
+// The kinds whose attach xl takes as KEY=VALUE words or items (xl_vtpm.c, xl_vkb.c, xl_vdispl.c, xl_vsnd.c).
+const ITEM_SPECS: Record<'vtpm' | 'vkb' | 'vdispl' | 'vsnd', string[][]> = {
+  vtpm: [
+    ['uuid=12be052a-a3f0-4a5b-8f26-76dc48b1f73A'], ['backend=0'], ['uuid=nope'], ['foo=1'],
+    ['uuid=12be052a-a3f0-4a5b-8f26-76dc48b1f73a,backend=0'], ['backend=0', 'uuid=12be052a-a3f0-4a5b-8f26-76dc48b1f73a'],
+  ],
   vkb: [
     ['backend-type=linux', 'unique-id=K0', 'width=800', 'height=600'], ['backend-type=LINUX'], ['backend-type=qemu', 'backend=0'],
     ['backend-type=linux', 'multi-touch-width=3'], ['backend-type=linux', 'feature-multi-touch=1'], ['unique-id=K0'],
@@ -150,7 +155,7 @@ const ITEM_SPECS: Record<'vkb' | 'vdispl' | 'vsnd', string[][]> = {
     ['card,backend=0'], ['stream,type=x'], ['card,bogus=1'], ['pcm,sample-formats=nope'], ['speaker'], ['pcm,name=a', 'pcm,name=b', 'stream,type=p'],
   ],
 };
-const ITEM_PARSERS = { vkb: parseVkbSpec, vdispl: parseVdisplSpec, vsnd: parseVsndSpec };
+const ITEM_PARSERS = { vtpm: parseVtpmSpec, vkb: parseVkbSpec, vdispl: parseVdisplSpec, vsnd: parseVsndSpec };
 
 const oracleMissing = fakexenAvailable();
 if (oracleMissing) console.warn(`skipping the comparison with real xl: ${oracleMissing}`);

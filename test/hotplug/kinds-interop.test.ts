@@ -61,6 +61,29 @@ describe.skipIf(noFakexen !== undefined)(`device kinds next to real xl${noFakexe
     await xenstore?.close();
   });
 
+  describe('vtpm', () => {
+    const UUID = '0b7e5c2a-1d41-4f0e-9a63-2c8d1e5f7a90';
+
+    it('writes the same xenstore nodes and template entry as libxl for the same spec; each side removes the other\'s', async () => {
+      await xl('vtpm-attach', String(domid), `uuid=${UUID}`);
+      const where = paths('vtpm', 'vtpm', 0);
+      const theirs = await deviceSnapshot(xenstore, where);
+      const theirEntry = (await template()).vtpms;
+      await expectSameListLong();
+      await host.removeDevice(domid, 'vtpm', 0);
+      expect((await xl('vtpm-list', String(domid))).trim().split('\n')).toHaveLength(1);
+      const added = await host.addDevice(domid, 'vtpm', { uuid: UUID });
+      expect(added).toMatchObject({ ...where, devid: 0, backendState: 2 });
+      expect(await deviceSnapshot(xenstore, where)).toEqual(theirs);
+      expect((await template()).vtpms).toEqual(theirEntry);
+      await expectSameListLong();
+      expect(await xl('vtpm-list', String(domid))).toContain(`${UUID}      0     1     -1       -1 ${where.backendPath}`);
+      await xl('vtpm-detach', String(domid), UUID);
+      expect(await xenstore.read(where.libxlPath)).toBeUndefined();
+      await expectSameListLong();
+    });
+  });
+
   describe('vkb', () => {
     const SPEC = ['backend-type=linux', 'unique-id=K0', 'width=800', 'height=600', 'feature-multi-touch=1', 'multi-touch-width=10', 'multi-touch-height=20', 'multi-touch-num-contacts=3'];
 

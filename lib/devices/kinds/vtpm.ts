@@ -1,12 +1,24 @@
 // The virtual TPM (libxl_device_vtpm, array `vtpms`, identity devid):
-// libxl_vtpm.c's setdefault, update_config and libxl__set_xenstore_vtpm, and
-// the create-time devid/uuid patch.
+// libxl_vtpm.c's setdefault, update_config and libxl__set_xenstore_vtpm, the
+// create-time devid/uuid patch, and xl's vtpm-attach/-detach.
 import { randomUUID } from 'node:crypto';
 import { NIL_UUID, parseUuid, schema } from '../../config/index.js';
 import type { DeviceType } from '../kind.js';
+import { asString, parseKeyValueSpec } from '../spec.js';
 import {
-  backendDomidOf, devidIdentity, devidOf, genericBackend, genericFrontend, isUnset, kernelBackend, patchOrderedDevids, requiredText,
+  backendDomidOf, detachByDevid, devidIdentity, devidOf, genericBackend, genericFrontend, isUnset, kernelBackend, patchOrderedDevids, requiredText,
 } from './common.js';
+
+/** `xl vtpm-attach` arguments, one KEY=VALUE each: uuid= and backend=. */
+export function parseVtpmSpec(words: string | readonly string[]) {
+  return parseKeyValueSpec('vtpm', schema.device_vtpm, words, {
+    keys: {
+      uuid: { field: 'uuid', parse: (value, fail) => parseUuid(value) ?? fail(`invalid uuid '${value}'`) },
+      backend: { field: 'backend_domname', parse: asString },
+    },
+    commas: false,
+  });
+}
 
 export const vtpm: DeviceType = {
   name: 'vtpm',
@@ -45,5 +57,23 @@ export const vtpm: DeviceType = {
     frontend: (entry) => [...genericFrontend(entry), ['handle', String(devidOf(entry))]],
     readOnlyFrontend: () => [],
     qemuBackend: kernelBackend,
+  },
+
+  cli: {
+    noun: 'vtpm',
+    attachUsage: '[key=value...]',
+    attachDescription: 'hotplug a virtual TPM; keys as xl vtpm-attach takes them: uuid=, backend=',
+    parseSpec: parseVtpmSpec,
+    attached: (entry, devid) => `vtpm ${devid} (uuid ${String(entry.uuid)})`,
+    detachUsage: '<devid-or-uuid>',
+    detachDescription: 'unplug a virtual TPM by devid or uuid',
+    forceOption: false,
+    detachTarget: (which) => {
+      const uuid = parseUuid(which);
+      if (uuid === null) return detachByDevid(which);
+      return { lookup: (entry) => entry.uuid === uuid, what: `vtpm with uuid ${uuid}` };
+    },
+    // xl: libxl_device_vtpm_remove (waits for the backend, then forces).
+    detachForce: false,
   },
 };

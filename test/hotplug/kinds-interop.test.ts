@@ -114,7 +114,7 @@ describe.skipIf(noFakexen !== undefined)(`device kinds next to real xl${noFakexe
       expect((await xlListLong()).vkbs.map((v) => v.devid)).toEqual([added.devid]);
       const { config, devices } = await host.retrieveDomainConfiguration(domid);
       expect(config.vkbs).toEqual([]);
-      expect(devices.onlyInTemplate.map((d) => [d.kind, d.key])).toEqual([['vkb', String(added.devid)]]);
+      expect(devices.onlyInTemplate.filter((d) => d.kind === 'vkb').map((d) => d.key)).toEqual([String(added.devid)]);
     });
 
     it('removes a vkb that real xl attached, and prunes what a remove of ours leaves', async () => {

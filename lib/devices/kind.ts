@@ -112,6 +112,8 @@ export interface DeviceType {
   followUp?(view: Omit<LiveView, 'trees'>): FollowUpReads;
   /** The devices xenstore says exist, and the entries it could not read (libxl's from_xenstore). */
   listLive(view: LiveView): LiveList;
+  /** Frontend keys listDevices reports as the guest wrote them (default event-channel and ring-ref). */
+  readonly reportedFrontendKeys?: readonly string[];
   /** Combines the live device with the template entry matched to it (libxl's merge hook). */
   merge?(live: LiveDevice, entry: DeviceEntry): DeviceEntry;
   /**

@@ -21,6 +21,7 @@ import {
   type LongListEntry,
   type ShortListEntry,
 } from './list.js';
+import { listDevices, type DeviceListing } from './list-devices.js';
 import { defaultQmpSocketPath, QMP_TIMEOUT_MS } from './qmp.js';
 import { retrieveDomain, type RetrieveContext, type RetrieveOptions, type RetrievedDomain } from './retrieve.js';
 import type { StateReader } from './state.js';
@@ -122,6 +123,11 @@ export class XenHost {
   /** Unplugs a device by its identity (vdev, devid) as libxl_device_<kind>_remove does; the template is kept unless pruned. */
   async removeDevice(domid: number, kind: string | DeviceType, identity: string | number, options: RemoveDeviceOptions = {}): Promise<RemovedDevice> {
     return removeDevice(this.#hotplug, domid, typeof kind === 'string' ? deviceTypeNamed(kind) : kind, identity, options);
+  }
+
+  /** The domain's devices (of one kind, if named) as libxl's *_list / *_getinfo report them. */
+  async listDevices(domid: number, kind?: string | DeviceType): Promise<DeviceListing> {
+    return listDevices(this.xenstore, domid, kind === undefined ? undefined : typeof kind === 'string' ? deviceTypeNamed(kind) : kind);
   }
 
   async close(): Promise<void> {

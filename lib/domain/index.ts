@@ -9,3 +9,4 @@ export {
   type RemoveDeviceOptions, type RemovedDevice,
 } from './hotplug.js';
 export { FAULT_POINTS, FAULT_ENV, type FaultPoint } from './faults.js';
+export type { DeviceListing, GuestReported, ListedDevice } from './list-devices.js';

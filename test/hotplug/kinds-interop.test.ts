@@ -61,6 +61,22 @@ describe.skipIf(noFakexen !== undefined)(`device kinds next to real xl${noFakexe
     await xenstore?.close();
   });
 
+  it('listDevices names the devices, states and backend paths xl\'s block-list and network-list print', async () => {
+    await xl('block-attach', String(domid), 'phy:/dev/vg/disk2,xvdf,w');
+    await xl('network-attach', String(domid), 'bridge=xenbr0');
+    const rows = (text: string) => text.trim().split('\n').slice(1).map((line) => line.trim().split(/\s+/));
+    const disks = (await host.listDevices(domid, 'disk')).devices;
+    // Vdev BE handle state evt-ch ring-ref BE-path
+    expect(disks.map((d) => [String(d.devid), String(d.backendDomid), String(domid), String(d.guestReported.state), '-1', '-1', d.backendPath]))
+      .toEqual(rows(await xl('block-list', String(domid))));
+    const nics = (await host.listDevices(domid, 'nic')).devices;
+    // Idx BE Mac handle state evt-ch tx-/rx-ring-ref BE-path
+    expect(nics.map((n) => [String(n.devid), String(n.backendPath.split('/')[3]), String(n.devid), String(n.guestReported.state), '-1', '-1/-1', n.backendPath]))
+      .toEqual(rows(await xl('network-list', String(domid))).map(([idx, be, , ...rest]) => [idx, be, ...rest]));
+    await xl('block-detach', String(domid), 'xvdf');
+    await xl('network-detach', String(domid), String(nics[0]!.devid));
+  });
+
   describe('vtpm', () => {
     const UUID = '0b7e5c2a-1d41-4f0e-9a63-2c8d1e5f7a90';
 

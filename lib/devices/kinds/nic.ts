@@ -129,6 +129,7 @@ export const nic: DeviceType = {
   array: 'nics',
   ...identity,
   nodeKeys: ['backend', 'handle'],
+  reportedFrontendKeys: ['event-channel', 'tx-ring-ref', 'rx-ring-ref'],
   // libxl__nic_from_xenstore takes the devid from `handle`, 0 when absent;
   // here the node's own devid decides and a disagreeing `handle` is a problem.
   listLive: (view) => listLibxlNodes(view, 'nic', ['vif'], ({ path, devid, values }) => {

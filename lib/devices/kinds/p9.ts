@@ -12,5 +12,7 @@ export const p9: DeviceType = {
   schema: schema.device_p9,
   array: 'p9s',
   ...devidIdentity('p9', '9pfs'),
+  // Its frontend keys are per connector, pcm or ring: none reported.
+  reportedFrontendKeys: [],
   entriesOptional: true,
 };

@@ -10,5 +10,7 @@ export const pvcallsif: DeviceType = {
   schema: schema.device_pvcallsif,
   array: 'pvcallsifs',
   ...devidIdentity('pvcallsif', 'pvcalls'),
+  // Its frontend keys are per connector, pcm or ring: none reported.
+  reportedFrontendKeys: [],
   entriesOptional: true,
 };

@@ -86,6 +86,7 @@ export const usbctrl: DeviceType = {
   ...devidIdentity('usbctrl', 'vusb'),
   nodeKeys: ['backend', 'type'],
   nodeTrees: ['port'],
+  reportedFrontendKeys: ['event-channel', 'urb-ring-ref', 'conn-ring-ref'],
   listLive: (view) => {
     const { controllers, problems } = usbControllers(view);
     const devices = controllers.map((c): LiveDevice => ({ kind: 'usbctrl', key: String(c.devid), path: c.path }));

@@ -57,6 +57,8 @@ export const vdispl: DeviceType = {
   schema: device_vdispl,
   array: 'vdispls',
   ...devidIdentity('vdispl', 'vdispl'),
+  // Its frontend keys are per connector, pcm or ring: none reported.
+  reportedFrontendKeys: [],
   patchCreated: (entries, domain) => patchOrderedDevids(domain, 'vdispl', entries),
 
   add: {

@@ -39,6 +39,7 @@ export const vfb: DeviceType = {
   array: 'vfbs',
   ...devidIdentity('vfb', 'vfb'),
   entriesOptional: true,
+  reportedFrontendKeys: ['event-channel', 'page-ref'],
 
   add: {
     nextDevid: true,

@@ -84,6 +84,7 @@ export const vkb: DeviceType = {
   array: 'vkbs',
   ...devidIdentity('vkb', 'vkbd'),
   entriesOptional: true,
+  reportedFrontendKeys: ['event-channel', 'page-gref'],
 
   add: {
     nextDevid: true,

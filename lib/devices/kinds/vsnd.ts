@@ -131,6 +131,8 @@ export const vsnd: DeviceType = {
   schema: device_vsnd,
   array: 'vsnds',
   ...devidIdentity('vsnd', 'vsnd'),
+  // Its frontend keys are per connector, pcm or ring: none reported.
+  reportedFrontendKeys: [],
   patchCreated: (entries, domain) => patchOrderedDevids(domain, 'vsnd', entries),
 
   add: {

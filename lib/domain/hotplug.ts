@@ -19,6 +19,7 @@ import {
   DEVICE_TYPES,
   DeviceDefaultsError,
   deviceExists,
+  findDeviceType,
   deviceNodes,
   destroyDeviceNodes,
   parseBackendPath,
@@ -156,7 +157,7 @@ export function hotplugKinds(): string[] {
 
 /** The descriptor of a kind named by a caller: EINVAL for a name no descriptor has. */
 export function deviceTypeNamed(kind: unknown): DeviceType {
-  const type = DEVICE_TYPES.find((candidate) => candidate.name === kind);
+  const type = findDeviceType(kind);
   if (!type) {
     throw new HotplugError('EINVAL', `unknown device kind ${JSON.stringify(kind)}: expected one of ${DEVICE_TYPES.map((t) => t.name).join(', ')}`);
   }

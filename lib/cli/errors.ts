@@ -6,7 +6,7 @@ export const EXIT = {
   FAILED: 1,
   /** Bad command line: unknown option or command, missing or malformed argument, bad device spec. */
   USAGE: 2,
-  /** No xenstored could be reached. */
+  /** No xenstored could be reached, or nothing to reach it with (the native addon, the demo's daemon). */
   NO_XENSTORED: 3,
   /** An unknown domain, a domain without a template, or an unknown device. */
   NOT_FOUND: 4,
@@ -22,7 +22,7 @@ export const EXIT_CODE_HELP = `Exit codes:
   0  success
   1  the operation failed, or some domains could not be retrieved (named on stderr)
   2  usage error: bad option, argument or device specification
-  3  xenstored is not reachable
+  3  xenstored is not reachable, or the native addon cannot be loaded
   4  not found: unknown domain, no template for the domain, unknown device
   5  corrupt template or invalid configuration file
   6  permission denied
@@ -46,6 +46,7 @@ const NOT_FOUND_CODES = new Set(['ENOENT', 'ENODOMAIN', 'ENOTEMPLATE', 'ENODEV',
 const CORRUPT_CODES = new Set(['ECORRUPT', 'EBADCONFIG', 'ERR_CONFIG']);
 const PERMISSION_CODES = new Set(['EACCES', 'EPERM', 'EROFS']);
 const USAGE_CODES = new Set(['EUSAGE', 'EINVAL', 'EBADDOMID', 'EBADUUID']);
+const NO_XENSTORE_CODES = new Set(['ERR_XEN_DOMCONFIG_ADDON', 'ERR_LOCAL_XENSTORED_MISSING']);
 
 interface ErrorLike {
   name?: string;
@@ -64,6 +65,7 @@ export function exitCodeFor(error: unknown): ExitCode {
   if (isUnreachableXenstored(error)) return causeCode(error) === 'EACCES' ? EXIT.PERMISSION : EXIT.NO_XENSTORED;
   const e = error as ErrorLike;
   const code = String(e?.code ?? '');
+  if (NO_XENSTORE_CODES.has(code)) return EXIT.NO_XENSTORED;
   if (e?.name === 'SpecError' || USAGE_CODES.has(code) || code.startsWith('commander.')) return EXIT.USAGE;
   if (e?.name === 'ConfigError' || CORRUPT_CODES.has(code)) return EXIT.CORRUPT;
   if (PERMISSION_CODES.has(code)) return EXIT.PERMISSION;

@@ -1,6 +1,4 @@
-#!/usr/bin/env node
-// xen-domconfig: the command line. All the work is in program.ts.
-import './tiering.js';
+// xen-domconfig: the command line (entered through bin.ts). All the work is in program.ts.
 import { constants } from 'node:os';
 import { runCli } from './program.js';
 

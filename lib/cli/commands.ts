@@ -118,7 +118,7 @@ const list: CommandSpec = {
   description: 'list domains like `xl list`; with -l, their configurations like `xl list -l`',
   options: [
     { flags: '-l, --long', description: 'full configurations (template merged with xenstore), as `xl list -l` prints them' },
-    { flags: '-k, --keep-going', description: 'print what could be retrieved even when some domains fail (the exit code stays 1)' },
+    { flags: '--all-or-nothing', description: 'print nothing unless every domain is retrieved (by default the others are printed, and the exit code is 1)' },
   ],
   async run(context) {
     const qualifiers = context.args[0] as string[];
@@ -132,8 +132,9 @@ const list: CommandSpec = {
         : selectDomains(await host.listDomains(), domids);
       const failures = entries.filter(isFailure);
       const exitCode = failures.length > 0 ? reportFailures(context, failures, entries.length) : EXIT.OK;
-      if (failures.length > 0 && !context.options.keepGoing) {
-        if (entries.length > 1) context.warn(`${failures.length} of ${entries.length} domains failed; --keep-going prints the others`);
+      // As ls and du do with an unreadable entry: the rest is printed, the failure named, the status 1.
+      if (failures.length > 0 && context.options.allOrNothing) {
+        if (entries.length > 1) context.warn(`${failures.length} of ${entries.length} domains failed; nothing printed (--all-or-nothing)`);
         return exitCode;
       }
       const good = entries.filter((entry) => !isFailure(entry));

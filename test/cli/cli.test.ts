@@ -150,6 +150,7 @@ describe('list', () => {
     expect(lines[0]).toBe('Name                                        ID   Mem VCPUs\tState\tTime(s)');
     expect(lines).toContain(`${'alpha'.padEnd(40)}     1   512     2     -              -`);
     expect(lines).toContain(`${'beta'.padEnd(40)}     2   256     1     -              -`);
+    expect(result.stderr).toBe(''); // nothing stray from Node or V8 on any Node version
   });
 
   it('selects domains by id or name, and --json gives the rows', async () => {

@@ -1,12 +1,13 @@
 // One entry per command: its usage, options and handler. Handlers return the
 // exit code; failures they cannot describe better are thrown to program.ts.
-import { existsSync, readFileSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import {
   formatDevice, formatDomainConfig, formatDomainList, parseDevice, parseDomainConfig, type DeviceDisk, type DeviceNic,
 } from '../config/index.js';
 import { XenHost } from '../domain/host.js';
 import { DEFAULT_LIST_CONCURRENCY, mapConcurrently, type DomainFailure } from '../domain/list.js';
 import type { RetrievedDomain } from '../domain/retrieve.js';
+import { MAX_TEMPLATE_BYTES } from '../userdata/index.js';
 import { CliError, EXIT, UsageError, describeError, exitCodeFor, type ExitCode } from './errors.js';
 import { driftJson, formatDomainTable, formatDriftTable, jsonSafe, type DomainRow } from './format.js';
 import { startProgress } from './progress.js';
@@ -199,13 +200,7 @@ const store: CommandSpec = {
   async run(context) {
     const domid = strictDomid(context.args[0] as string);
     const file = context.args[1] as string;
-    let text: string;
-    try {
-      text = readFileSync(file === '-' ? 0 : file, 'utf8');
-    } catch (error) {
-      throw new CliError(`cannot read ${file}: ${(error as Error).message}`, exitCodeFor(error));
-    }
-    const config = parseDomainConfig(text);
+    const config = parseDomainConfig(await readTemplateInput(file));
     return withHost(context, async (host) => {
       await host.storeDomainConfiguration(domid, config);
       context.info(`stored the template of domain ${domid}`);
@@ -213,6 +208,30 @@ const store: CommandSpec = {
     });
   },
 };
+
+/**
+ * FILE, or standard input for '-', read up to the size a stored template may
+ * have: a larger one is refused before anything is stored (and /dev/zero ends).
+ */
+async function readTemplateInput(file: string): Promise<Buffer> {
+  const name = file === '-' ? 'standard input' : file;
+  const input = file === '-' ? process.stdin : createReadStream(file);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of input as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_TEMPLATE_BYTES) throw new CliError(`${name} holds more than the ${MAX_TEMPLATE_BYTES} bytes a template may have`, EXIT.CORRUPT);
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    throw new CliError(`cannot read ${name}: ${(error as Error).message}`, exitCodeFor(error));
+  } finally {
+    input.destroy();
+  }
+  return Buffer.concat(chunks);
+}
 
 const blockAttach: CommandSpec = {
   name: 'block-attach',

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { ConfigError, formatDomainConfig, parseDomainConfig, type DomainConfig } from '../config/index.js';
 import type { XenStore, XenStoreOps } from '../xenstore/index.js';
 import { TemplateError, fileError } from './errors.js';
-import { decodeTemplate, readFileBytes, templateBytes, writeFileDurably } from './files.js';
+import { MAX_TEMPLATE_BYTES, decodeTemplate, readFileBytes, templateBytes, writeFileDurably } from './files.js';
 import { acquireFileLock, releaseFileLock, type HeldFileLock, type LockWaitOptions } from './lock.js';
 import {
   LOCK_USERID, TEMPLATE_USERID, checkDomid, checkUuid, describe, parseUserdataName, templatePaths, userdataDir,
@@ -121,6 +121,10 @@ export class TemplateStore {
    */
   async write(domid: number, content: DomainConfig | string | Uint8Array, options: DomainFileOptions = {}): Promise<void> {
     const bytes = templateBytes(typeof content === 'string' || content instanceof Uint8Array ? content : formatDomainConfig(content));
+    // Nothing the reader would refuse replaces a template it accepts.
+    if (bytes.length > MAX_TEMPLATE_BYTES) {
+      throw new TemplateError('EINVAL', `refusing to store a template of ${bytes.length} bytes: templates are read up to ${MAX_TEMPLATE_BYTES}`, { domid });
+    }
     const decoded = decodeTemplate(bytes);
     if ('problem' in decoded) throw new TemplateError('EINVAL', `refusing to store a template that ${decoded.problem}`, { domid });
     const { data, temporary } = await this.#paths(domid, options);

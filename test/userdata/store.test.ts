@@ -5,7 +5,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { TemplateStore } from '../../lib/userdata/index.js';
+import { MAX_TEMPLATE_BYTES, TemplateStore } from '../../lib/userdata/index.js';
 import { XenStore } from '../../lib/xenstore/index.js';
 import { useLocalXenstored } from '../harness/xenstored.js';
 import { spawnChild } from './child.js';
@@ -102,6 +102,14 @@ describe('bad input', () => {
       expect(await codeOf(store.write(DOMID, content, { uuid: UUID }))).toBe('EINVAL');
     }
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('content larger than a read accepts is refused (EINVAL), the stored template intact', async () => {
+    await store.write(DOMID, TEMPLATE, { uuid: UUID });
+    const large = `${TEMPLATE.slice(0, -1)},"padding":"${'x'.repeat(MAX_TEMPLATE_BYTES)}"}`;
+    expect(await codeOf(store.write(DOMID, large, { uuid: UUID }))).toBe('EINVAL');
+    expect(await store.readText(DOMID, { uuid: UUID })).toBe(TEMPLATE);
+    expect(readdirSync(dir)).toEqual([`userdata-d.7.${UUID}.libxl-json`]);
   });
 
   it('a userdata dir that does not exist: ENOENT, nothing created', async () => {

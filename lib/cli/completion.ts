@@ -148,7 +148,8 @@ function zshAction(kind: string, fn: string): string {
   if (kind.startsWith('words:')) return `(${kind.slice('words:'.length)})`;
   switch (kind) {
     case 'domain':
-    case 'domid': return `${fn}_domains ${kind}`;
+    // In braces: run as written, without the label options _arguments puts before a plain function's arguments.
+    case 'domid': return `{${fn}_domains ${kind}}`;
     case 'file': return '_files';
     case 'directory': return '_files -/';
     case 'command': return `${fn}_commands`;

@@ -61,7 +61,7 @@ describe('--version', () => {
 
   it("prints the version of the package it runs from, installed from the packed tarball", async () => {
     const packed = JSON.parse(execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], {
-      cwd: packageRoot(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'],
+      cwd: packageRoot(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
     })) as [{ filename: string; files: { path: string }[] }];
     // The layout `npm install` gives it (dependencies are not needed: commander is in the bundle).
     const installed = join(work, 'node_modules/xen-domconfig');

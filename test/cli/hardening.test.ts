@@ -4,8 +4,8 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatDomainConfig } from '../../lib/config/index.js';
-import { MAX_TEMPLATE_BYTES } from '../../lib/userdata/index.js';
+import { NIL_UUID, formatDomainConfig, parseDomainConfig, parseDomainList } from '../../lib/config/index.js';
+import { MAX_TEMPLATE_BYTES, TemplateStore } from '../../lib/userdata/index.js';
 import { XenStore } from '../../lib/xenstore/index.js';
 import { createDomain, tempUserdataDir, templateFor, type FixtureDomain } from '../domain/fixture.js';
 import { hostSnapshot } from '../harness/snapshot.js';
@@ -21,8 +21,21 @@ const DOMAINS: FixtureDomain[] = [
   { domid: 2, name: 'beta', type: 'pvh' },
 ];
 
+/** Dom0 as xen-init-dom0 leaves it on a freshly booted host: a name, a domid and its template; no vm node, no memory nodes. */
+const DOM0_MAX_MEMKB = 4194304n;
+async function freshDom0(): Promise<void> {
+  await store.write('/local/domain/0/name', 'Domain-0');
+  await store.write('/local/domain/0/domid', '0');
+  const config = templateFor({ domid: 0, name: 'Domain-0', type: 'pv' });
+  config.c_info.uuid = NIL_UUID;
+  config.b_info.max_memkb = DOM0_MAX_MEMKB;
+  config.b_info.target_memkb = DOM0_MAX_MEMKB;
+  await new TemplateStore({ xenstore: store, dir: userdata.dir }).write(0, config, { uuid: NIL_UUID });
+}
+
 beforeAll(async () => {
   store = XenStore.open({ path: xs.current.socketPath });
+  await freshDom0();
   for (const domain of DOMAINS) await createDomain(store, userdata.dir, domain);
 });
 
@@ -68,5 +81,52 @@ describe('store refuses what the reader would refuse (finding 1)', () => {
     const shown = await cli(['show-template', '2']);
     expect(shown.code).toBe(0);
     expect(shown.stdout).toBe(text);
+  });
+});
+
+describe('dom0 before anything filled in its memory nodes (finding 2)', () => {
+  it('list shows it with Mem unknown, list -l, retrieve, diff and name lookup keep the template\'s memory', async () => {
+    expect(await store.read('/local/domain/0/memory/target')).toBeUndefined();
+    const table = await cli(['list']);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stderr).toBe('');
+    expect(table.stdout).toMatch(/^Domain-0 +0 +- +0 /m);
+    expect(table.stdout).toMatch(/^alpha +1 +256 +1 /m);
+    const json = await cli(['--json', 'list', '0']);
+    expect(JSON.parse(json.stdout)).toEqual([{ domid: 0, name: 'Domain-0', memkb: null, vcpus: 0 }]);
+
+    const long = await cli(['list', '-l']);
+    expect(long.code, long.stderr).toBe(0);
+    const listed = parseDomainList(long.stdout);
+    expect(listed.map((entry) => entry.domid)).toEqual([0, 1, 2]);
+    expect(listed[0]!.config.b_info.max_memkb).toBe(DOM0_MAX_MEMKB);
+
+    const retrieved = await cli(['retrieve', 'Domain-0']);
+    expect(retrieved.code, retrieved.stderr).toBe(0);
+    const config = parseDomainConfig(retrieved.stdout);
+    expect(config.c_info.name).toBe('Domain-0');
+    expect([config.b_info.max_memkb, config.b_info.target_memkb]).toEqual([DOM0_MAX_MEMKB, DOM0_MAX_MEMKB]);
+
+    const drift = await cli(['--json', 'diff', '0']);
+    expect(drift.code, drift.stderr).toBe(0);
+    expect(JSON.parse(drift.stdout).scalars).toContainEqual({ field: 'b_info.max_memkb', stored: 4194304, differs: false });
+  });
+
+  it('once a toolstack wrote dom0\'s memory nodes, they are its live values', async () => {
+    await store.write('/local/domain/0/memory/target', '1048576');
+    await store.write('/local/domain/0/memory/static-max', '2097152');
+    try {
+      expect((await cli(['list', '0'])).stdout).toMatch(/^Domain-0 +0 +1024 +0 /m);
+      const config = parseDomainConfig((await cli(['retrieve', '0'])).stdout);
+      expect([config.b_info.max_memkb, config.b_info.target_memkb]).toEqual([2097152n, 1048576n]);
+      // Another domain without memory/target is still an error naming the node.
+      await store.rm('/local/domain/1/memory/target');
+      const broken = await cli(['list']);
+      expect(broken.code).toBe(1);
+      expect(broken.stderr).toMatch(/domain 1: .*memory\/target/);
+    } finally {
+      await store.rm('/local/domain/0/memory');
+      await store.write('/local/domain/1/memory/target', '262144');
+    }
   });
 });

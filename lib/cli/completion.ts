@@ -46,10 +46,13 @@ const words = (options: OptionOutline[]): string => options.flatMap((option) => 
 
 function bashScript(program: ProgramOutline): string {
   const fn = `_${program.name.replaceAll('-', '_')}`;
-  const valueOptions = [...program.options, ...program.commands.flatMap((command) => command.options)]
-    .filter((option) => option.value !== undefined);
-  const valueCases = uniqueBy(valueOptions, (option) => option.names.join('|'))
-    .map((option) => `            ${option.names.join('|')}) ${fn}_values ${quote(kindOf(option.value!))} ;;`);
+  // A command may redeclare an option: each is completed once.
+  const valueOptions = uniqueBy(
+    [...program.options, ...program.commands.flatMap((command) => command.options)].filter((option) => option.value !== undefined),
+    (option) => option.names.join('|'),
+  );
+  const valueNames = valueOptions.flatMap((option) => option.names).join('|');
+  const valueCases = valueOptions.map((option) => `            ${option.names.join('|')}) ${fn}_values ${quote(kindOf(option.value!))} ;;`);
   const commandCases = program.commands.map((command) => {
     const kinds = command.arguments.map((argument) => quote(argumentKind(argument)));
     const variadic = command.arguments.at(-1)?.variadic ? 'yes' : '';
@@ -96,7 +99,7 @@ ${fn}() {
             continue
         fi
         case $word in
-            ${valueOptions.length > 0 ? `${uniqueBy(valueOptions.flatMap((o) => o.names), (name) => name).join('|')}) option=$word ;;` : ''}
+            ${valueNames ? `${valueNames}) option=$word ;;` : ''}
             -?*) ;;
             *) if [[ -z $command ]]; then command=$word; else position=$((position + 1)); fi ;;
         esac
@@ -131,7 +134,7 @@ complete -F ${fn} ${program.name}
 `;
 }
 
-/** The first item of each key (an option a command redeclares is completed once). */
+/** The first item of each key. */
 function uniqueBy<T>(items: T[], key: (item: T) => string): T[] {
   const byKey = new Map<string, T>();
   for (const item of items) if (!byKey.has(key(item))) byKey.set(key(item), item);

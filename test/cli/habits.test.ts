@@ -243,7 +243,7 @@ describe('man page', () => {
   const page = join(packageRoot(), MAN_PAGE);
 
   it('the built page is the one the command definitions make (npm run build:ts writes it)', () => {
-    expect(readFileSync(page, 'utf8')).toBe(manPage(outline(createProgram()), manifest.version));
+    expect(readFileSync(page, 'utf8'), `${MAN_PAGE} is not the current one: npm run build:ts`).toBe(manPage(outline(createProgram()), manifest.version));
   });
 
   it.skipIf(!existsSync('/usr/bin/groff'))('is roff groff reads without a warning', () => {

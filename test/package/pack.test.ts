@@ -5,53 +5,25 @@
 // real xenstored), type-checked as a dependency, and run as a command. A
 // musl host (LIBC=musl, which node-gyp-build honours) gets no glibc binary:
 // its install builds from source, and without a build the loader says what to do.
-import { execFile, type ExecFileException } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { packageRoot } from '../../lib/util/package-root.js';
 import { useLocalXenstored } from '../harness/xenstored.js';
+import { INSTALL, newProject, ok, pack, root, run, userEnv, type Packed, type Run } from './consumer.js';
 
-const root = packageRoot();
 const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
 const needed = ['prebuilds/linux-x64/xen-domconfig.glibc.node', 'dist/lib/index.js', 'dist/bin/xen-domconfig.js'];
 const missing = needed.filter((file) => !existsSync(join(root, file)));
 const unavailable = missing.length ? `skipped: ${missing.join(', ')} missing; run \`npm run prebuilds\` first` : undefined;
 if (unavailable) console.warn(`npm package: ${unavailable}`);
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(file: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<Run> {
-  return new Promise((done) => {
-    execFile(file, args, { ...options, timeout: 180_000, maxBuffer: 64 * 1024 * 1024 }, (error: ExecFileException | null, stdout, stderr) => {
-      done({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
-
-/** Fails the test with the command's output unless it exited 0. */
-function ok(result: Run, what: string): Run {
-  if (result.code !== 0) throw new Error(`${what} exited ${result.code}:\n${result.stdout}\n${result.stderr}`);
-  return result;
-}
-
-interface PackedFile {
-  path: string;
-  size: number;
-}
-
 describe.skipIf(unavailable !== undefined)(`the npm package${unavailable ? ` (${unavailable})` : ''}`, () => {
   const xs = useLocalXenstored();
   const work = mkdtempSync(join(tmpdir(), 'xen-domconfig-pack-'));
   const app = join(work, 'app');
   const installed = join(app, 'node_modules/xen-domconfig');
-  let tarball = '';
-  let files: PackedFile[] = [];
+  let packed: Packed;
   let env: NodeJS.ProcessEnv = {};
 
   /** Runs a file of the consumer project with this Node. */
@@ -59,35 +31,18 @@ describe.skipIf(unavailable !== undefined)(`the npm package${unavailable ? ` (${
   const npx = (args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Run> => run('npx', ['--no-install', ...args], { cwd: app, env: { ...env, ...extra } });
 
   beforeAll(async () => {
-    const packed = ok(await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: root, env: process.env }), 'npm pack');
-    const [report] = JSON.parse(packed.stdout) as { filename: string; size: number; unpackedSize: number; files: PackedFile[] }[];
-    tarball = join(work, report!.filename);
-    files = report!.files;
-    console.log(`npm package: ${report!.filename}: ${(report!.size / 1024).toFixed(0)} KiB packed, `
-      + `${(report!.unpackedSize / 1024).toFixed(0)} KiB unpacked, ${files.length} files`);
-
-    // No compiler here: each of these fails, as does $CC/$CXX.
-    const noCompiler = join(work, 'no-compiler');
-    mkdirSync(noCompiler);
-    for (const tool of ['cc', 'gcc', 'g++', 'c++', 'clang', 'clang++', 'make', 'python3', 'python']) {
-      writeFileSync(join(noCompiler, tool), `#!/bin/sh\necho "${tool}: not on this machine" >&2\nexit 1\n`);
-      chmodSync(join(noCompiler, tool), 0o755);
-    }
-    // A user's environment: none of the npm run variables of this test run,
-    // none of this checkout's node_modules/.bin on PATH.
-    const path = (process.env.PATH ?? '').split(delimiter).filter((dir) => dir && !resolve(dir).startsWith(root));
-    env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_|^INIT_CWD$|^XEN_DOMCONFIG_|^LIBC$/.test(key)));
-    Object.assign(env, { PATH: [noCompiler, dirname(process.execPath), ...path].join(delimiter), CC: join(noCompiler, 'cc'), CXX: join(noCompiler, 'c++') });
-
-    mkdirSync(app);
-    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, type: 'module' }));
-    ok(await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], { cwd: app, env }), 'npm install');
+    packed = await pack(work);
+    console.log(`npm package: ${packed.tarball.slice(work.length + 1)}: ${(packed.size / 1024).toFixed(0)} KiB packed, `
+      + `${(packed.unpackedSize / 1024).toFixed(0)} KiB unpacked, ${packed.files.length} files`);
+    env = userEnv(join(work, 'no-compiler'));
+    newProject(app, { type: 'module' });
+    ok(await run('npm', [...INSTALL, packed.tarball], { cwd: app, env }), 'npm install');
   }, 300_000);
 
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it('holds the runtime only: no bench, tests or scripts; every source map with its sources', () => {
-    const paths = files.map((file) => file.path);
+    const paths = packed.files.map((file) => file.path);
     for (const file of ['package.json', 'README.md', 'LICENSE', 'binding.gyp', 'native/addon.cc', 'native/xenstore_api.h',
       'prebuilds/linux-x64/xen-domconfig.glibc.node', 'prebuilds/linux-arm64/xen-domconfig.glibc.node',
       'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/bin/xen-domconfig.js', 'lib/index.ts']) {
@@ -219,10 +174,8 @@ try {
     });
 
     it('npm install builds from source instead, and fails without a compiler', async () => {
-      const muslApp = join(work, 'musl-app');
-      mkdirSync(muslApp);
-      writeFileSync(join(muslApp, 'package.json'), JSON.stringify({ name: 'musl-consumer', version: '1.0.0', private: true }));
-      const result = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], { cwd: muslApp, env: { ...env, ...musl } });
+      const muslApp = newProject(join(work, 'musl-app'));
+      const result = await run('npm', [...INSTALL, packed.tarball], { cwd: muslApp, env: { ...env, ...musl } });
       expect(result.code).not.toBe(0);
       expect(result.stderr).toMatch(/node-gyp-build/);
       expect(result.stderr).toMatch(/gyp ERR!/);

@@ -5,7 +5,7 @@
 import { MEMKB_DEFAULT, NIL_UUID, type DomainConfig } from '../config/index.js';
 import { mergeDevices, parseUint64, XenstoreValueError, type DeviceArrays, type DeviceMerge } from '../devices/index.js';
 import { DomainError } from './errors.js';
-import { liveView, type DomainState } from './state.js';
+import { liveView, vcpusToRead, type DomainState } from './state.js';
 
 /** libxl's LIBXL_MAXMEM_CONSTANT: the HVM target fudge. */
 export const MAXMEM_CONSTANT = 1024n;
@@ -60,11 +60,15 @@ export function vcpuSource(template: DomainConfig, state: DomainState): VcpuSour
   throw valueError(state.domid, new XenstoreValueError(path, version === undefined ? 'missing for an HVM guest' : 'not a known device model version', version));
 }
 
-/** cpu/<i>/availability for i < max_vcpus: exactly "online" sets the bit; a missing node leaves it clear. */
+/**
+ * cpu/<i>/availability for i < max_vcpus (capped as state.ts reads them):
+ * exactly "online" sets the bit; a missing node leaves it clear.
+ */
 export function xenstoreVcpus(state: DomainState, maxVcpus: number): number[] {
   const online: number[] = [];
   const { paths } = state;
-  for (let i = 0; i < maxVcpus; i++) {
+  const read = vcpusToRead(maxVcpus);
+  for (let i = 0; i < read; i++) {
     if (state.values.get(paths.availability(i)) === 'online') online.push(i);
   }
   return online;

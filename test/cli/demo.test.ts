@@ -26,14 +26,14 @@ async function interruptedDemo(end: (child: ReturnType<typeof spawn>) => void) {
   let out = '';
   let ended = false;
   const exited = once(child, 'exit');
-  for await (const chunk of child.stdout!) {
-    out += String(chunk);
-    if (/Templates go to /.test(out)) {
-      end(child);
+  // Read on after `end` (a for-await loop left early would close the pipe, and EPIPE would end the demo first).
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    out += chunk;
+    if (!ended && /Templates go to /.test(out)) {
       ended = true;
-      break;
+      end(child);
     }
-  }
+  });
   const [code, signal] = (await exited) as [number | null, NodeJS.Signals | null];
   const pid = Number(/\(pid ([0-9]+)\)/.exec(out)?.[1]);
   const socket = /on (\/\S+\/socket)/.exec(out)![1]!;

@@ -153,16 +153,17 @@ export const config: DomainConfig = parseDomainConfig('{}');
     });
 
     it('the loader says what to do, and the command prints it as one line with exit 3', async () => {
-      writeFileSync(join(app, 'musl.mjs'), `import { XenStore } from 'xen-domconfig';
+      writeFileSync(join(app, 'musl.mjs'), `import { NativeAddonError, XenStore } from 'xen-domconfig';
 try {
   XenStore.open({ path: process.argv[2] });
 } catch (error) {
-  console.log(JSON.stringify({ name: error.name, code: error.code, message: error.message }));
+  const { name, code, message } = error;
+  console.log(JSON.stringify({ addonError: error instanceof NativeAddonError, name, code, message }));
 }
 `);
       const result = ok(await node(['musl.mjs', xs.current.socketPath], musl), 'musl.mjs');
       const error = JSON.parse(result.stdout) as { name: string; code: string; message: string };
-      expect(error).toMatchObject({ name: 'NativeAddonError', code: 'ERR_XEN_DOMCONFIG_ADDON' });
+      expect(error).toMatchObject({ addonError: true, name: 'NativeAddonError', code: 'ERR_XEN_DOMCONFIG_ADDON' });
       expect(error.message).toBe(`xen-domconfig's native addon cannot be loaded on linux-x64 (LIBC=musl, Node ${process.versions.node}, `
         + `ABI ${process.versions.modules}, N-API ${process.versions.napi}): no prebuilt binary matches (prebuilt: linux-x64 and linux-arm64 with glibc) `
         + 'and none was built from source; run `npm rebuild xen-domconfig` with a C++17 compiler, make and python3 installed to build it from source, '

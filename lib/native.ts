@@ -4,7 +4,6 @@
 // native/*.cc; keep them in step with the C++.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { arch } from 'node:process';
 import { resolve } from 'node:path';
 import { packageRoot } from './util/package-root.js';
 
@@ -142,7 +141,7 @@ function loadAddon(): NativeAddon {
   } catch (cause) {
     let why = String((cause as Error)?.message ?? cause).split('\n')[0]!.replace(`${file}: `, '');
     // glibc's words for an ELF file of another machine.
-    if (why.startsWith('cannot open shared object file')) why = `${arch} cannot load this file: a binary for another machine, or not a shared object`;
+    if (why.startsWith('cannot open shared object file')) why = `${process.arch} cannot load this file: a binary for another machine, or not a shared object`;
     const remedy = override ? 'unset XEN_DOMCONFIG_NATIVE or name a xen_domconfig.node built for this host' : REBUILD;
     throw addonError(`${file} cannot be loaded (${why}); ${remedy}`, cause);
   }

@@ -141,6 +141,12 @@ export const config: DomainConfig = parseDomainConfig('{}');
     const lines = result.stderr.trimEnd().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^xen-domconfig: the demo runs a private xenstored that only a source checkout has .*run `npm run demo` there$/);
+
+    // In the checkout itself, a daemon that is not there yet is named, with the set-up that makes it.
+    const checkout = await run(process.execPath, [join(root, 'dist/bin/xen-domconfig.js'), 'demo'],
+      { cwd: root, env: { ...env, XEN_DOMCONFIG_XENSTORED: join(work, 'no-xenstored') } });
+    expect(checkout.code).toBe(3);
+    expect(checkout.stderr).toBe(`xen-domconfig: ${join(work, 'no-xenstored')} is missing: run \`npm run setup\` (scripts/setup.sh) first\n`);
   });
 
   describe('on a musl host (LIBC=musl)', () => {

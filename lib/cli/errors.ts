@@ -20,7 +20,8 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 export const EXIT_CODE_HELP = `Exit codes:
   0  success
-  1  the operation failed, or some domains could not be retrieved (named on stderr)
+  1  the operation failed, some domains could not be retrieved (named on stderr),
+     or the output could not be written
   2  usage error: bad option, argument or device specification
   3  xenstored is not reachable, or the native addon cannot be loaded
   4  not found: unknown domain, no template for the domain, unknown device

@@ -1,7 +1,9 @@
 // What an adversarial user found, each kept found: the command line end to end
 // against a private real xenstored. Every refusal leaves the userdata folder
 // and xenstore as they were.
-import { rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { closeSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NIL_UUID, formatDomainConfig, parseDomainConfig, parseDomainList } from '../../lib/config/index.js';
@@ -10,7 +12,7 @@ import { XenStore } from '../../lib/xenstore/index.js';
 import { createDomain, tempUserdataDir, templateFor, type FixtureDomain } from '../domain/fixture.js';
 import { hostSnapshot } from '../harness/snapshot.js';
 import { useLocalXenstored } from '../harness/xenstored.js';
-import { runCli, type CliResult } from './run.js';
+import { CLI, runCli, type CliResult } from './run.js';
 
 const xs = useLocalXenstored();
 const userdata = tempUserdataDir();
@@ -128,5 +130,26 @@ describe('dom0 before anything filled in its memory nodes (finding 2)', () => {
       await store.rm('/local/domain/0/memory');
       await store.write('/local/domain/1/memory/target', '262144');
     }
+  });
+});
+
+/** The command with its standard output on /dev/full (every write fails with ENOSPC). */
+async function toDevFull(args: string[]): Promise<CliResult> {
+  const full = openSync('/dev/full', 'w');
+  try {
+    const child = spawn(process.execPath, [CLI, '--xenstore', xs.current.socketPath, '--userdata-dir', userdata.dir, ...args], { stdio: ['ignore', full, 'pipe'] });
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (text: string) => { stderr += text; });
+    const [code, signal] = await once(child, 'close') as [number | null, NodeJS.Signals | null];
+    return { code, signal, stdout: '', stderr };
+  } finally {
+    closeSync(full);
+  }
+}
+
+describe('output that cannot be written (finding 5)', () => {
+  it.each([[['list', '-l']], [['list']], [['retrieve', '1']], [['show-template', '1']], [['--help']]])('%j > /dev/full is one line and exit 1, no stack trace', async (args) => {
+    const result = await toDevFull(args);
+    expectOneLineError(result, 1, /^xen-domconfig: cannot write standard output: ENOSPC: no space left on device$/);
   });
 });

@@ -66,7 +66,7 @@ async function patchGenerated(xenstore: XenStore, domid: number, config: DomainC
   // libxl_domain_create_new clears colo restore on every disk before saving.
   for (const disk of stored.disks) disk.colo_restore_enable = false;
 
-  if (stored.c_info.uuid === NIL_UUID) {
+  if (stored.c_info.uuid === NIL_UUID && !(domid === 0 && vm === undefined)) { // dom0's is the nil uuid
     const uuid = vm?.startsWith('/vm/') ? parseUuid(vm.slice(4)) : null;
     if (uuid === null) {
       throw new HotplugError('ENODOMAIN', `domain ${domid}: no uuid in the config and ${home}/vm is ${vm === undefined ? 'missing' : 'not /vm/<uuid>'}`, { domid, path: `${home}/vm` });

@@ -2,7 +2,7 @@
 // lock, in libxl's files: xl and xen-domconfig can share a host and a domain.
 import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigError, formatDomainConfig, parseDomainConfig, type DomainConfig } from '../config/index.js';
+import { ConfigError, NIL_UUID, formatDomainConfig, parseDomainConfig, type DomainConfig } from '../config/index.js';
 import type { XenStore, XenStoreOps } from '../xenstore/index.js';
 import { TemplateError, fileError } from './errors.js';
 import { MAX_TEMPLATE_BYTES, decodeTemplate, readFileBytes, templateBytes, writeFileDurably } from './files.js';
@@ -71,12 +71,15 @@ export class TemplateStore {
    * The uuid in the domain's file names, from /local/domain/<domid>/vm =
    * "/vm/<uuid>". libxl asks the hypervisor; that node sits in a
    * guest-owned directory, so it is checked strictly before any path use.
+   * Dom0 has no vm node: its uuid is the nil one, as the hypervisor says
+   * (and retrieve takes it).
    */
   async domainUuid(domid: number): Promise<string> {
     checkDomid(domid);
     const [vm] = await this.#reader.readMany([vmNode(domid)]);
     if (vm === undefined) {
       if (!await this.#domainExists(domid)) throw new TemplateError('ENODOMAIN', `domain ${domid} does not exist`, { domid });
+      if (domid === 0) return NIL_UUID;
       throw new TemplateError('ENOUUID', `domain ${domid} has no ${vmNode(domid)} node: pass its uuid`, { domid });
     }
     const uuid = VM_PATH.exec(vm)?.[1];

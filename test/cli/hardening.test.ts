@@ -153,3 +153,28 @@ describe('output that cannot be written (finding 5)', () => {
     expectOneLineError(result, 1, /^xen-domconfig: cannot write standard output: ENOSPC: no space left on device$/);
   });
 });
+
+describe('dom0 by domid or name, with its nil uuid (finding 7)', () => {
+  it('show-template 0, show-template Domain-0 and store 0 FILE work as retrieve 0 does', async () => {
+    const shown = await cli(['show-template', '0']);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(parseDomainConfig(shown.stdout).c_info.name).toBe('Domain-0');
+    expect((await cli(['show-template', 'Domain-0'])).stdout).toBe(shown.stdout);
+
+    const config = parseDomainConfig(shown.stdout);
+    config.b_info.max_memkb = DOM0_MAX_MEMKB * 2n;
+    const file = join(userdata.dir, 'dom0.json');
+    writeFileSync(file, formatDomainConfig(config));
+    try {
+      const stored = await cli(['store', '0', file]);
+      expect(stored.code, stored.stderr).toBe(0);
+      expect(parseDomainConfig((await cli(['show-template', '0'])).stdout).b_info.max_memkb).toBe(DOM0_MAX_MEMKB * 2n);
+      expect(parseDomainConfig((await cli(['retrieve', '0'])).stdout).c_info.uuid).toBe(NIL_UUID);
+    } finally {
+      config.b_info.max_memkb = DOM0_MAX_MEMKB;
+      writeFileSync(file, formatDomainConfig(config));
+      expect((await cli(['store', '0', file])).code).toBe(0);
+      rmSync(file);
+    }
+  });
+});

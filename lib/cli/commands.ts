@@ -8,7 +8,7 @@ import { XenHost } from '../domain/host.js';
 import { DEFAULT_LIST_CONCURRENCY, mapConcurrently, type DomainFailure } from '../domain/list.js';
 import type { RetrievedDomain } from '../domain/retrieve.js';
 import { MAX_TEMPLATE_BYTES } from '../userdata/index.js';
-import { CliError, EXIT, UsageError, describeError, exitCodeFor, type ExitCode } from './errors.js';
+import { CliError, EXIT, UsageError, describeError, exitCodeFor, isXenstoredGone, type ExitCode } from './errors.js';
 import { driftJson, formatDomainTable, formatDriftTable, jsonSafe, type DomainRow } from './format.js';
 import { startProgress } from './progress.js';
 import { parseDiskSpec, parseVifSpec, type DeviceJson } from './xlspec.js';
@@ -81,8 +81,13 @@ function strictDomid(text: string): number {
   return Number(text);
 }
 
-/** Names each failed domain on stderr; the exit code is the failure's own when there is one domain. */
+/**
+ * Names each failed domain on stderr; the exit code is the failure's own when there is one domain.
+ * Xenstored gone is no failure of a domain: it is thrown, said once, and nothing is printed.
+ */
 function reportFailures(context: CommandContext, failures: DomainFailure[], total: number): ExitCode {
+  const gone = failures.find((failure) => isXenstoredGone(failure.error));
+  if (gone) throw gone.error;
   for (const { domid, error } of failures) {
     const message = describeError(error);
     context.warn(message.startsWith(`domain ${domid}`) ? message : `domain ${domid}: ${message}`);

@@ -2,7 +2,7 @@
 // lock, in libxl's files: xl and xen-domconfig can share a host and a domain.
 import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigError, NIL_UUID, formatDomainConfig, parseDomainConfig, type DomainConfig } from '../config/index.js';
+import { ConfigError, NIL_UUID, formatTemplateRewrite, parseDomainConfig, type DomainConfig } from '../config/index.js';
 import type { XenStore, XenStoreOps } from '../xenstore/index.js';
 import { TemplateError, fileError } from './errors.js';
 import { MAX_TEMPLATE_BYTES, decodeTemplate, readFileBytes, templateBytes, writeFileDurably } from './files.js';
@@ -123,7 +123,8 @@ export class TemplateStore {
    * Like libxl, callers that read-modify-write hold lock() around it.
    */
   async write(domid: number, content: DomainConfig | string | Uint8Array, options: DomainFileOptions = {}): Promise<void> {
-    const bytes = templateBytes(typeof content === 'string' || content instanceof Uint8Array ? content : formatDomainConfig(content));
+    // A config read from a template keeps its wrong-typed keys verbatim; none is lost here.
+    const bytes = templateBytes(typeof content === 'string' || content instanceof Uint8Array ? content : formatTemplateRewrite(content));
     // Nothing the reader would refuse replaces a template it accepts.
     if (bytes.length > MAX_TEMPLATE_BYTES) {
       throw new TemplateError('EINVAL', `refusing to store a template of ${bytes.length} bytes: templates are read up to ${MAX_TEMPLATE_BYTES}`, { domid });

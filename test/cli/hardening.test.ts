@@ -7,9 +7,10 @@ import { closeSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NIL_UUID, formatDomainConfig, parseDomainConfig, parseDomainList } from '../../lib/config/index.js';
+import { startLocalBackend, type LocalBackend } from '../../lib/localxen/backend.js';
 import { MAX_TEMPLATE_BYTES, TemplateStore } from '../../lib/userdata/index.js';
 import { XenStore } from '../../lib/xenstore/index.js';
-import { createDomain, tempUserdataDir, templateFor, type FixtureDomain } from '../domain/fixture.js';
+import { createDomain, tempUserdataDir, templateFor, uuidOf, type FixtureDomain } from '../domain/fixture.js';
 import { hostSnapshot } from '../harness/snapshot.js';
 import { useLocalXenstored } from '../harness/xenstored.js';
 import { CLI, runCli, type CliResult } from './run.js';
@@ -176,5 +177,69 @@ describe('dom0 by domid or name, with its nil uuid (finding 7)', () => {
       expect((await cli(['store', '0', file])).code).toBe(0);
       rmSync(file);
     }
+  });
+});
+
+/** The domain's template text as libxl would write it, with `edit` applied to its JSON. */
+function templateTextWith(domain: FixtureDomain, edit: (json: Record<string, Record<string, unknown>>) => void): string {
+  const json = JSON.parse(formatDomainConfig(templateFor(domain))) as Record<string, Record<string, unknown>>;
+  edit(json);
+  return `${JSON.stringify(json, null, 4)}\n`;
+}
+
+describe('known keys of the wrong JSON type (finding 9)', () => {
+  let backend: LocalBackend;
+  beforeAll(async () => { backend = await startLocalBackend(store); });
+  afterAll(async () => { await backend?.stop(); });
+
+  it.each([
+    ['b_info.max_memkb', (json: Record<string, Record<string, unknown>>) => { json.b_info!.max_memkb = 'lots'; }, /b_info\.max_memkb: expected an integer in 0\.\.18446744073709551615, found "lots"/],
+    ['on_poweroff', (json: Record<string, Record<string, unknown>>) => { (json as Record<string, unknown>).on_poweroff = 3; }, /on_poweroff: expected one of destroy, .* \(action_on_shutdown\), found 3/],
+    ['b_info.kernel', (json: Record<string, Record<string, unknown>>) => { json.b_info!.kernel = 42; }, /b_info\.kernel: expected a string or null, found 42/],
+  ])('store refuses %s with its JSON path (exit 5), nothing written', async (_path, edit, message) => {
+    const file = join(userdata.dir, '..', `wrong-type-${process.pid}.json`);
+    writeFileSync(file, templateTextWith(DOMAINS[1]!, edit));
+    try {
+      const result = await unchangedBy(() => cli(['store', '2', file]));
+      expectOneLineError(result, 5, message);
+    } finally {
+      rmSync(file);
+    }
+  });
+
+  it('block-attach keeps what a template holds of the wrong type, verbatim, where libxl drops it', async () => {
+    const gamma: FixtureDomain = { domid: 3, name: 'gamma', type: 'pv' };
+    await createDomain(store, userdata.dir, gamma);
+    const text = templateTextWith(gamma, (json) => {
+      json.b_info!.kernel = 42;
+      (json as Record<string, unknown>).on_poweroff = 3;
+      json.c_info!.ssidref = 'x';
+    });
+    writeFileSync(join(userdata.dir, `userdata-d.3.${uuidOf(3)}.libxl-json`), `${text}\0`);
+    const image = join(userdata.dir, 'gamma.img');
+    writeFileSync(image, '');
+    const attached = await cli(['block-attach', '3', `${image},raw,xvdb,w`]);
+    expect(attached.code, attached.stderr).toBe(0);
+    const stored = JSON.parse((await cli(['show-template', '3'])).stdout) as Record<string, Record<string, unknown>>;
+    expect(stored.b_info!.kernel).toBe(42);
+    expect((stored as Record<string, unknown>).on_poweroff).toBe(3);
+    expect(stored.c_info!.ssidref).toBe('x');
+    expect((stored as Record<string, unknown>).disks).toMatchObject([{ pdev_path: image, vdev: 'xvdb' }]);
+    // retrieve reads them as libxl does: absent, the defaults stand.
+    const retrieved = await cli(['retrieve', '3']);
+    expect(retrieved.code, retrieved.stderr).toBe(0);
+    expect(parseDomainConfig(retrieved.stdout).on_poweroff).toBe('destroy');
+  });
+
+  it('block-attach refuses to write over a wrong-typed value it would lose (exit 5), nothing changed', async () => {
+    const delta: FixtureDomain = { domid: 4, name: 'delta', type: 'pv' };
+    await createDomain(store, userdata.dir, delta);
+    const text = templateTextWith(delta, (json) => { (json as Record<string, unknown>).disks = 'none yet'; });
+    writeFileSync(join(userdata.dir, `userdata-d.4.${uuidOf(4)}.libxl-json`), `${text}\0`);
+    const image = join(userdata.dir, '..', `delta-${process.pid}.img`);
+    writeFileSync(image, '');
+    const result = await unchangedBy(() => cli(['block-attach', '4', `${image},raw,xvdb,w`]));
+    rmSync(image);
+    expectOneLineError(result, 5, /disks: expected an array in the template before a value is written over it, found "none yet"/);
   });
 });

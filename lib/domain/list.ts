@@ -1,7 +1,7 @@
 // `xl list` and `xl list -l` over every domain under /local/domain, dom0
 // included as xl does. Each domain yields its result or the reason it has
 // none: nothing is skipped silently. Domains are read concurrently.
-import type { XenStore } from '../xenstore/index.js';
+import { AbortError, type XenStore } from '../xenstore/index.js';
 import { DEVICE_TYPES, XenstoreValueError, type DeviceType } from '../devices/index.js';
 import { DomainError } from './errors.js';
 import { dom0Memory } from './refresh.js';
@@ -70,18 +70,25 @@ export function listDomains(context: RetrieveContext, options: ListOptions & { l
 export function listDomains(context: RetrieveContext, options?: ListOptions & { long?: false }): Promise<ShortListEntry[]>;
 export function listDomains(context: RetrieveContext, options?: ListOptions): Promise<LongListEntry[] | ShortListEntry[]>;
 export async function listDomains(context: RetrieveContext, options: ListOptions = {}): Promise<LongListEntry[] | ShortListEntry[]> {
+  const { signal } = options;
+  // An abort is the caller's, not a failure of each domain: the list rejects with it.
+  const checkAborted = <T>(entries: T): T => {
+    if (signal?.aborted) throw new AbortError(signal);
+    return entries;
+  };
+  checkAborted(undefined);
   const domids = await listDomids(context.xenstore);
   const concurrency = options.concurrency ?? DEFAULT_LIST_CONCURRENCY;
-  if (!options.long) return mapConcurrently(domids, concurrency, (domid) => orFailure(domid, summarizeDomain(context.reader, domid)));
+  if (!options.long) return checkAborted(await mapConcurrently(domids, concurrency, (domid) => orFailure(domid, summarizeDomain(context.reader, domid))));
   const [probedKinds, uuids] = await Promise.all([
     probedKindsOf(context.reader, domids.length),
     // A folder that cannot be listed gives no hints; each domain's read says what is wrong.
     context.templates.templateUuids().catch(() => new Map<number, string>()),
   ]);
-  return mapConcurrently(domids, concurrency, (domid) => {
+  return checkAborted(await mapConcurrently(domids, concurrency, (domid) => {
     const uuid = uuids.get(domid);
     return orFailure(domid, retrieveDomain(context, domid, options, { probed: probedKinds(domid), ...(uuid ? { uuid } : {}) }));
-  });
+  }));
 }
 
 /**

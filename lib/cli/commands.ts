@@ -2,13 +2,13 @@
 // exit code; failures they cannot describe better are thrown to program.ts.
 import { createReadStream, existsSync } from 'node:fs';
 import {
-  formatDevice, formatDomainConfig, formatDomainList, parseDevice, parseDomainConfig, type DeviceDisk, type DeviceNic,
+  formatDevice, formatDomainConfig, formatDomainList, parseDevice, parseDomainConfig, parseMac, type DeviceDisk, type DeviceNic,
 } from '../config/index.js';
 import { XenHost } from '../domain/host.js';
 import { DEFAULT_LIST_CONCURRENCY, mapConcurrently, type DomainFailure } from '../domain/list.js';
 import type { RetrievedDomain } from '../domain/retrieve.js';
 import { MAX_TEMPLATE_BYTES } from '../userdata/index.js';
-import { CliError, EXIT, UsageError, describeError, exitCodeFor, isXenstoredGone, type ExitCode } from './errors.js';
+import { CliError, EXIT, describeError, exitCodeFor, isXenstoredGone, type ExitCode } from './errors.js';
 import { driftJson, formatDomainTable, formatDriftTable, jsonSafe, type DomainRow } from './format.js';
 import { startProgress } from './progress.js';
 import { parseDiskSpec, parseVifSpec, type DeviceJson } from './xlspec.js';
@@ -46,11 +46,14 @@ export interface CommandSpec {
 }
 
 const MAX_DOMID = 0x7fef;
+/** libxl's devids are ints. */
+const MAX_DEVID = 0x7fffffff;
 
 // ------------------------------------------------------------------ helpers
 
 async function withHost<T>(context: CommandContext, work: (host: XenHost) => Promise<T>, needsTemplates = true): Promise<T> {
   const dir = context.globals.userdataDir;
+  if (context.globals.xenstore === '') throw new CliError('--xenstore needs the path of xenstored\'s socket', EXIT.USAGE);
   // xenstored first: without it nothing works, whatever else is missing.
   const host = XenHost.open({
     ...(context.globals.xenstore !== undefined ? { xenstorePath: context.globals.xenstore } : {}),
@@ -69,7 +72,7 @@ async function withHost<T>(context: CommandContext, work: (host: XenHost) => Pro
 
 /** DOMID or NAME → domid, like libxl_domain_qualifier_to_domid (a name is looked up among all domains). */
 async function resolveDomain(host: XenHost, qualifier: string): Promise<number> {
-  if (/^[0-9]+$/.test(qualifier)) return strictDomid(qualifier);
+  if (/^[-+]?[0-9]+$/.test(qualifier)) return strictDomid(qualifier);
   const summaries = await host.listDomains();
   const found = summaries.find((entry) => 'name' in entry && entry.name === qualifier);
   if (!found) throw new CliError(`no domain is named '${qualifier}'`, EXIT.NOT_FOUND);
@@ -77,7 +80,7 @@ async function resolveDomain(host: XenHost, qualifier: string): Promise<number> 
 }
 
 function strictDomid(text: string): number {
-  if (!/^[0-9]+$/.test(text) || Number(text) > MAX_DOMID) throw new UsageError(`invalid domain id '${text}': expected a number from 0 to ${MAX_DOMID}`);
+  if (!/^[0-9]+$/.test(text) || Number(text) > MAX_DOMID) throw new CliError(`invalid domain id '${text}': expected a number from 0 to ${MAX_DOMID}`, EXIT.USAGE);
   return Number(text);
 }
 
@@ -243,7 +246,7 @@ const blockAttach: CommandSpec = {
   usage: 'block-attach <domain> <diskspec...>',
   description: 'hotplug a disk; DISKSPEC as in xl-disk-configuration(5), e.g. phy:/dev/vg/data,xvdb,w',
   async run(context) {
-    const spec = parseDiskSpec(context.args[1] as string[]);
+    const spec = checkSpecValues('disk', parseDiskSpec(context.args[1] as string[]));
     return withHost(context, async (host) => {
       const domid = await resolveDomain(host, context.args[0] as string);
       const disk = parseDevice('disk', JSON.stringify(await withBackendDomid(host, spec)));
@@ -277,7 +280,7 @@ const networkAttach: CommandSpec = {
   usage: 'network-attach <domain> [key=value...]',
   description: 'hotplug a network interface; keys as in xl-network-configuration(5), e.g. bridge=xenbr0 mac=00:16:3e:..',
   async run(context) {
-    const spec = parseVifSpec(context.args[1] as string[]);
+    const spec = checkSpecValues('vif', parseVifSpec(context.args[1] as string[]));
     return withHost(context, async (host) => {
       const domid = await resolveDomain(host, context.args[0] as string);
       const nic = parseDevice('nic', JSON.stringify(await withBackendDomid(host, spec)));
@@ -295,10 +298,13 @@ const networkDetach: CommandSpec = {
   description: 'unplug a network interface by devid or MAC address',
   async run(context) {
     const which = context.args[1] as string;
-    if (!which.includes(':') && !/^[0-9]+$/.test(which)) throw new UsageError(`'${which}' is neither a devid nor a MAC address`);
+    const isMac = which.includes(':');
+    if (isMac ? parseMac(which) === null : !/^[0-9]{1,10}$/.test(which) || Number(which) > MAX_DEVID) {
+      throw new CliError(`'${which}' is neither a devid (0 to ${MAX_DEVID}) nor a MAC address`, EXIT.USAGE);
+    }
     return withHost(context, async (host) => {
       const domid = await resolveDomain(host, context.args[0] as string);
-      const devid = which.includes(':') ? await devidOfMac(host, domid, which) : Number(which);
+      const devid = isMac ? await devidOfMac(host, domid, which) : Number(which);
       // xl: libxl_device_nic_remove (waits for the backend, then forces).
       const removed = await host.removeDevice(domid, 'nic', devid, { force: false });
       context.info(`detached nic ${devid} from domain ${domid}${removed.forced ? ' (forced)' : ''}`);
@@ -306,6 +312,20 @@ const networkDetach: CommandSpec = {
     });
   },
 };
+
+/** The longest value a spec may give: what every xenstored takes in one node (oxenstored's default quota). */
+const MAX_SPEC_VALUE_BYTES = 2048;
+
+/** A spec whose values xenstore could not hold is refused before anything is written. */
+function checkSpecValues(kind: string, spec: DeviceJson): DeviceJson {
+  for (const [key, value] of Object.entries(spec)) {
+    const bytes = typeof value === 'string' ? Buffer.byteLength(value) : 0;
+    if (bytes > MAX_SPEC_VALUE_BYTES) {
+      throw new CliError(`invalid ${kind} specification: ${key} is ${bytes} bytes, xenstore holds at most ${MAX_SPEC_VALUE_BYTES}`, EXIT.USAGE);
+    }
+  }
+  return spec;
+}
 
 /** backend=NAME in a spec names the driver domain; libxl resolves it to a domid, so does this. */
 async function withBackendDomid(host: XenHost, spec: DeviceJson): Promise<DeviceJson> {

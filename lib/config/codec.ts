@@ -26,7 +26,13 @@ export interface UnknownKey {
   readonly expected?: string;
 }
 
-type Obj = Record<string, unknown> & { [UNKNOWN_KEYS]?: UnknownKey[] };
+/**
+ * On the all-defaults struct libxl reads for an array element that is not an object
+ * (`"disks": [42]`): the element as it was, written back verbatim.
+ */
+const NOT_AN_OBJECT: unique symbol = Symbol('libxl-json element that is not an object');
+
+type Obj = Record<string, unknown> & { [UNKNOWN_KEYS]?: UnknownKey[]; [NOT_AN_OBJECT]?: JsonValue };
 
 /** The unknown keys kept on a parsed struct object (empty if none). */
 export function unknownKeysOf(obj: object): readonly UnknownKey[] {
@@ -321,8 +327,11 @@ function readElement(t: SchemaType, node: JsonValue): unknown {
       return readCpuid(node);
     case 'ms_vm_genid':
       return readGenid(node);
-    case 'struct':
-      return readStruct(t, node);
+    case 'struct': {
+      const obj = readStruct(t, node);
+      if (!(node instanceof JsonObject)) Object.defineProperty(obj, NOT_AN_OBJECT, { value: node, enumerable: false, configurable: true });
+      return obj;
+    }
     case 'array':
       return readList(node, (item) => readElement(t.of, item));
     case 'union':
@@ -472,6 +481,8 @@ const writers = new WeakMap<StructType, StructWriter>();
 /** Writes a struct as yajl does at `depth`; fields equal to libxl's init value are left out. */
 export function writeStruct(t: StructType, obj: Obj, depth: number): string {
   if (obj === null || typeof obj !== 'object') throw new ConfigError('', `an object (${t.name})`, `found ${typeof obj}`);
+  const verbatim = obj[NOT_AN_OBJECT];
+  if (verbatim !== undefined) return writeJson(verbatim, depth);
   let write = writers.get(t);
   if (!write) writers.set(t, (write = compileWriter(t)));
   return write(obj, depth);
@@ -614,6 +625,8 @@ export function wrongTypedKeys(value: unknown, path = ''): { jsonPath: string; e
   if (Array.isArray(value)) return value.flatMap((item, k) => wrongTypedKeys(item, `${path}[${k}]`));
   if (value === null || typeof value !== 'object') return [];
   const join = (key: string) => (path === '' ? key : `${path}.${key}`);
+  const element = (value as Obj)[NOT_AN_OBJECT];
+  if (element !== undefined) return [{ jsonPath: path, expected: 'an object', found: `found ${describe(element)}` }];
   const found = ((value as Obj)[UNKNOWN_KEYS] ?? [])
     .filter((extra) => extra.expected !== undefined)
     .map((extra) => ({ jsonPath: join(extra.key), expected: extra.expected!, found: `found ${describe(extra.value)}` }));
@@ -735,6 +748,7 @@ export function deepClone<T>(value: T): T {
   for (const key of Object.keys(src)) out[key] = deepClone(src[key]);
   const extras = src[UNKNOWN_KEYS];
   if (extras) setUnknownKeys(out, extras.map((x) => ({ ...x, value: cloneJson(x.value) })));
+  if (src[NOT_AN_OBJECT] !== undefined) Object.defineProperty(out, NOT_AN_OBJECT, { value: cloneJson(src[NOT_AN_OBJECT]), enumerable: false, configurable: true });
   return out as T;
 }
 

@@ -63,7 +63,7 @@ describe('usage', () => {
     [['store', 'alpha', '/dev/null'], /invalid domain id 'alpha'/],
     [['block-attach', '1', 'phy:/dev/vg/x,xvdb,w,extra'], /invalid disk specification .*too many positional parameters/],
     [['network-attach', '1', 'vlan=3'], /invalid vif specification .*unknown key 'vlan'/],
-    [['network-detach', '1', 'eth0'], /neither a devid nor a MAC address/],
+    [['network-detach', '1', 'eth0'], /neither a devid \(0 to 2147483647\) nor a MAC address/],
   ])('%j is a usage error (exit 2)', async (args, message) => {
     const result = await cli(...args);
     expect(result.code).toBe(2);

@@ -23,7 +23,8 @@ export function folderSnapshot(dir: string): Map<string, string> {
   const walk = (sub: string) => {
     for (const name of readdirSync(join(dir, sub)).sort()) {
       const relative = sub === '' ? name : `${sub}/${name}`;
-      const stat = statSync(join(dir, relative));
+      const stat = statSync(join(dir, relative), { throwIfNoEntry: false });
+      if (stat === undefined) continue; // gone since the listing (a lock file another holder released)
       if (stat.isDirectory()) walk(relative);
       else files.set(relative, `${stat.mode.toString(8)} ${readFileSync(join(dir, relative)).toString('base64')}`);
     }

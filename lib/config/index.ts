@@ -106,7 +106,7 @@ export function parseDomainList(text: string | Uint8Array): DomainListEntry[] {
 /** Reads one device struct (e.g. what `xl -N block-attach` prints after "disk: "). */
 export function parseDevice<K extends DeviceKind>(kind: K, text: string | Uint8Array): DeviceOf<K> {
   const t = deviceSchemas[kind];
-  if (!t) throw new TypeError(`unknown device kind: ${String(kind)}`);
+  if (!t) throw Object.assign(new TypeError(`unknown device kind: ${String(kind)}`), { code: 'ERR_INVALID_ARG_VALUE' });
   return readStruct(t, rootObject(text, t.name)) as DeviceOf<K>;
 }
 

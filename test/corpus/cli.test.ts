@@ -15,7 +15,7 @@ import { XenHost } from '../../lib/domain/host.js';
 import { XenStore } from '../../lib/xenstore/index.js';
 import { CLI, type CliResult } from '../cli/run.js';
 import { createDomain, tempUserdataDir, templateFor, uuidOf, type FixtureDomain } from '../domain/fixture.js';
-import { hostSnapshot } from '../harness/snapshot.js';
+import { hostSnapshot, withoutLockFiles } from '../harness/snapshot.js';
 import { useLocalXenstored } from '../harness/xenstored.js';
 
 const xs = useLocalXenstored();
@@ -288,13 +288,3 @@ describe.concurrent('the command line refuses bad input in one line and loses no
     expect(withoutLockFiles(after.folder)).toEqual(withoutLockFiles(before.folder));
   });
 });
-
-/**
- * The folder's data: lock files left aside. They are empty, and every holder creates and
- * removes them by libxl's protocol (a retrieve keeps one, a store's release removes it);
- * side by side, one case's lock would show in another's snapshot. The sequential tests
- * (test/cli/hardening.test.ts) compare them too.
- */
-function withoutLockFiles(folder: Map<string, string>): Map<string, string> {
-  return new Map([...folder].filter(([name]) => !name.startsWith('userdata-l.')));
-}

@@ -37,3 +37,12 @@ export function folderSnapshot(dir: string): Map<string, string> {
 export async function hostSnapshot(xenstore: XenStore, dir: string): Promise<{ xenstore: string; folder: Map<string, string> }> {
   return { xenstore: await xenstoreSnapshot(xenstore), folder: folderSnapshot(dir) };
 }
+
+/**
+ * The folder's data, lock files left aside: they are empty, and every holder creates and
+ * removes them by libxl's protocol (a retrieve keeps one, a store's release removes it),
+ * so where calls run side by side one call's lock shows in another's snapshot.
+ */
+export function withoutLockFiles(folder: Map<string, string>): Map<string, string> {
+  return new Map([...folder].filter(([name]) => !name.startsWith('userdata-l.')));
+}

@@ -108,6 +108,6 @@ export function describeError(error: unknown): string {
   if (!isUnreachableXenstored(error) && isXenstoredGone(error)) {
     return `lost the connection to xenstored (${message.replace(/^ERR_XENSTORE_CONNECTION_LOST: /, '')}): is xenstored still running?`;
   }
-  if (PERMISSION_CODES.has(code) && !/root/.test(message)) return `${message} (permission denied: run as root?)`;
+  if ((code === 'EACCES' || code === 'EPERM') && !/root/.test(message)) return `${message} (permission denied: run as root?)`;
   return message;
 }

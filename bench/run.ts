@@ -5,9 +5,9 @@
 // during each run (the single-threaded daemon's share, which no client can
 // overlap away); peak RSS of the CLI.
 //
-//   npm run bench                 quick: N = 10, 100, 200, 1000, few repetitions
+//   npm run bench                 quick: N = 1, 10, 100, 200, 1000, few repetitions
 //   npm run bench -- --full       more repetitions
-//   options: --sizes 10,100,200,1000  --repeat K  --no-xl  --out DIR
+//   options: --sizes 1,10,100,200,1000  --repeat K  --no-xl  --out DIR
 //            --only library,cli    time just these series; no request counts,
 //                                  cross-checks, codec cost, RSS or result files
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -43,7 +43,7 @@ const ROOT = packageRoot();
 const CLI = join(ROOT, 'dist/bin/xen-domconfig.js');
 const FLOORS = join(ROOT, 'bench/c');
 const OUT = options.out ?? join(ROOT, 'bench/results');
-const SIZES = (options.sizes ?? '10,100,200,1000').split(',').map(Number).sort((a, b) => a - b);
+const SIZES = (options.sizes ?? '1,10,100,200,1000').split(',').map(Number).sort((a, b) => a - b);
 const REPEAT = Number(options.repeat ?? (options.full ? 11 : 5));
 /** Real xl takes seconds per run at 1000 domains: fewer runs of it. */
 const XL_REPEAT = Math.max(1, Math.min(REPEAT, options.full ? 5 : 3));
@@ -394,8 +394,14 @@ interface TargetResult {
   pass: boolean | undefined;
 }
 
-/** The speed and memory targets, judged on the largest N of the run (undefined: not measured). */
-const TARGETS: { target: string; limit: Limit; value: (r: SizeResult, rssKb: number | undefined) => number | undefined }[] = [
+/**
+ * The speed and memory targets, each judged at its own N (`at`), or else on
+ * the largest N of the run (undefined: not measured). On a host with a few
+ * domains the CLI's start-up is most of its time.
+ */
+const TARGETS: { target: string; at?: number; limit: Limit; value: (r: SizeResult, rssKb: number | undefined) => number | undefined }[] = [
+  { target: 'CLI list -l / xl list -l, 1 domain', at: 1, limit: { op: '≤', bound: 1 }, value: (r) => r.ratios['cli/xl'] },
+  { target: 'CLI list -l / xl list -l, 10 domains', at: 10, limit: { op: '≤', bound: 1 }, value: (r) => r.ratios['cli/xl'] },
   { target: 'CLI list -l / xl list -l', limit: { op: '≤', bound: 0.1 }, value: (r) => r.ratios['cli/xl'] },
   { target: 'library list / xl list -l', limit: { op: '≤', bound: 0.1 }, value: (r) => r.ratios['library/xl'] },
   { target: 'library list / C serial floor', limit: { op: '≤', bound: 1 }, value: (r) => r.ratios['library/serialFloor'] },
@@ -406,8 +412,9 @@ const TARGETS: { target: string; limit: Limit; value: (r: SizeResult, rssKb: num
 
 function judgeTargets(results: SizeResult[], rssKb: number | undefined): TargetResult[] {
   const largest = results[results.length - 1];
-  return TARGETS.map(({ target, limit, value }) => {
-    const measured = largest && value(largest, rssKb);
+  return TARGETS.map(({ target, at, limit, value }) => {
+    const result = at === undefined ? largest : results.find((r) => r.domains === at);
+    const measured = result && value(result, rssKb);
     return { target, value: measured, limit: `${limit.op} ${limit.bound}`, pass: measured === undefined ? undefined : MEETS[limit.op](measured, limit.bound) };
   });
 }
@@ -475,7 +482,7 @@ function table(requests: Record<string, number>, results: SizeResult[], rssKb: n
     lines.push(`template codec CPU at N=${last.domains}: parse ${parse} ms, format ${format} ms`);
   }
   if (last) {
-    lines.push('', `| target (set for 1000 domains), at N=${last.domains} | measured | limit | |`, '|---|---|---|---|');
+    lines.push('', `| target (set for 1000 domains unless it names N), at N=${last.domains} | measured | limit | |`, '|---|---|---|---|');
     for (const t of judgeTargets(results, rssKb)) {
       lines.push(`| ${t.target} | ${t.value ?? '-'} | ${t.limit} | ${t.pass === undefined ? 'not measured' : t.pass ? 'PASS' : 'MISS'} |`);
     }

@@ -1,5 +1,6 @@
 // xen-domconfig: the package root.
 export * from './xenstore/index.js';
+export { NativeAddonError } from './native.js';
 export {
   ConfigError, parseDomainConfig, formatDomainConfig, formatDomainList, parseDomainList,
   parseDevice, formatDevice, cloneDomainConfig, domainConfigEquals, defaultDomainConfig,

@@ -1,7 +1,10 @@
-// The native addon: loaded once with node-gyp-build from the package root.
-// The interfaces below are the only contract between TypeScript and
+// The native addon: loaded once, the file chosen by node-gyp-build from the
+// package root (build/Release, else the prebuild for this platform, arch and
+// libc). The interfaces below are the only contract between TypeScript and
 // native/*.cc; keep them in step with the C++.
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
 import { packageRoot } from './util/package-root.js';
 
 /** Request kinds of NativeConnection.request, in the order of native/connection.cc `Op`. */
@@ -93,20 +96,68 @@ export interface NativeAddon {
 
 let addon: NativeAddon | undefined;
 
+/** What scripts/prebuilds.sh builds, and so what the npm package ships. */
+const PREBUILT_FOR = 'linux-x64 and linux-arm64 with glibc';
+const REBUILD = 'run `npm rebuild xen-domconfig` with a C++17 compiler, make and python3 installed to build it from source, or use a platform with a prebuilt binary';
+
+/**
+ * The addon could not be found or loaded. The message is one line: what
+ * failed, on which platform, C library and Node ABI, and what to do.
+ */
+export class NativeAddonError extends Error {
+  override name = 'NativeAddonError';
+  readonly code = 'ERR_XEN_DOMCONFIG_ADDON';
+}
+
 /**
  * The addon from build/ or prebuilds/ of the package root. XEN_DOMCONFIG_NATIVE
- * names a .node file to load instead (bundlers, sanitizer builds).
+ * names a .node file to load instead (bundlers, sanitizer builds). Throws
+ * NativeAddonError.
  */
 export function native(): NativeAddon {
-  if (!addon) {
+  addon ??= loadAddon();
+  return addon;
+}
+
+function loadAddon(): NativeAddon {
+  const override = process.env.XEN_DOMCONFIG_NATIVE;
+  let file: string;
+  if (override) {
+    file = resolve(override);
+    if (!existsSync(file)) throw addonError(`XEN_DOMCONFIG_NATIVE names ${file}, which does not exist; unset it or name a built xen_domconfig.node`);
+  } else {
     const require = createRequire(import.meta.url);
-    const override = process.env.XEN_DOMCONFIG_NATIVE;
-    if (override) {
-      addon = require(override) as NativeAddon;
-    } else {
-      const load = require('node-gyp-build') as (dir: string) => NativeAddon;
-      addon = load(packageRoot());
+    const { path } = require('node-gyp-build/node-gyp-build.js') as { path(dir: string): string };
+    try {
+      file = path(packageRoot());
+    } catch (cause) {
+      throw addonError(`no prebuilt binary matches (prebuilt: ${PREBUILT_FOR}) and none was built from source; ${REBUILD}`, cause);
     }
   }
-  return addon;
+  // What require() does for .node files, whatever this file's name ends with.
+  const loaded = { exports: {} as NativeAddon };
+  try {
+    process.dlopen(loaded, file);
+  } catch (cause) {
+    let why = String((cause as Error)?.message ?? cause).split('\n')[0]!.replace(`${file}: `, '');
+    // glibc's words for an ELF file of another machine.
+    if (why.startsWith('cannot open shared object file')) why = `${process.arch} cannot load this file: a binary for another machine, or not a shared object`;
+    const remedy = override ? 'unset XEN_DOMCONFIG_NATIVE or name a xen_domconfig.node built for this host' : REBUILD;
+    throw addonError(`${file} cannot be loaded (${why}); ${remedy}`, cause);
+  }
+  return loaded.exports;
+}
+
+function addonError(reason: string, cause?: unknown): NativeAddonError {
+  const { platform, arch, versions } = process;
+  const node = `Node ${versions.node}, ABI ${versions.modules}, N-API ${versions.napi}`;
+  const host = `${platform}-${arch} (${platform === 'linux' ? `${libc()}, ` : ''}${node})`;
+  return new NativeAddonError(`xen-domconfig's native addon cannot be loaded on ${host}: ${reason}`, cause === undefined ? undefined : { cause });
+}
+
+/** The C library: LIBC where set (node-gyp-build chooses prebuilds by it), else what runs here. */
+function libc(): string {
+  if (process.env.LIBC) return `LIBC=${process.env.LIBC}`;
+  const { header } = process.report.getReport() as { header: { glibcVersionRuntime?: string } };
+  return header.glibcVersionRuntime ? `glibc ${header.glibcVersionRuntime}` : 'musl';
 }

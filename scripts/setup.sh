@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepares a fresh Debian 12 machine for xen-domconfig's demo, tests and
 # benchmarks. Idempotent: every step is skipped when already done.
-#   1. Debian packages: libxen-dev (Xen headers and libxenstore4), a compiler.
+#   1. Debian packages: libxen-dev (Xen headers and libxenstore4), a compiler,
+#      zsh and man (the completion and man page tests run them).
 #   2. Debian's real C xenstored from xen-utils-4.17, downloaded with
 #      `apt-get download` and unpacked into .cache/xen/root (never installed).
 #   3. The LD_PRELOAD library that lets it run without a hypervisor.
@@ -21,7 +22,7 @@ apt_quiet() { # retries once after `apt-get update` (fresh machines have no list
 }
 
 # 1. packages
-pkgs="libxen-dev libxenstore4 xenstore-utils gcc g++ make python3"
+pkgs="libxen-dev libxenstore4 xenstore-utils gcc g++ make python3 zsh groff-base man-db"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"

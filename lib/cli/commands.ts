@@ -1,12 +1,13 @@
 // One entry per command: its usage, options and handler. Handlers return the
 // exit code; failures they cannot describe better are thrown to program.ts.
-import { existsSync, readFileSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { formatDomainConfig, formatDomainList, formatStruct, parseDomainConfig, parseStruct } from '../config/index.js';
 import { DEVICE_TYPES, type DeviceCli, type DeviceEntry, type DeviceJson, type DeviceType } from '../devices/index.js';
 import { XenHost } from '../domain/host.js';
 import { DEFAULT_LIST_CONCURRENCY, mapConcurrently, type DomainFailure } from '../domain/list.js';
 import type { RetrievedDomain } from '../domain/retrieve.js';
-import { CliError, EXIT, UsageError, describeError, exitCodeFor, type ExitCode } from './errors.js';
+import { MAX_TEMPLATE_BYTES } from '../userdata/index.js';
+import { CliError, EXIT, describeError, exitCodeFor, isXenstoredGone, type ExitCode } from './errors.js';
 import { driftJson, formatDomainTable, formatDriftTable, jsonSafe, type DomainRow } from './format.js';
 import { startProgress } from './progress.js';
 
@@ -48,6 +49,7 @@ const MAX_DOMID = 0x7fef;
 
 async function withHost<T>(context: CommandContext, work: (host: XenHost) => Promise<T>, needsTemplates = true): Promise<T> {
   const dir = context.globals.userdataDir;
+  if (context.globals.xenstore === '') throw new CliError('--xenstore needs the path of xenstored\'s socket', EXIT.USAGE);
   // xenstored first: without it nothing works, whatever else is missing.
   const host = XenHost.open({
     ...(context.globals.xenstore !== undefined ? { xenstorePath: context.globals.xenstore } : {}),
@@ -66,7 +68,7 @@ async function withHost<T>(context: CommandContext, work: (host: XenHost) => Pro
 
 /** DOMID or NAME → domid, like libxl_domain_qualifier_to_domid (a name is looked up among all domains). */
 async function resolveDomain(host: XenHost, qualifier: string): Promise<number> {
-  if (/^[0-9]+$/.test(qualifier)) return strictDomid(qualifier);
+  if (/^[-+]?[0-9]+$/.test(qualifier)) return strictDomid(qualifier);
   const summaries = await host.listDomains();
   const found = summaries.find((entry) => 'name' in entry && entry.name === qualifier);
   if (!found) throw new CliError(`no domain is named '${qualifier}'`, EXIT.NOT_FOUND);
@@ -74,12 +76,17 @@ async function resolveDomain(host: XenHost, qualifier: string): Promise<number> 
 }
 
 function strictDomid(text: string): number {
-  if (!/^[0-9]+$/.test(text) || Number(text) > MAX_DOMID) throw new UsageError(`invalid domain id '${text}': expected a number from 0 to ${MAX_DOMID}`);
+  if (!/^[0-9]+$/.test(text) || Number(text) > MAX_DOMID) throw new CliError(`invalid domain id '${text}': expected a number from 0 to ${MAX_DOMID}`, EXIT.USAGE);
   return Number(text);
 }
 
-/** Names each failed domain on stderr; the exit code is the failure's own when there is one domain. */
+/**
+ * Names each failed domain on stderr; the exit code is the failure's own when there is one domain.
+ * Xenstored gone is no failure of a domain: it is thrown, said once, and nothing is printed.
+ */
 function reportFailures(context: CommandContext, failures: DomainFailure[], total: number): ExitCode {
+  const gone = failures.find((failure) => isXenstoredGone(failure.error));
+  if (gone) throw gone.error;
   for (const { domid, error } of failures) {
     const message = describeError(error);
     context.warn(message.startsWith(`domain ${domid}`) ? message : `domain ${domid}: ${message}`);
@@ -116,7 +123,7 @@ const list: CommandSpec = {
   description: 'list domains like `xl list`; with -l, their configurations like `xl list -l`',
   options: [
     { flags: '-l, --long', description: 'full configurations (template merged with xenstore), as `xl list -l` prints them' },
-    { flags: '-k, --keep-going', description: 'print what could be retrieved even when some domains fail (the exit code stays 1)' },
+    { flags: '--all-or-nothing', description: 'print nothing unless every domain is retrieved (by default the others are printed, and the exit code is 1)' },
   ],
   async run(context) {
     const qualifiers = context.args[0] as string[];
@@ -130,8 +137,9 @@ const list: CommandSpec = {
         : selectDomains(await host.listDomains(), domids);
       const failures = entries.filter(isFailure);
       const exitCode = failures.length > 0 ? reportFailures(context, failures, entries.length) : EXIT.OK;
-      if (failures.length > 0 && !context.options.keepGoing) {
-        if (entries.length > 1) context.warn(`${failures.length} of ${entries.length} domains failed; --keep-going prints the others`);
+      // As ls and du do with an unreadable entry: the rest is printed, the failure named, the status 1.
+      if (failures.length > 0 && context.options.allOrNothing) {
+        if (entries.length > 1) context.warn(`${failures.length} of ${entries.length} domains failed; nothing printed (--all-or-nothing)`);
         return exitCode;
       }
       const good = entries.filter((entry) => !isFailure(entry));
@@ -196,13 +204,7 @@ const store: CommandSpec = {
   async run(context) {
     const domid = strictDomid(context.args[0] as string);
     const file = context.args[1] as string;
-    let text: string;
-    try {
-      text = readFileSync(file === '-' ? 0 : file, 'utf8');
-    } catch (error) {
-      throw new CliError(`cannot read ${file}: ${(error as Error).message}`, exitCodeFor(error));
-    }
-    const config = parseDomainConfig(text);
+    const config = parseDomainConfig(await readTemplateInput(file));
     return withHost(context, async (host) => {
       await host.storeDomainConfiguration(domid, config);
       context.info(`stored the template of domain ${domid}`);
@@ -211,6 +213,30 @@ const store: CommandSpec = {
   },
 };
 
+/**
+ * FILE, or standard input for '-', read up to the size a stored template may
+ * have: a larger one is refused before anything is stored (and /dev/zero ends).
+ */
+async function readTemplateInput(file: string): Promise<Buffer> {
+  const name = file === '-' ? 'standard input' : file;
+  const input = file === '-' ? process.stdin : createReadStream(file);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of input as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_TEMPLATE_BYTES) throw new CliError(`${name} holds more than the ${MAX_TEMPLATE_BYTES} bytes a template may have`, EXIT.CORRUPT);
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    throw new CliError(`cannot read ${name}: ${(error as Error).message}`, exitCodeFor(error));
+  } finally {
+    input.destroy();
+  }
+  return Buffer.concat(chunks);
+}
+
 /** <noun>-attach for a kind: the spec in xl's syntax, then the library's add. */
 function attachCommand(type: DeviceType, cli: DeviceCli): CommandSpec {
   return {
@@ -218,7 +244,7 @@ function attachCommand(type: DeviceType, cli: DeviceCli): CommandSpec {
     usage: `${cli.noun}-attach <domain> ${cli.attachUsage}`,
     description: cli.attachDescription,
     async run(context) {
-      const spec = cli.parseSpec(context.args[1] as string[]);
+      const spec = checkSpecValues(cli.specName, cli.parseSpec(context.args[1] as string[]));
       return withHost(context, async (host) => {
         const domid = await resolveDomain(host, context.args[0] as string);
         const device = parseStruct(type.schema, JSON.stringify(await withBackendDomid(host, spec))) as DeviceEntry;
@@ -241,7 +267,7 @@ function detachCommand(type: DeviceType, cli: DeviceCli): CommandSpec {
     async run(context) {
       const which = context.args[1] as string;
       const target = cli.detachTarget(which);
-      if ('invalid' in target) throw new UsageError(target.invalid);
+      if ('invalid' in target) throw new CliError(target.invalid, EXIT.USAGE);
       return withHost(context, async (host) => {
         const domid = await resolveDomain(host, context.args[0] as string);
         const identity = 'identity' in target ? target.identity : await identityOf(host, domid, type, target);
@@ -251,6 +277,20 @@ function detachCommand(type: DeviceType, cli: DeviceCli): CommandSpec {
       });
     },
   };
+}
+
+/** The longest value a spec may give: what every xenstored takes in one node (oxenstored's default quota). */
+const MAX_SPEC_VALUE_BYTES = 2048;
+
+/** A spec whose values xenstore could not hold is refused before anything is written. */
+function checkSpecValues(kind: string, spec: DeviceJson): DeviceJson {
+  for (const [key, value] of Object.entries(spec)) {
+    const bytes = typeof value === 'string' ? Buffer.byteLength(value) : 0;
+    if (bytes > MAX_SPEC_VALUE_BYTES) {
+      throw new CliError(`invalid ${kind} specification: ${key} is ${bytes} bytes, xenstore holds at most ${MAX_SPEC_VALUE_BYTES}`, EXIT.USAGE);
+    }
+  }
+  return spec;
 }
 
 /** backend=NAME in a spec names the driver domain; libxl resolves it to a domid, so does this. */

@@ -3,7 +3,7 @@
 // small host the way libxl's create would (xenstore nodes, templates, device
 // hotplug through the library), then runs the command line itself: a disk
 // hotplug, a network hotplug killed half-way, `list -l` and the drift report.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { startLocalBackend } from '../localxen/backend.js';
 import { layOutDomain, type LocalDomain } from '../localxen/domains.js';
 import { startLocalXenstored } from '../localxen/xenstored.js';
 import { XenStore } from '../xenstore/index.js';
+import { undoOnExit } from './cleanup.js';
 import type { CommandContext } from './commands.js';
 import { EXIT, type ExitCode } from './errors.js';
 import { parseDiskSpec } from '../devices/kinds/disk.js';
@@ -95,15 +96,22 @@ interface ChildResult {
   stderr: string;
 }
 
+/** The step running now, killed with the demo if the demo is interrupted. */
+let runningStep: ChildProcess | undefined;
+
 function runChild(args: string[], env: NodeJS.ProcessEnv): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    runningStep = child;
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
     child.once('error', reject);
-    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.once('close', (code, signal) => {
+      runningStep = undefined;
+      resolve({ code, signal, stdout, stderr });
+    });
   });
 }
 
@@ -117,6 +125,12 @@ export async function runDemo(context: CommandContext): Promise<ExitCode> {
 
   const daemon = await startLocalXenstored();
   const workDir = mkdtempSync(join(tmpdir(), 'xen-domconfig-demo-'));
+  // Interrupted (Ctrl-C, `demo | head`): no daemon, step or folder stays behind.
+  const forget = undoOnExit(() => {
+    runningStep?.kill('SIGKILL');
+    daemon.kill();
+    rmSync(workDir, { recursive: true, force: true });
+  });
   const userdataDir = join(workDir, 'userdata');
   const images = join(workDir, 'images');
   mkdirSync(userdataDir);
@@ -196,6 +210,7 @@ export async function runDemo(context: CommandContext): Promise<ExitCode> {
     await xenstore.close();
     await daemon.stop();
     rmSync(workDir, { recursive: true, force: true });
+    forget();
   }
   say(`Cleaned up: xenstored stopped, ${workDir} removed (${((Date.now() - started) / 1000).toFixed(1)} s).`);
   return EXIT.OK;

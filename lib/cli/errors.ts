@@ -6,7 +6,7 @@ export const EXIT = {
   FAILED: 1,
   /** Bad command line: unknown option or command, missing or malformed argument, bad device spec. */
   USAGE: 2,
-  /** No xenstored could be reached. */
+  /** No xenstored could be reached, or it went away, or nothing to reach it with (the native addon, the demo's daemon). */
   NO_XENSTORED: 3,
   /** An unknown domain, a domain without a template, or an unknown device. */
   NOT_FOUND: 4,
@@ -20,9 +20,10 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 export const EXIT_CODE_HELP = `Exit codes:
   0  success
-  1  the operation failed, or some domains could not be retrieved (named on stderr)
+  1  the operation failed, some domains could not be retrieved (named on stderr),
+     or the output could not be written
   2  usage error: bad option, argument or device specification
-  3  xenstored is not reachable
+  3  xenstored is not reachable or went away, or the native addon cannot be loaded
   4  not found: unknown domain, no template for the domain, unknown device
   5  corrupt template or invalid configuration file
   6  permission denied
@@ -46,6 +47,7 @@ const NOT_FOUND_CODES = new Set(['ENOENT', 'ENODOMAIN', 'ENOTEMPLATE', 'ENODEV',
 const CORRUPT_CODES = new Set(['ECORRUPT', 'EBADCONFIG', 'ERR_CONFIG']);
 const PERMISSION_CODES = new Set(['EACCES', 'EPERM', 'EROFS']);
 const USAGE_CODES = new Set(['EUSAGE', 'EINVAL', 'EBADDOMID', 'EBADUUID']);
+const NO_XENSTORE_CODES = new Set(['ERR_XEN_DOMCONFIG_ADDON', 'ERR_LOCAL_XENSTORED_MISSING']);
 
 interface ErrorLike {
   name?: string;
@@ -59,11 +61,24 @@ export function isUnreachableXenstored(error: unknown): boolean {
   return (error as ErrorLike)?.code === 'ERR_XENSTORE_UNAVAILABLE';
 }
 
+/**
+ * True when xenstored went away (or was never there) for this error or one of
+ * its causes: every other domain of a list fails the same way, so it is said once.
+ */
+export function isXenstoredGone(error: unknown): boolean {
+  for (let e = error as (ErrorLike & { cause?: unknown }) | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (e.code === 'ERR_XENSTORE_UNAVAILABLE' || e.code === 'ERR_XENSTORE_CONNECTION_LOST') return true;
+  }
+  return false;
+}
+
 export function exitCodeFor(error: unknown): ExitCode {
   if (error instanceof CliError) return error.exitCode;
   if (isUnreachableXenstored(error)) return causeCode(error) === 'EACCES' ? EXIT.PERMISSION : EXIT.NO_XENSTORED;
+  if (isXenstoredGone(error)) return EXIT.NO_XENSTORED;
   const e = error as ErrorLike;
   const code = String(e?.code ?? '');
+  if (NO_XENSTORE_CODES.has(code)) return EXIT.NO_XENSTORED;
   if (e?.name === 'SpecError' || USAGE_CODES.has(code) || code.startsWith('commander.')) return EXIT.USAGE;
   if (e?.name === 'ConfigError' || CORRUPT_CODES.has(code)) return EXIT.CORRUPT;
   if (PERMISSION_CODES.has(code)) return EXIT.PERMISSION;
@@ -90,6 +105,9 @@ export function describeError(error: unknown): string {
     if (reason === 'EACCES') return `permission denied connecting to xenstored (tried ${tried ?? 'the default socket'}): run as root`;
     return `cannot connect to xenstored (${reason}; tried ${tried ?? 'the default socket'}): is xenstored running? Select its socket with --xenstore PATH or XENSTORED_PATH`;
   }
-  if (PERMISSION_CODES.has(code) && !/root/.test(message)) return `${message} (permission denied: run as root?)`;
+  if (!isUnreachableXenstored(error) && isXenstoredGone(error)) {
+    return `lost the connection to xenstored (${message.replace(/^ERR_XENSTORE_CONNECTION_LOST: /, '')}): is xenstored still running?`;
+  }
+  if ((code === 'EACCES' || code === 'EPERM') && !/root/.test(message)) return `${message} (permission denied: run as root?)`;
   return message;
 }

@@ -3,8 +3,8 @@
 export interface DomainRow {
   domid: number;
   name: string;
-  /** memory/target in KiB (the balloon target; xl shows the hypervisor's current allocation). */
-  memkb: bigint;
+  /** memory/target in KiB (the balloon target; xl shows the hypervisor's current allocation); null: unknown. */
+  memkb: bigint | null;
   /** vCPUs whose cpu/<n>/availability is "online". */
   vcpus: number;
 }
@@ -17,7 +17,7 @@ export function formatDomainTable(rows: readonly DomainRow[]): string {
   for (const row of rows) {
     const name = row.name.padEnd(40);
     const domid = String(row.domid).padStart(5);
-    const mem = String(row.memkb / 1024n).padStart(5);
+    const mem = (row.memkb === null ? '-' : String(row.memkb / 1024n)).padStart(5);
     const vcpus = String(row.vcpus).padStart(5);
     text += `${name} ${domid} ${mem} ${vcpus}     ${'-'.padEnd(6)}  ${'-'.padStart(8)}\n`;
   }

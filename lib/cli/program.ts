@@ -1,13 +1,20 @@
 // The xen-domconfig command line: option parsing (commander), one handler per
 // command, and the mapping of every failure to one line and an exit code.
-import { Command, CommanderError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Argument, Command, CommanderError, Option } from 'commander';
+import { packageRoot } from '../util/package-root.js';
 import { EXIT, EXIT_CODE_HELP, UsageError, describeError, exitCodeFor } from './errors.js';
 import { COMMANDS, type CommandContext, type GlobalOptions } from './commands.js';
+import { SHELLS, completionScript, type Shell } from './completion.js';
+import { outline } from './outline.js';
 
 export interface CliIo {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WriteStream | NodeJS.WritableStream;
 }
+
+const SUMMARY = 'Xen domain configuration like libxl';
 
 const DESCRIPTION = `Xen domain configuration like libxl: templates (libxl-json userdata) merged with
 live xenstore state, drift reports, and crash-safe device hotplug. Works next to xl.`;
@@ -17,10 +24,47 @@ Columns: Name, ID and VCPUs (online vCPUs) come from xenstore; Mem is the
 balloon target (memory/target), not the hypervisor's current allocation.
 State and Time(s) are known only to the hypervisor and are shown as '-'.`;
 
+const COMPLETION_SETUP = `
+To load it in each new shell, add to ~/.bashrc (or to ~/.zshrc, after compinit):
+  source <(xen-domconfig completion bash)
+or install it for every user (bash-completion and zsh look there):
+  xen-domconfig completion bash > /usr/local/share/bash-completion/completions/xen-domconfig
+  xen-domconfig completion zsh > /usr/local/share/zsh/site-functions/_xen-domconfig`;
+
+/** What the handler that ran left for runCli: its exit code, and whether --debug was given. */
+interface Outcome {
+  exitCode: number;
+  debug: boolean;
+}
+
 export async function runCli(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
-  let exitCode: number = EXIT.OK;
-  let debug = argv.includes('--debug');
+  const outcome: Outcome = { exitCode: EXIT.OK, debug: argv.includes('--debug') };
+  const program = createProgram(io, outcome);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return outcome.exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // commander printed its message (or the help) already.
+      return error.code === 'commander.helpDisplayed' || error.code === 'commander.help' || error.code === 'commander.version'
+        ? EXIT.OK
+        : EXIT.USAGE;
+    }
+    io.stderr.write(`xen-domconfig: ${describeError(error)}\n`);
+    if (outcome.debug) io.stderr.write(`${detail(error)}\n`);
+    else if (error instanceof UsageError) io.stderr.write("Run 'xen-domconfig --help' for usage.\n");
+    return exitCodeFor(error);
+  }
+}
+
+/**
+ * The whole command line as commander's tree: global options, one command per
+ * CommandSpec, and completion. --help, the completion scripts and the man page
+ * are all read from it.
+ */
+export function createProgram(io: CliIo = { stdout: process.stdout, stderr: process.stderr }, outcome: Outcome = { exitCode: EXIT.OK, debug: false }): Command {
   const program = new Command('xen-domconfig')
+    .summary(SUMMARY)
     .description(DESCRIPTION)
     .option('--userdata-dir <dir>', "libxl's userdata folder (templates and locks)", '/var/lib/xen')
     .option('--xenstore <path>', "xenstored's socket (default: XENSTORED_PATH, XENSTORED_RUNDIR/socket, /var/run/xenstored/socket)")
@@ -28,6 +72,7 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     .option('--json', 'machine-readable output where the default is for people')
     .option('-q, --quiet', 'print only results and errors')
     .option('--debug', 'print stack traces and error details')
+    .addOption(new Option('-V, --version', 'print the version'))
     .addHelpText('after', `\n${EXIT_CODE_HELP}`)
     .showSuggestionAfterError()
     .exitOverride()
@@ -36,6 +81,11 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
       writeErr: (text) => io.stderr.write(text),
       outputError: (text, write) => write(`xen-domconfig: ${text.replace(/^error: /, '')}`),
     });
+  // Read only when asked for, so that other commands never open package.json.
+  program.on('option:version', () => {
+    io.stdout.write(`${packageVersion()}\n`);
+    throw new CommanderError(EXIT.OK, 'commander.version', 'version printed');
+  });
 
   for (const spec of COMMANDS) {
     const command = program.command(spec.usage).description(spec.description);
@@ -44,7 +94,7 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     command.action(async (...args: unknown[]) => {
       const self = args[args.length - 1] as Command;
       const globals = self.optsWithGlobals<GlobalOptions & Record<string, unknown>>();
-      debug = Boolean(globals.debug);
+      outcome.debug = Boolean(globals.debug);
       const context: CommandContext = {
         globals,
         options: self.opts(),
@@ -54,25 +104,22 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
         warn: (text) => { io.stderr.write(`xen-domconfig: ${text}\n`); },
         stderr: io.stderr,
       };
-      exitCode = await spec.run(context);
+      outcome.exitCode = await spec.run(context);
     });
   }
 
-  try {
-    await program.parseAsync(argv, { from: 'user' });
-    return exitCode;
-  } catch (error) {
-    if (error instanceof CommanderError) {
-      // commander printed its message (or the help) already.
-      return error.code === 'commander.helpDisplayed' || error.code === 'commander.help' || error.code === 'commander.version'
-        ? EXIT.OK
-        : EXIT.USAGE;
-    }
-    io.stderr.write(`xen-domconfig: ${describeError(error)}\n`);
-    if (debug) io.stderr.write(`${detail(error)}\n`);
-    else if (error instanceof UsageError) io.stderr.write("Run 'xen-domconfig --help' for usage.\n");
-    return exitCodeFor(error);
-  }
+  program.command('completion')
+    .description('print the completion script for SHELL: commands, options, and the names of running domains')
+    .addArgument(new Argument('<shell>', 'the shell to complete in').choices(SHELLS))
+    .addHelpText('after', COMPLETION_SETUP)
+    .action((shell: Shell) => { io.stdout.write(completionScript(shell, outline(program))); });
+  return program;
+}
+
+/** The version in the package's package.json (the bundle and an installed package both find it from their own file). */
+export function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+  return manifest.version;
 }
 
 function detail(error: unknown): string {

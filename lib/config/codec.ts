@@ -18,9 +18,21 @@ export interface UnknownKey {
   readonly value: JsonValue;
   /** Index of the schema field this key followed in the document (-1: before all). */
   readonly after: number;
+  /**
+   * Set for a key the schema knows whose JSON type is not the field's: libxl reads it as
+   * absent (the field keeps its default), and it is kept verbatim so that a rewrite loses
+   * nothing. What the field accepts.
+   */
+  readonly expected?: string;
 }
 
-type Obj = Record<string, unknown> & { [UNKNOWN_KEYS]?: UnknownKey[] };
+/**
+ * On the all-defaults struct libxl reads for an array element that is not an object
+ * (`"disks": [42]`): the element as it was, written back verbatim.
+ */
+const NOT_AN_OBJECT: unique symbol = Symbol('libxl-json element that is not an object');
+
+type Obj = Record<string, unknown> & { [UNKNOWN_KEYS]?: UnknownKey[]; [NOT_AN_OBJECT]?: JsonValue };
 
 /** The unknown keys kept on a parsed struct object (empty if none). */
 export function unknownKeysOf(obj: object): readonly UnknownKey[] {
@@ -165,8 +177,13 @@ export function readStruct(t: StructType, node: JsonValue, obj: Obj = defaultStr
         const f = t.fields[target.index]!;
         const v = readField(f[1], value, obj[f[0]]);
         if (v !== ABSENT) obj[f[0]] = v;
+        else (extras ??= []).push({ key, value, after: anchor, expected: expectedOf(f[1]) });
       } else {
-        if (key === chosenArmKey || !(value instanceof JsonObject)) continue;
+        if (key === chosenArmKey) continue;
+        if (!(value instanceof JsonObject)) {
+          (extras ??= []).push({ key, value, after: anchor, expected: 'an object' });
+          continue;
+        }
         const union = t.fields[target.index]![1] as UnionType;
         if (chosenArmKey !== undefined) {
           throw new ConfigError('', `one "${union.keyvar}.*" key`, `"${chosenArmKey}" and "${key}" are both present`);
@@ -181,6 +198,33 @@ export function readStruct(t: StructType, node: JsonValue, obj: Obj = defaultStr
   }
   if (extras) setUnknownKeys(obj, extras);
   return obj;
+}
+
+/** What a field of type t accepts, for messages about a key of the wrong JSON type. */
+function expectedOf(t: SchemaType): string {
+  switch (t.kind) {
+    case 'int':
+      return `an integer in ${t.min}..${t.max}`;
+    case 'uint64':
+      return 'an integer in 0..18446744073709551615';
+    case 'bool':
+      return 'true or false';
+    case 'string':
+      return 'a string or null';
+    case 'enum':
+      return `one of ${t.values.join(', ')} (${t.name})`;
+    case 'defbool':
+      return '"True", "False" or "<default>"';
+    case 'uuid':
+      return 'a UUID string';
+    case 'mac':
+      return 'a MAC address string';
+    case 'key_value_list':
+    case 'struct':
+      return 'an object';
+    default:
+      return 'an array';
+  }
 }
 
 function expectInteger(node: JsonValue, t: IntType): number {
@@ -283,8 +327,11 @@ function readElement(t: SchemaType, node: JsonValue): unknown {
       return readCpuid(node);
     case 'ms_vm_genid':
       return readGenid(node);
-    case 'struct':
-      return readStruct(t, node);
+    case 'struct': {
+      const obj = readStruct(t, node);
+      if (!(node instanceof JsonObject)) Object.defineProperty(obj, NOT_AN_OBJECT, { value: node, enumerable: false, configurable: true });
+      return obj;
+    }
     case 'array':
       return readList(node, (item) => readElement(t.of, item));
     case 'union':
@@ -434,6 +481,8 @@ const writers = new WeakMap<StructType, StructWriter>();
 /** Writes a struct as yajl does at `depth`; fields equal to libxl's init value are left out. */
 export function writeStruct(t: StructType, obj: Obj, depth: number): string {
   if (obj === null || typeof obj !== 'object') throw new ConfigError('', `an object (${t.name})`, `found ${typeof obj}`);
+  const verbatim = obj[NOT_AN_OBJECT];
+  if (verbatim !== undefined) return writeJson(verbatim, depth);
   let write = writers.get(t);
   if (!write) writers.set(t, (write = compileWriter(t)));
   return write(obj, depth);
@@ -450,17 +499,20 @@ function compileWriter(t: StructType): StructWriter {
   const body = t.fields.map((f, i) => {
     const [name, type, init] = f;
     names.push(name);
-    const extras = `if (x) e = writeExtras(x, ${i}, e, m, inner);`;
-    if (type.kind === 'union') return `at = -1; v = writeUnion(T[${i}], obj, inner); if (v !== undefined) m.push(v); ${extras}`;
+    const extras = `if (x) e = writeExtras(x, ${i}, e, m, inner, w);`;
+    if (type.kind === 'union') {
+      return `at = -1; v = writeUnion(T[${i}], obj, inner); if (v !== undefined) { m.push(v); if (x) w.push(armKey(T[${i}], obj)); } ${extras}`;
+    }
     const field = `at = ${i}; v = obj[${JSON.stringify(name)}];`;
-    const write = `m.push(${JSON.stringify(`${quote(name)}: `)} + writeValue(T[${i}], v, inner));`;
-    return `${field} if (${differsFromInit(type, init)}) ${write} ${extras}`;
+    const write = `{ m.push(${JSON.stringify(`${quote(name)}: `)} + writeValue(T[${i}], v, inner)); if (x) w.push(N[${i}]); }`;
+    return `${field} if (${differsFromInit(type, init)}) ${write} at = -1; ${extras}`;
   });
   const source = `return (obj, depth) => {
     const inner = depth + 1;
     const m = [];
     const x = obj[UNKNOWN_KEYS];
-    let e = x ? writeExtras(x, -1, 0, m, inner) : 0;
+    const w = []; // keys written, when there are extras: a field written supersedes its verbatim value
+    let e = x ? writeExtras(x, -1, 0, m, inner, w) : 0;
     let at = -1;
     let v;
     try {
@@ -470,8 +522,8 @@ function compileWriter(t: StructType): StructWriter {
     }
     return writeObject(m, depth);
   };`;
-  return new Function('T', 'N', 'UNKNOWN_KEYS', 'writeExtras', 'writeUnion', 'writeValue', 'writeObject', 'under', source)(
-    t.fields.map((f) => f[1]), names, UNKNOWN_KEYS, writeExtras, writeUnion, writeValue, writeObject, under,
+  return new Function('T', 'N', 'UNKNOWN_KEYS', 'writeExtras', 'writeUnion', 'armKey', 'writeValue', 'writeObject', 'under', source)(
+    t.fields.map((f) => f[1]), names, UNKNOWN_KEYS, writeExtras, writeUnion, armKey, writeValue, writeObject, under,
   ) as StructWriter;
 }
 
@@ -525,13 +577,61 @@ function writeUnion(type: UnionType, obj: Obj, depth: number): string | undefine
   }
 }
 
-function writeExtras(extras: UnknownKey[], after: number, from: number, members: string[], depth: number): number {
+/** The key a keyed union's member is written under. */
+function armKey(type: UnionType, obj: Obj): string {
+  return `${type.keyvar}.${String(obj[type.keyvar])}`;
+}
+
+/** Set while a template is rewritten: a field written over a verbatim value is refused instead. */
+let refuseToReplaceVerbatim = false;
+
+function writeExtras(extras: UnknownKey[], after: number, from: number, members: string[], depth: number, written: string[]): number {
   // extras are in document order, so their anchors never decrease
   let e = from;
   for (; e < extras.length && extras[e]!.after <= after; e++) {
-    members.push(`${quote(extras[e]!.key)}: ${writeJson(extras[e]!.value, depth)}`);
+    const extra = extras[e]!;
+    // A known key of the wrong JSON type stays as it was, unless the field now has a value of its own.
+    if (extra.expected !== undefined && written.includes(extra.key)) {
+      if (refuseToReplaceVerbatim) {
+        throw new ConfigError(extra.key, `${extra.expected} in the template before a value is written over it`,
+          `found ${describe(extra.value)}, which a rewrite would lose`);
+      }
+      continue;
+    }
+    members.push(`${quote(extra.key)}: ${writeJson(extra.value, depth)}`);
   }
   return e;
+}
+
+/**
+ * writeStruct for a rewrite of a stored template: a key of the wrong JSON type that the
+ * template holds verbatim is written back, and a field written over one is a ConfigError
+ * naming it, so that nothing the template holds is lost.
+ */
+export function writeStructKeepingVerbatim(t: StructType, obj: Obj, depth: number): string {
+  refuseToReplaceVerbatim = true;
+  try {
+    return writeStruct(t, obj, depth);
+  } finally {
+    refuseToReplaceVerbatim = false;
+  }
+}
+
+/**
+ * The keys of the wrong JSON type held verbatim anywhere in a parsed value, with their
+ * JSON paths, in document order.
+ */
+export function wrongTypedKeys(value: unknown, path = ''): { jsonPath: string; expected: string; found: string }[] {
+  if (Array.isArray(value)) return value.flatMap((item, k) => wrongTypedKeys(item, `${path}[${k}]`));
+  if (value === null || typeof value !== 'object') return [];
+  const join = (key: string) => (path === '' ? key : `${path}.${key}`);
+  const element = (value as Obj)[NOT_AN_OBJECT];
+  if (element !== undefined) return [{ jsonPath: path, expected: 'an object', found: `found ${describe(element)}` }];
+  const found = ((value as Obj)[UNKNOWN_KEYS] ?? [])
+    .filter((extra) => extra.expected !== undefined)
+    .map((extra) => ({ jsonPath: join(extra.key), expected: extra.expected!, found: `found ${describe(extra.value)}` }));
+  for (const [key, child] of Object.entries(value)) found.push(...wrongTypedKeys(child, join(key)));
+  return found;
 }
 
 function writeValue(t: SchemaType, v: unknown, depth: number): string {
@@ -648,6 +748,7 @@ export function deepClone<T>(value: T): T {
   for (const key of Object.keys(src)) out[key] = deepClone(src[key]);
   const extras = src[UNKNOWN_KEYS];
   if (extras) setUnknownKeys(out, extras.map((x) => ({ ...x, value: cloneJson(x.value) })));
+  if (src[NOT_AN_OBJECT] !== undefined) Object.defineProperty(out, NOT_AN_OBJECT, { value: cloneJson(src[NOT_AN_OBJECT]), enumerable: false, configurable: true });
   return out as T;
 }
 

@@ -1,6 +1,6 @@
 // libxl-json: libxl_domain_config of Xen 4.17 as typed objects, read and written exactly as
 // libxl reads and writes it.
-import { deepClone, deepEquals, defaultsOf, readStruct, writeStruct } from './codec.js';
+import { deepClone, deepEquals, defaultsOf, readStruct, writeStruct, writeStructKeepingVerbatim, wrongTypedKeys } from './codec.js';
 import { ConfigError } from './errors.js';
 import { JsonNumber, JsonObject, inputText, parseJson, writeArray, writeObject, type JsonValue } from './json.js';
 import * as schema from './schema.js';
@@ -42,6 +42,25 @@ export function parseDomainConfig(text: string | Uint8Array): DomainConfig {
 /** libxl_domain_config_to_json's exact text (with yajl's final newline, without the NUL). */
 export function formatDomainConfig(config: DomainConfig): string {
   return `${writeStruct(schema.domain_config, config as never, 0)}\n`;
+}
+
+/**
+ * formatDomainConfig for rewriting a stored template (hotplug): a known key of the wrong
+ * JSON type that the template held is written back verbatim, and a value written over one
+ * is a ConfigError naming it instead of a silent loss.
+ */
+export function formatTemplateRewrite(config: DomainConfig): string {
+  return `${writeStructKeepingVerbatim(schema.domain_config, config as never, 0)}\n`;
+}
+
+/**
+ * Throws ConfigError, with its JSON path, for the first known key of the wrong JSON type
+ * in a parsed config (parse keeps such keys verbatim, as libxl reads them as absent):
+ * what is stored anew must say what it means.
+ */
+export function checkKeyTypes(config: DomainConfig): void {
+  const [wrong] = wrongTypedKeys(config);
+  if (wrong) throw new ConfigError(wrong.jsonPath, wrong.expected, wrong.found);
 }
 
 export interface DomainListEntry {
@@ -125,7 +144,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 /** Reads one device struct (e.g. what `xl -N block-attach` prints after "disk: "). */
 export function parseDevice<K extends DeviceKind>(kind: K, text: string | Uint8Array): DeviceOf<K> {
   const t = deviceSchemas[kind];
-  if (!t) throw new TypeError(`unknown device kind: ${String(kind)}`);
+  if (!t) throw Object.assign(new TypeError(`unknown device kind: ${String(kind)}`), { code: 'ERR_INVALID_ARG_VALUE' });
   return parseStruct(t, text) as DeviceOf<K>;
 }
 

@@ -66,6 +66,8 @@ export interface HotplugRecipe extends AddRecipe {
 export interface DeviceCli {
   /** xl's noun: `block` for block-attach, block-detach. */
   readonly noun: string;
+  /** What xl's messages call its specification: `disk` for block-attach, `vif` for network-attach. */
+  readonly specName: string;
   /** Usage of the attach arguments after the domain, e.g. "<diskspec...>". */
   readonly attachUsage: string;
   readonly attachDescription: string;

@@ -34,7 +34,9 @@ function same(a: unknown, b: unknown): boolean {
 
 export async function diffDomain(context: RetrieveContext, domid: number, options: RetrieveOptions = {}): Promise<DomainDrift> {
   const { template, scalars, devices } = await readDomain(context, domid, options);
-  const field = <T>(name: RefreshedField, stored: T, live: T): ScalarDrift<T> => ({ field: name, stored, live, differs: !same(stored, live) });
+  // A live value xenstore does not hold (dom0's memory before it is filled in) is no drift.
+  const field = <T>(name: RefreshedField, stored: T, live: T | undefined): ScalarDrift<T | undefined> =>
+    ({ field: name, stored, live, differs: live !== undefined && !same(stored, live) });
   const scalarDrift: ScalarDrift[] = [
     field('c_info.name', template.c_info.name, scalars.name),
     field('c_info.uuid', template.c_info.uuid, scalars.uuid),

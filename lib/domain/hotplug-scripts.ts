@@ -4,7 +4,8 @@
 // (libxl__get_hotplug_script_info); the kind's descriptor says whether its
 // backend has a script and with which arguments. The script comes from the
 // backend's own `script` node, which this toolstack wrote.
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import type { Socket } from 'node:net';
 import type { HotplugAction, HotplugRecipe } from '../devices/index.js';
 import { AbortError, type XenStore } from '../xenstore/index.js';
 import { HotplugError } from './hotplug.js';
@@ -13,6 +14,8 @@ import { HotplugError } from './hotplug.js';
 export const HOTPLUG_SCRIPT_TIMEOUT_MS = 40_000;
 /** Output kept for the error message. */
 const OUTPUT_TAIL = 512;
+/** How long output still buffered at the script's exit is read when a helper keeps its pipes open. */
+const OUTPUT_GRACE_MS = 100;
 
 export type { HotplugAction };
 
@@ -52,8 +55,12 @@ export async function hotplugCommand(
 
 /**
  * Runs the script for target, if libxl runs one for its kind, and waits for
- * it (at most timeoutMs). A non-zero exit or a timeout is EHOTPLUG with the
- * backend's hotplug-error and the script's last output.
+ * its exit status (at most timeoutMs), as libxl does: not for its output to
+ * close, which a helper it left in the background may hold open. Its output
+ * is passed through to this process's stderr as it comes, as libxl's scripts
+ * write to the toolstack's; only the last part is kept, for the error. A
+ * non-zero exit or a timeout is EHOTPLUG with the backend's hotplug-error and
+ * that output.
  */
 export async function runHotplugScript(
   xenstore: XenStore,
@@ -64,26 +71,73 @@ export async function runHotplugScript(
 ): Promise<void> {
   const command = await hotplugCommand(xenstore, recipe, target, action);
   if (!command) return;
+  options.signal?.throwIfAborted();
   const details = { domid: target.domid, devid: target.devid, path: target.backendPath };
-  const failure = await new Promise<Error | undefined>((resolve) => {
-    execFile(command.file, command.args, {
-      // The script talks to the same xenstored as this toolstack.
-      env: { ...process.env, ...(xenstore.path === undefined ? {} : { XENSTORED_PATH: xenstore.path }), ...command.env },
-      timeout: options.timeoutMs ?? HOTPLUG_SCRIPT_TIMEOUT_MS,
-      killSignal: 'SIGKILL',
-      ...(options.signal ? { signal: options.signal } : {}),
-    }, (error, stdout, stderr) => {
-      if (!error) return resolve(undefined);
-      const output = `${stderr}${stdout}`.trim().slice(-OUTPUT_TAIL);
-      resolve(Object.assign(error, { output }));
+  const timeoutMs = options.timeoutMs ?? HOTPLUG_SCRIPT_TIMEOUT_MS;
+  const outcome = await runToExit(command, {
+    // The script talks to the same xenstored as this toolstack.
+    env: { ...process.env, ...(xenstore.path === undefined ? {} : { XENSTORED_PATH: xenstore.path }), ...command.env },
+    timeoutMs,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  if (outcome.status === 0) return;
+  if (outcome.aborted) throw new AbortError(options.signal!); // the library's own, as every wait
+  const [hotplugError] = await xenstore.readMany([`${target.backendPath}/hotplug-error`]);
+  const why = outcome.timedOut ? `did not finish within ${timeoutMs} ms`
+    : outcome.spawnError ? `could not run (${String(outcome.spawnError.code ?? outcome.spawnError.message)})`
+    : outcome.signal ? `was killed by ${outcome.signal}` : `exited ${String(outcome.status)}`;
+  const said = [hotplugError, outcome.output.trim()].filter((text) => text).join('; ');
+  throw new HotplugError('EHOTPLUG', `hotplug script ${command.file} ${command.args[0]} ${why}${said ? `: ${said}` : ''}`,
+    { ...details, ...(outcome.spawnError ? { cause: outcome.spawnError } : {}) });
+}
+
+interface ScriptOutcome {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  /** The last OUTPUT_TAIL characters the script wrote (stderr and stdout as they came). */
+  output: string;
+  timedOut: boolean;
+  aborted: boolean;
+  spawnError?: NodeJS.ErrnoException;
+}
+
+/** Spawns the script and settles on its exit (or spawn failure); kills it with SIGKILL on timeout or abort. */
+function runToExit(
+  command: { file: string; args: string[] },
+  options: { env: NodeJS.ProcessEnv; timeoutMs: number; signal?: AbortSignal },
+): Promise<ScriptOutcome> {
+  return new Promise((resolve) => {
+    const child = spawn(command.file, command.args, { env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let tail = '';
+    let timedOut = false;
+    let aborted = false;
+    const pass = (chunk: Buffer) => {
+      process.stderr.write(chunk);
+      tail = (tail + chunk.toString('utf8')).slice(-OUTPUT_TAIL);
+    };
+    child.stdout.on('data', pass);
+    child.stderr.on('data', pass);
+    const kill = () => { child.kill('SIGKILL'); };
+    const timer = setTimeout(() => { timedOut = true; kill(); }, options.timeoutMs);
+    const onAbort = () => { aborted = true; kill(); };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    let settled = false;
+    const settle = (outcome: Omit<ScriptOutcome, 'output' | 'timedOut' | 'aborted'>) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      // Output a background helper still writes passes through while this process lives; it keeps nothing alive.
+      (child.stdout as Socket).unref();
+      (child.stderr as Socket).unref();
+      resolve({ ...outcome, output: tail, timedOut, aborted });
+    };
+    child.once('error', (error: NodeJS.ErrnoException) => { settle({ status: null, signal: null, spawnError: error }); });
+    child.once('exit', (status, signal) => {
+      // What it wrote just before exiting is read when its pipes close, at once
+      // unless a helper holds them: that one is waited for OUTPUT_GRACE_MS at most.
+      const grace = setTimeout(() => { settle({ status, signal }); }, OUTPUT_GRACE_MS);
+      child.once('close', () => { clearTimeout(grace); settle({ status, signal }); });
     });
   });
-  if (!failure) return;
-  if (failure.name === 'AbortError' && options.signal) throw new AbortError(options.signal); // the library's own, as every wait
-  const [hotplugError] = await xenstore.readMany([`${target.backendPath}/hotplug-error`]);
-  const { code, killed, output } = failure as Error & { code?: number | string; killed?: boolean; output: string };
-  const why = killed ? `did not finish within ${options.timeoutMs ?? HOTPLUG_SCRIPT_TIMEOUT_MS} ms`
-    : typeof code === 'number' ? `exited ${code}` : `could not run (${String(code ?? failure.message)})`;
-  const said = [hotplugError, output].filter((text) => text).join('; ');
-  throw new HotplugError('EHOTPLUG', `hotplug script ${command.file} ${command.args[0]} ${why}${said ? `: ${said}` : ''}`, { ...details, cause: failure });
 }

@@ -1,9 +1,10 @@
 // `xl list` and `xl list -l` over every domain under /local/domain, dom0
 // included as xl does. Each domain yields its result or the reason it has
 // none: nothing is skipped silently. Domains are read concurrently.
-import type { XenStore } from '../xenstore/index.js';
-import { DEVICE_TYPES, parseUint64, XenstoreValueError, type DeviceType } from '../devices/index.js';
+import { AbortError, type XenStore } from '../xenstore/index.js';
+import { DEVICE_TYPES, XenstoreValueError, type DeviceType } from '../devices/index.js';
 import { DomainError } from './errors.js';
+import { dom0Memory } from './refresh.js';
 import { retrieveDomain, type RetrieveContext, type RetrieveOptions, type RetrievedDomain } from './retrieve.js';
 import { domainPaths, type StateReader } from './state.js';
 
@@ -21,8 +22,8 @@ export interface ListOptions extends Omit<RetrieveOptions, 'snapshot'> {
 export interface DomainSummary {
   domid: number;
   name: string;
-  /** memory/target in KiB (xl shows the hypervisor's current allocation in MiB). */
-  memkb: bigint;
+  /** memory/target in KiB (xl shows the hypervisor's current allocation in MiB); null for dom0 without one. */
+  memkb: bigint | null;
   /** cpu/<i>/availability = "online" nodes. */
   vcpus: number;
 }
@@ -53,34 +54,41 @@ export async function summarizeDomain(reader: StateReader, domid: number): Promi
     throw new DomainError('ENODOMAIN', `domain ${domid} does not exist`, { domid });
   }
   if (name === undefined) throw new DomainError('EXSVALUE', `domain ${domid}: ${paths.name} is missing`, { domid, path: paths.name });
-  let memkb: bigint;
+  let memkb: bigint | undefined;
   try {
-    memkb = parseUint64(paths.target, target);
+    memkb = dom0Memory({ domid, values: new Map([[paths.target, target]]) }, paths.target);
   } catch (error) {
     if (!(error instanceof XenstoreValueError)) throw error;
     throw new DomainError('EXSVALUE', `domain ${domid}: ${error.message}`, { domid, path: error.path, cause: error });
   }
   const indexes = (cpus ?? []).filter((cpu) => /^(0|[1-9][0-9]{0,3})$/.test(cpu)).slice(0, 4096);
   const availability = indexes.length === 0 ? [] : await reader.readMany(indexes.map((cpu) => `${paths.cpu}/${cpu}/availability`));
-  return { domid, name, memkb, vcpus: availability.filter((value) => value === 'online').length };
+  return { domid, name, memkb: memkb ?? null, vcpus: availability.filter((value) => value === 'online').length };
 }
 
 export function listDomains(context: RetrieveContext, options: ListOptions & { long: true }): Promise<LongListEntry[]>;
 export function listDomains(context: RetrieveContext, options?: ListOptions & { long?: false }): Promise<ShortListEntry[]>;
 export function listDomains(context: RetrieveContext, options?: ListOptions): Promise<LongListEntry[] | ShortListEntry[]>;
 export async function listDomains(context: RetrieveContext, options: ListOptions = {}): Promise<LongListEntry[] | ShortListEntry[]> {
+  const { signal } = options;
+  // An abort is the caller's, not a failure of each domain: the list rejects with it.
+  const checkAborted = <T>(entries: T): T => {
+    if (signal?.aborted) throw new AbortError(signal);
+    return entries;
+  };
+  checkAborted(undefined);
   const domids = await listDomids(context.xenstore);
   const concurrency = options.concurrency ?? DEFAULT_LIST_CONCURRENCY;
-  if (!options.long) return mapConcurrently(domids, concurrency, (domid) => orFailure(domid, summarizeDomain(context.reader, domid)));
+  if (!options.long) return checkAborted(await mapConcurrently(domids, concurrency, (domid) => orFailure(domid, summarizeDomain(context.reader, domid))));
   const [probedKinds, uuids] = await Promise.all([
     probedKindsOf(context.reader, domids.length),
     // A folder that cannot be listed gives no hints; each domain's read says what is wrong.
     context.templates.templateUuids().catch(() => new Map<number, string>()),
   ]);
-  return mapConcurrently(domids, concurrency, (domid) => {
+  return checkAborted(await mapConcurrently(domids, concurrency, (domid) => {
     const uuid = uuids.get(domid);
     return orFailure(domid, retrieveDomain(context, domid, options, { probed: probedKinds(domid), ...(uuid ? { uuid } : {}) }));
-  });
+  }));
 }
 
 /**

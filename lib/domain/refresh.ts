@@ -5,7 +5,7 @@
 import { MEMKB_DEFAULT, NIL_UUID, type DomainConfig } from '../config/index.js';
 import { mergeDevices, parseUint64, XenstoreValueError, type DeviceArrays, type DeviceMerge } from '../devices/index.js';
 import { DomainError } from './errors.js';
-import { liveView, type DomainState } from './state.js';
+import { liveView, vcpusToRead, type DomainState } from './state.js';
 
 /** libxl's LIBXL_MAXMEM_CONSTANT: the HVM target fudge. */
 export const MAXMEM_CONSTANT = 1024n;
@@ -21,8 +21,9 @@ export interface LiveScalars {
   uuid: string;
   /** From xenstore, or undefined when QEMU must be asked (HVM with qemu-xen). */
   availVcpus: number[] | undefined;
-  targetMemkb: bigint;
-  maxMemkb: bigint;
+  /** undefined: dom0's node is missing (see dom0Memory), the template's value stands. */
+  targetMemkb: bigint | undefined;
+  maxMemkb: bigint | undefined;
 }
 
 function valueError(domid: number, error: XenstoreValueError): DomainError {
@@ -59,11 +60,15 @@ export function vcpuSource(template: DomainConfig, state: DomainState): VcpuSour
   throw valueError(state.domid, new XenstoreValueError(path, version === undefined ? 'missing for an HVM guest' : 'not a known device model version', version));
 }
 
-/** cpu/<i>/availability for i < max_vcpus: exactly "online" sets the bit; a missing node leaves it clear. */
+/**
+ * cpu/<i>/availability for i < max_vcpus (capped as state.ts reads them):
+ * exactly "online" sets the bit; a missing node leaves it clear.
+ */
 export function xenstoreVcpus(state: DomainState, maxVcpus: number): number[] {
   const online: number[] = [];
   const { paths } = state;
-  for (let i = 0; i < maxVcpus; i++) {
+  const read = vcpusToRead(maxVcpus);
+  for (let i = 0; i < read; i++) {
     if (state.values.get(paths.availability(i)) === 'online') online.push(i);
   }
   return online;
@@ -86,17 +91,28 @@ export function targetMemFudge(template: DomainConfig): bigint {
   return hvmFudge + (info.video_memkb === MEMKB_DEFAULT ? 0n : info.video_memkb);
 }
 
+/**
+ * A memory node in KiB. xen-init-dom0 writes no memory nodes for dom0; libxl
+ * fills them in from the hypervisor when first asked. Reading no hypervisor
+ * data, this leaves dom0's missing node unknown (undefined) instead.
+ */
+export function dom0Memory(state: Pick<DomainState, 'domid' | 'values'>, path: string): bigint | undefined {
+  const value = state.values.get(path);
+  if (value === undefined && state.domid === 0) return undefined;
+  return parseUint64(path, value);
+}
+
 export function liveScalars(template: DomainConfig, state: DomainState): LiveScalars {
   const { paths } = state;
   try {
-    const target = parseUint64(paths.target, state.values.get(paths.target));
-    const staticMax = parseUint64(paths.staticMax, state.values.get(paths.staticMax));
+    const target = dom0Memory(state, paths.target);
+    const staticMax = dom0Memory(state, paths.staticMax);
     const source = vcpuSource(template, state);
     return {
       name: liveName(state),
       uuid: liveUuid(state),
       availVcpus: source.from === 'xenstore' ? xenstoreVcpus(state, template.b_info.max_vcpus) : undefined,
-      targetMemkb: target + targetMemFudge(template),
+      targetMemkb: target === undefined ? undefined : target + targetMemFudge(template),
       maxMemkb: staticMax,
     };
   } catch (error) {
@@ -111,15 +127,16 @@ export function liveDevices(template: DomainConfig, state: DomainState): DeviceM
 
 /**
  * The template with every refreshed field overwritten, in place (retrieve owns
- * the freshly parsed template); sched_params stay as stored (hypervisor data).
+ * the freshly parsed template); sched_params stay as stored (hypervisor data),
+ * and so do dom0's memory limits while xenstore has none.
  */
 export function applyLive(template: DomainConfig, scalars: LiveScalars & { availVcpus: number[] }, devices: DeviceMerge): DomainConfig {
   const config = template;
   config.c_info.name = scalars.name;
   config.c_info.uuid = scalars.uuid;
   config.b_info.avail_vcpus = scalars.availVcpus;
-  config.b_info.target_memkb = scalars.targetMemkb;
-  config.b_info.max_memkb = scalars.maxMemkb;
+  if (scalars.targetMemkb !== undefined) config.b_info.target_memkb = scalars.targetMemkb;
+  if (scalars.maxMemkb !== undefined) config.b_info.max_memkb = scalars.maxMemkb;
   Object.assign(config, devices.arrays);
   return config;
 }

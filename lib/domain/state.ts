@@ -11,7 +11,12 @@ import type { XenStoreNode, XenStoreOps } from '../xenstore/index.js';
 export type StateReader = Pick<XenStoreOps, 'readMany' | 'readTree' | 'list'>;
 
 /** Xen's upper bound on vCPUs; a template claiming more is not believed. */
-const MAX_VCPUS = 4096;
+export const MAX_VCPUS = 4096;
+
+/** The vCPUs whose availability is read: the template's max_vcpus, capped at MAX_VCPUS. */
+export function vcpusToRead(maxVcpus: number): number {
+  return Math.max(0, Math.min(Number.isInteger(maxVcpus) ? maxVcpus : 0, MAX_VCPUS));
+}
 
 export interface DomainState {
   domid: number;
@@ -108,7 +113,7 @@ export async function readDomainState(ops: StateReader, domid: number, options: 
     }
   }
   const nodeKeysEnd = batch.length;
-  const vcpus = Math.max(0, Math.min(Number.isInteger(options.maxVcpus) ? options.maxVcpus : 0, MAX_VCPUS));
+  const vcpus = vcpusToRead(options.maxVcpus);
   for (let i = 0; i < vcpus; i++) batch.push(paths.availability(i));
   const [read, trees] = await Promise.all([
     batch.length === 0 ? [] : ops.readMany(batch),

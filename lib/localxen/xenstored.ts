@@ -19,6 +19,8 @@ export interface LocalXenstored {
   readonly rundir: string;
   readonly pid: number;
   stop(): Promise<void>;
+  /** stop() for a process on its way out: SIGKILL and the folder removed, without waiting. */
+  kill(): void;
 }
 
 export type LocalXenstoredDaemon = 'xenstored' | 'oxenstored';
@@ -41,6 +43,10 @@ export interface LocalXenstoredOptions {
 
 export class LocalXenstoredError extends Error {
   override name = 'LocalXenstoredError';
+  /** ERR_LOCAL_XENSTORED_MISSING: the daemon or the fake hypervisor is not there. */
+  constructor(message: string, readonly code?: 'ERR_LOCAL_XENSTORED_MISSING') {
+    super(message);
+  }
 }
 
 const XENSTORED_RELATIVE = '.cache/xen/root/usr/lib/xen-4.17/bin/xenstored';
@@ -90,9 +96,7 @@ export async function startLocalXenstored(options: LocalXenstoredOptions = {}): 
   const { fakehv } = paths;
   const daemon = paths[name];
   for (const file of [daemon, fakehv]) {
-    if (!existsSync(file)) {
-      throw new LocalXenstoredError(`${file} is missing: run \`npm run setup\` (scripts/setup.sh) first`);
-    }
+    if (!existsSync(file)) throw missing(file);
   }
   const rundir = options.rundir ?? mkdtempSync(join(tmpdir(), 'xen-domconfig-xs-'));
   mkdirSync(rundir, { recursive: true });
@@ -140,7 +144,20 @@ export async function startLocalXenstored(options: LocalXenstoredOptions = {}): 
       }
       rmSync(rundir, { recursive: true, force: true });
     },
+    kill() {
+      child.kill('SIGKILL');
+      rmSync(rundir, { recursive: true, force: true });
+    },
   };
+}
+
+/** A source checkout makes the daemon with scripts/setup.sh; an installed package has none. */
+function missing(file: string): LocalXenstoredError {
+  const message = existsSync(join(packageRoot(), 'scripts', 'setup.sh'))
+    ? `${file} is missing: run \`npm run setup\` (scripts/setup.sh) first`
+    : 'the demo runs a private xenstored that only a source checkout has (scripts/setup.sh makes it), '
+      + 'not an installed package: clone the xen-domconfig repository and run `npm run demo` there';
+  return new LocalXenstoredError(message, 'ERR_LOCAL_XENSTORED_MISSING');
 }
 
 async function waitForSocket(name: string, child: ChildProcess, socketPath: string, stderr: () => string): Promise<void> {

@@ -2,10 +2,10 @@
 // lock, in libxl's files: xl and xen-domconfig can share a host and a domain.
 import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigError, formatDomainConfig, parseDomainConfig, type DomainConfig } from '../config/index.js';
+import { ConfigError, NIL_UUID, formatTemplateRewrite, parseDomainConfig, type DomainConfig } from '../config/index.js';
 import type { XenStore, XenStoreOps } from '../xenstore/index.js';
 import { TemplateError, fileError } from './errors.js';
-import { decodeTemplate, readFileBytes, templateBytes, writeFileDurably } from './files.js';
+import { MAX_TEMPLATE_BYTES, decodeTemplate, readFileBytes, templateBytes, writeFileDurably } from './files.js';
 import { acquireFileLock, releaseFileLock, type HeldFileLock, type LockWaitOptions } from './lock.js';
 import {
   LOCK_USERID, TEMPLATE_USERID, checkDomid, checkUuid, describe, parseUserdataName, templatePaths, userdataDir,
@@ -71,12 +71,15 @@ export class TemplateStore {
    * The uuid in the domain's file names, from /local/domain/<domid>/vm =
    * "/vm/<uuid>". libxl asks the hypervisor; that node sits in a
    * guest-owned directory, so it is checked strictly before any path use.
+   * Dom0 has no vm node: its uuid is the nil one, as the hypervisor says
+   * (and retrieve takes it).
    */
   async domainUuid(domid: number): Promise<string> {
     checkDomid(domid);
     const [vm] = await this.#reader.readMany([vmNode(domid)]);
     if (vm === undefined) {
       if (!await this.#domainExists(domid)) throw new TemplateError('ENODOMAIN', `domain ${domid} does not exist`, { domid });
+      if (domid === 0) return NIL_UUID;
       throw new TemplateError('ENOUUID', `domain ${domid} has no ${vmNode(domid)} node: pass its uuid`, { domid });
     }
     const uuid = VM_PATH.exec(vm)?.[1];
@@ -120,7 +123,12 @@ export class TemplateStore {
    * Like libxl, callers that read-modify-write hold lock() around it.
    */
   async write(domid: number, content: DomainConfig | string | Uint8Array, options: DomainFileOptions = {}): Promise<void> {
-    const bytes = templateBytes(typeof content === 'string' || content instanceof Uint8Array ? content : formatDomainConfig(content));
+    // A config read from a template keeps its wrong-typed keys verbatim; none is lost here.
+    const bytes = templateBytes(typeof content === 'string' || content instanceof Uint8Array ? content : formatTemplateRewrite(content));
+    // Nothing the reader would refuse replaces a template it accepts.
+    if (bytes.length > MAX_TEMPLATE_BYTES) {
+      throw new TemplateError('EINVAL', `refusing to store a template of ${bytes.length} bytes: templates are read up to ${MAX_TEMPLATE_BYTES}`, { domid });
+    }
     const decoded = decodeTemplate(bytes);
     if ('problem' in decoded) throw new TemplateError('EINVAL', `refusing to store a template that ${decoded.problem}`, { domid });
     const { data, temporary } = await this.#paths(domid, options);

@@ -282,6 +282,8 @@ export class XenStoreConnection {
   private queueHead = 0;
   private lastReqId = 0;
   private pumpScheduled = false;
+  /** The socket keeps the event loop alive only while requests are in flight. */
+  private referenced = false;
   private failure: XenStoreWireError | undefined;
   /** Holds one message split across socket reads; grows for oxenstored's larger replies. */
   private partial = Buffer.allocUnsafe(HEADER_SIZE + XENSTORE_PAYLOAD_MAX);
@@ -297,6 +299,8 @@ export class XenStoreConnection {
     this.window = Math.max(1, Math.floor(options.window ?? DEFAULT_WINDOW));
     this.pathsChecked = options.pathsChecked === true;
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+    // An idle connection does not keep the process alive, as idle keep-alive sockets of Node's HTTP agents do not.
+    socket.unref();
     const received = target.buffer;
     const receivedView = viewOf(received);
     target.onRead = (length) => this.onData(received, receivedView, length);
@@ -488,6 +492,10 @@ export class XenStoreConnection {
       if (request.body) pos += request.body.copy(out, pos);
       this.inFlight.set(request.reqId, request);
     }
+    if (!this.referenced) {
+      this.referenced = true;
+      this.socket.ref();
+    }
     if (this.queueHead === this.queue.length) {
       this.queue.length = 0;
       this.queueHead = 0;
@@ -520,6 +528,10 @@ export class XenStoreConnection {
       this.partialLength = chunk.copy(this.partial, 0, pos, end);
     }
     this.pump();
+    if (this.referenced && this.inFlight.size === 0) {
+      this.referenced = false;
+      this.socket.unref();
+    }
   }
 
   /** Completes the held partial message from chunk[0, end); returns the bytes used, or -1 if still incomplete. */

@@ -1,9 +1,45 @@
 // `xen-domconfig demo` end to end: it must run on its own, show each step,
 // and leave nothing behind.
-import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseDomainList } from '../../lib/config/index.js';
-import { runCli } from './run.js';
+import { CLI, runCli } from './run.js';
+
+/** Whether pid names a process that still runs (a zombie no parent reaps has ended). */
+function running(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts the demo and, once it has started its daemon and made its folder,
+ * ends it with `end`; resolves with how it ended and what it had left running.
+ */
+async function interruptedDemo(end: (child: ReturnType<typeof spawn>) => void) {
+  const child = spawn(process.execPath, [CLI, 'demo'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let ended = false;
+  const exited = once(child, 'exit');
+  // Read on after `end` (a for-await loop left early would close the pipe, and EPIPE would end the demo first).
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    out += chunk;
+    if (!ended && /Templates go to /.test(out)) {
+      ended = true;
+      end(child);
+    }
+  });
+  const [code, signal] = (await exited) as [number | null, NodeJS.Signals | null];
+  const pid = Number(/\(pid ([0-9]+)\)/.exec(out)?.[1]);
+  const socket = /on (\/\S+\/socket)/.exec(out)![1]!;
+  const userdataDir = /Templates go to (\S+) /.exec(out)![1]!;
+  return { ended, code, signal, pid, rundir: dirname(socket), workDir: dirname(userdataDir) };
+}
 
 describe('demo', () => {
   it('builds a small host, hotplugs, survives a crash mid-hotplug and reports the drift', async () => {
@@ -45,5 +81,22 @@ describe('demo', () => {
     expect(existsSync(socket!)).toBe(false);
     expect(userdataDir!.startsWith(`${workDir}/`)).toBe(true);
     expect(existsSync(workDir!)).toBe(false);
+  });
+
+  it('leaves no daemon and no folder behind when its reader goes away (demo | head)', async () => {
+    const result = await interruptedDemo((child) => child.stdout!.destroy());
+    expect(result.ended).toBe(true);
+    expect(result.code).toBe(141);
+    expect(running(result.pid)).toBe(false);
+    expect(existsSync(result.rundir)).toBe(false);
+    expect(existsSync(result.workDir)).toBe(false);
+  });
+
+  it.each([['SIGINT', 130], ['SIGTERM', 143]] as const)('leaves no daemon and no folder behind when ended by %s (exit %i)', async (signal, status) => {
+    const result = await interruptedDemo((child) => child.kill(signal));
+    expect(result.code).toBe(status);
+    expect(running(result.pid)).toBe(false);
+    expect(existsSync(result.rundir)).toBe(false);
+    expect(existsSync(result.workDir)).toBe(false);
   });
 });

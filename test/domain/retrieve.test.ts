@@ -51,6 +51,18 @@ describe('refreshed fields', () => {
     expect(devices).toEqual({ onlyInTemplate: [], onlyInXenstore: [], problems: [] });
   });
 
+  it('a template claiming 2 000 000 000 vCPUs is read up to Xen\'s 4096 (the loops over max_vcpus are capped)', async () => {
+    await createDomain(store, userdata.dir, {
+      domid: 40, name: 'many-vcpus', type: 'pv', maxVcpus: 2, onlineVcpus: 2,
+      template: (config) => { config.b_info.max_vcpus = 2_000_000_000; },
+    });
+    await store.write('/local/domain/40/cpu/4095/availability', 'online');
+    await store.write('/local/domain/40/cpu/4096/availability', 'online'); // beyond Xen's bound: not believed
+    const { config } = await host.retrieveDomainConfiguration(40);
+    expect(config.b_info.avail_vcpus).toEqual([0, 1, 4095]);
+    expect(config.b_info.max_vcpus).toBe(2_000_000_000); // stored values are kept as they are
+  });
+
   it('target_memkb adds video_memkb, and 1024 KiB for HVM with max > target (from the template before refresh)', async () => {
     await createDomain(store, userdata.dir, {
       domid: 4, name: 'four', type: 'pvh', maxMemKb: 524288, targetMemKb: 262144,

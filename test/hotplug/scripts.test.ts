@@ -1,7 +1,7 @@
 // The hotplug scripts run for dom0's vbd and vif backends, as libxl runs them
 // (libxl_linux.c): after InitWait on add, after Closed on remove, with
 // libxl's arguments and environment. Stub scripts in a temp dir log each run.
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createGuest, xenstoreDevices } from './guest.js';
@@ -35,15 +35,18 @@ function stub(workDir: string, name: string): void {
   chmodSync(path, 0o755);
 }
 
-/** Runs fn with a block script that never finishes, then puts the logging stub back. */
-async function withHangingBlockScript(fn: () => Promise<void>): Promise<void> {
-  writeFileSync(join(scriptsIn(rig.workDir), 'block'), '#!/bin/sh\nexec sleep 30\n');
+/** Runs fn with this block script, then puts the logging stub back. */
+async function withBlockScript(script: string, fn: () => Promise<void>): Promise<void> {
+  writeFileSync(join(scriptsIn(rig.workDir), 'block'), script);
   try {
     await fn();
   } finally {
     stub(rig.workDir, 'block');
   }
 }
+
+/** Runs fn with a block script that never finishes, then puts the logging stub back. */
+const withHangingBlockScript = (fn: () => Promise<void>) => withBlockScript('#!/bin/sh\nexec sleep 30\n', fn);
 
 const log = (): string[] => readFileSync(join(rig.workDir, 'log'), 'utf8').trim().split('\n');
 
@@ -105,6 +108,39 @@ describe('hotplug scripts', () => {
       await expect(rig.host.addDevice(domid, 'disk', { pdev_path: '/dev/vg/data', vdev: 'xvdf', backend: 'phy', format: 'raw' }, { signal: controller.signal }))
         .rejects.toMatchObject({ code: 'ABORT_ERR', details: { committed: true } });
     });
+  });
+
+  it('the wait ends at the script\'s exit, not when a helper it left in the background closes its output', async () => {
+    const domid = await guest();
+    const sleepPid = join(rig.workDir, 'helper-sleep.pid');
+    const finished = join(rig.workDir, 'helper-finished');
+    // The helper keeps the script's stdout and stderr open for 10 s, then leaves a mark.
+    const script = `#!/bin/sh\n(sleep 10 & echo $! > ${sleepPid}; wait; touch ${finished}) &\necho "left a helper"\nexit 0\n`;
+    await withBlockScript(script, async () => {
+      try {
+        const added = await rig.host.addDevice(domid, 'disk', { pdev_path: '/dev/vg/data', vdev: 'xvdg', backend: 'phy', format: 'raw' }, { scriptTimeoutMs: 20_000 });
+        expect(added.entry.vdev).toBe('xvdg');
+        expect(existsSync(finished)).toBe(false); // done before the helper was
+      } finally {
+        process.kill(Number(readFileSync(sleepPid, 'utf8')), 'SIGKILL');
+      }
+    });
+  });
+
+  it('a script\'s output is passed through to stderr uncapped, and 2 MB of it do not fail the attach', async () => {
+    const domid = await guest();
+    let passed = 0;
+    const write = process.stderr.write;
+    process.stderr.write = ((chunk: string | Uint8Array) => { passed += chunk.length; return true; }) as typeof write;
+    try {
+      await withBlockScript('#!/bin/sh\nhead -c 2000000 /dev/zero | tr "\\0" x >&2\nexit 0\n', async () => {
+        const added = await rig.host.addDevice(domid, 'disk', { pdev_path: '/dev/vg/data', vdev: 'xvdh', backend: 'phy', format: 'raw' });
+        expect(added.entry.vdev).toBe('xvdh');
+      });
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(passed).toBe(2_000_000);
   });
 
   it('a script that does not finish is killed after scriptTimeoutMs', async () => {

@@ -5,7 +5,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { TemplateStore } from '../../lib/userdata/index.js';
+import { MAX_TEMPLATE_BYTES, TemplateStore } from '../../lib/userdata/index.js';
 import { XenStore } from '../../lib/xenstore/index.js';
 import { useLocalXenstored } from '../harness/xenstored.js';
 import { spawnChild } from './child.js';
@@ -90,11 +90,18 @@ describe('bad input', () => {
     expect(await codeOf(store.lock(4321))).toBe('ENODOMAIN');
   });
 
-  it('a domain without a vm node (dom0) is ENOUUID; given its uuid, it can be locked and written', async () => {
+  it('dom0 without a vm node has the nil uuid; another domain without one is ENOUUID and, given its uuid, can be locked and written', async () => {
     await xs.write('/local/domain/0/name', 'Domain-0');
-    expect(await codeOf(store.domainUuid(0))).toBe('ENOUUID');
-    await store.withLock(0, () => store.write(0, TEMPLATE, { uuid: UUID }), { uuid: UUID });
-    expect(await store.readText(0, { uuid: UUID })).toBe(TEMPLATE);
+    expect(await store.domainUuid(0)).toBe('00000000-0000-0000-0000-000000000000');
+    await store.withLock(0, () => store.write(0, TEMPLATE));
+    expect(readdirSync(dir)).toEqual(['userdata-d.0.00000000-0000-0000-0000-000000000000.libxl-json']);
+    expect(await store.readText(0)).toBe(TEMPLATE);
+
+    await xs.write('/local/domain/8/name', 'no-vm');
+    expect(await codeOf(store.domainUuid(8))).toBe('ENOUUID');
+    await store.withLock(8, () => store.write(8, TEMPLATE, { uuid: UUID }), { uuid: UUID });
+    expect(await store.readText(8, { uuid: UUID })).toBe(TEMPLATE);
+    await xs.rm('/local/domain/8');
   });
 
   it('empty content, a NUL inside or invalid UTF-8 is refused (EINVAL), nothing written', async () => {
@@ -102,6 +109,14 @@ describe('bad input', () => {
       expect(await codeOf(store.write(DOMID, content, { uuid: UUID }))).toBe('EINVAL');
     }
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('content larger than a read accepts is refused (EINVAL), the stored template intact', async () => {
+    await store.write(DOMID, TEMPLATE, { uuid: UUID });
+    const large = `${TEMPLATE.slice(0, -1)},"padding":"${'x'.repeat(MAX_TEMPLATE_BYTES)}"}`;
+    expect(await codeOf(store.write(DOMID, large, { uuid: UUID }))).toBe('EINVAL');
+    expect(await store.readText(DOMID, { uuid: UUID })).toBe(TEMPLATE);
+    expect(readdirSync(dir)).toEqual([`userdata-d.7.${UUID}.libxl-json`]);
   });
 
   it('a userdata dir that does not exist: ENOENT, nothing created', async () => {

@@ -419,6 +419,7 @@ export const disk: DeviceType = {
 
   cli: {
     noun: 'block',
+    specName: 'disk',
     attachUsage: '<diskspec...>',
     attachDescription: 'hotplug a disk; DISKSPEC as in xl-disk-configuration(5), e.g. phy:/dev/vg/data,xvdb,w',
     parseSpec: parseDiskSpec,

@@ -13,6 +13,9 @@ import {
   genericBackend, genericFrontend, integer, isUnset, listLibxlNodes, requiredText, scriptPath, text,
 } from './common.js';
 
+/** libxl's devids are ints. */
+const MAX_DEVID = 0x7fffffff;
+
 const { device_nic } = schema;
 const NIC_MTU_DEFAULT = 1500;
 /** The colo keys libxl copies when set, in its (the IDL's) order. */
@@ -230,6 +233,7 @@ export const nic: DeviceType = {
 
   cli: {
     noun: 'network',
+    specName: 'vif',
     attachUsage: '[key=value...]',
     attachDescription: 'hotplug a network interface; keys as in xl-network-configuration(5), e.g. bridge=xenbr0 mac=00:16:3e:..',
     parseSpec: parseVifSpec,
@@ -238,8 +242,11 @@ export const nic: DeviceType = {
     detachDescription: 'unplug a network interface by devid or MAC address',
     forceOption: false,
     detachTarget: (which) => {
-      if (/^[0-9]+$/.test(which)) return { identity: Number(which) };
-      if (!which.includes(':')) return { invalid: `'${which}' is neither a devid nor a MAC address` };
+      const isMac = which.includes(':');
+      if (isMac ? parseMac(which) === null : !/^[0-9]{1,10}$/.test(which) || Number(which) > MAX_DEVID) {
+        return { invalid: `'${which}' is neither a devid (0 to ${MAX_DEVID}) nor a MAC address` };
+      }
+      if (!isMac) return { identity: Number(which) };
       const wanted = which.toLowerCase();
       return { lookup: (entry) => typeof entry.mac === 'string' && entry.mac.toLowerCase() === wanted, what: `nic with MAC ${which}` };
     },

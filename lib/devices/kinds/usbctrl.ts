@@ -143,6 +143,7 @@ export const usbctrl: DeviceType = {
 
   cli: {
     noun: 'usbctrl',
+    specName: 'usbctrl',
     attachUsage: '[key=value...]',
     attachDescription: 'hotplug a PV USB controller (usbback); keys as xl usbctrl-attach takes them: type=pv, version=1|2, ports=N',
     parseSpec: parseUsbctrlSpec,

@@ -80,6 +80,7 @@ export const vdispl: DeviceType = {
 
   cli: {
     noun: 'vdispl',
+    specName: 'vdispl',
     attachUsage: '<vdispl-spec-component(s)...>',
     attachDescription: 'hotplug a virtual display; keys as xl vdispl-attach takes them, e.g. connectors=id0:1920x1080',
     parseSpec: parseVdisplSpec,

@@ -109,6 +109,7 @@ export const vkb: DeviceType = {
 
   cli: {
     noun: 'vkb',
+    specName: 'vkb',
     attachUsage: '<vkb-spec-component(s)...>',
     attachDescription: 'hotplug a virtual keyboard; keys as xl vkb-attach takes them, e.g. backend-type=linux unique-id=K0',
     parseSpec: parseVkbSpec,

@@ -153,6 +153,7 @@ export const vsnd: DeviceType = {
 
   cli: {
     noun: 'vsnd',
+    specName: 'vsnd',
     attachUsage: '<vsnd-item...>',
     attachDescription: 'hotplug a virtual sound card; items as xl vsnd-attach takes them, e.g. card,short-name=Card pcm,name=p0 stream,unique-id=s0,type=p',
     parseSpec: parseVsndSpec,

@@ -61,6 +61,7 @@ export const vtpm: DeviceType = {
 
   cli: {
     noun: 'vtpm',
+    specName: 'vtpm',
     attachUsage: '[key=value...]',
     attachDescription: 'hotplug a virtual TPM; keys as xl vtpm-attach takes them: uuid=, backend=',
     parseSpec: parseVtpmSpec,

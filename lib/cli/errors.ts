@@ -26,7 +26,8 @@ export const EXIT_CODE_HELP = `Exit codes:
   3  xenstored is not reachable or went away, or the native addon cannot be loaded
   4  not found: unknown domain, no template for the domain, unknown device
   5  corrupt template or invalid configuration file
-  6  permission denied
+  6  permission denied, or a read-only userdata folder
+  130, 143  ended by SIGINT or SIGTERM
   141  standard output closed early (as a process ended by SIGPIPE)`;
 
 /** An error of the command line itself (exit code 2). */

@@ -94,6 +94,8 @@ export class XenStore extends StoreOps {
   }
 
   protected override failed(error: unknown, connection: NativeConnection): unknown {
+    // A handle the pool opens on demand finds no daemon: the same as an open() that finds none.
+    if (isXenStoreError(error) && error.syscall === 'xs_open') return unavailableError(error, this.path);
     if (!isXenStoreError(error) || !CONNECTION_LOST_CODES.has(error.code)) return error;
     if (this.pool === connection) {
       this.pool = undefined;

@@ -11,7 +11,7 @@ import { XenStore } from '../../lib/xenstore/index.js';
 import { useLocalXenstored } from '../harness/xenstored.js';
 import { createDomain, tempUserdataDir } from './fixture.js';
 
-type Mode = 'fast' | 'old' | 'silent' | 'garbage' | 'no-index';
+type Mode = 'fast' | 'old' | 'silent' | 'garbage' | 'no-index' | 'flood';
 
 const xs = useLocalXenstored();
 const userdata = tempUserdataDir();
@@ -26,6 +26,7 @@ function serveQmp(domid: number, mode: Mode): Promise<void> {
   const server = createServer((socket: Socket) => {
     const send = (message: unknown) => socket.write(`${JSON.stringify(message)}\r\n`);
     if (mode === 'garbage') { socket.write('this is not QMP\r\n'); return; }
+    if (mode === 'flood') { socket.on('error', () => undefined).write(`{"QMP": "${'q'.repeat(2 * 1024 * 1024)}`); return; } // no end of line
     send({ QMP: { version: { qemu: { major: 7, minor: 2, micro: 0 } }, capabilities: ['oob'] } });
     let buffered = '';
     socket.on('data', (chunk) => {
@@ -95,6 +96,11 @@ describe('HVM with qemu-xen', () => {
     await expect(host.retrieveDomainConfiguration(33)).rejects.toMatchObject({ code: 'EQMP' });
     await hvm(34, 'no-index');
     await expect(host.retrieveDomainConfiguration(34)).rejects.toMatchObject({ code: 'EQMP', message: /cpu-index/ });
+  });
+
+  it('a reply longer than 1 MiB without an end of line is an EQMP error: the read is bounded', async () => {
+    await hvm(16, 'flood');
+    await expect(host.retrieveDomainConfiguration(16)).rejects.toMatchObject({ code: 'EQMP', message: expect.stringMatching(/longer than 1048576 bytes/) });
   });
 
   it('a missing QMP socket is an EQMP error', async () => {

@@ -94,3 +94,83 @@ describe('xenstored killed during list -l (finding 8)', () => {
     expect(leftovers(r.userdata.dir)).toEqual([]);
   });
 });
+
+/** Resolves once xenstore holds a disk backend for the domain: the attach is waiting for it to answer. */
+async function waitingForBackend(r: Rig, domid: number): Promise<void> {
+  for (let tries = 0; tries < 1000; tries++) {
+    for (const kind of ['vbd', 'qdisk']) { // /dev/null is no block device: qdisk
+      const devids = await r.xenstore.list(`/local/domain/0/backend/${kind}/${domid}`);
+      if (devids && devids.length > 0) return;
+    }
+    await sleep(10);
+  }
+  throw new Error(`no backend for domain ${domid} appeared`);
+}
+
+/** The command's process and any child of it are gone. */
+function gone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+describe('xenstored frozen and resumed', () => {
+  it('list -l waits for it and then prints every domain (exit 0)', async () => {
+    const r = await startRig(10);
+    const releases = await holdLocks(r, 10);
+    const { child, result } = startCli(r, ['list', '-l']);
+    await waitingForLock(child.pid!);
+    process.kill(r.daemon.pid, 'SIGSTOP');
+    try {
+      for (const release of releases) await release();
+      await sleep(300); // the command's reads are sent to a daemon that does not answer
+    } finally {
+      process.kill(r.daemon.pid, 'SIGCONT');
+    }
+    const done = await result;
+    expect(done.code, done.stderr).toBe(0);
+    expect(done.stderr).toBe('');
+    expect([...done.stdout.matchAll(/"domid": (\d+)/g)].map((match) => Number(match[1]))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  });
+});
+
+describe('xenstored killed during a hotplug', () => {
+  it('block-attach waiting for the backend: one line, exit 3, no temporary file, no process left', async () => {
+    const r = await startRig(1);
+    const { child, result } = startCli(r, ['block-attach', '1', 'format=raw,vdev=xvdc,access=r,backendtype=phy,target=/dev/null']);
+    await waitingForBackend(r, 1);
+    await r.xenstore.close();
+    r.daemon.kill();
+    const done = await result;
+    expectOneLine(done, 3, /^xen-domconfig: (lost the connection to xenstored|cannot connect to xenstored)/);
+    expect(leftovers(r.userdata.dir)).toEqual([]);
+    expect(gone(child.pid!)).toBe(true);
+  });
+});
+
+describe('signals during long commands', () => {
+  it.each(['SIGINT', 'SIGTERM'] as const)('%s during block-attach (waiting for the backend) and list -l (waiting for a lock) ends the command and leaves no temporary file', async (signal) => {
+    const r = await startRig(2);
+    const attach = startCli(r, ['block-attach', '1', 'format=raw,vdev=xvdc,access=r,backendtype=phy,target=/dev/null']);
+    await waitingForBackend(r, 1);
+    attach.child.kill(signal);
+    const releases = await holdLocks(r, 2);
+    const list = startCli(r, ['list', '-l']);
+    await waitingForLock(list.child.pid!);
+    list.child.kill(signal);
+    for (const done of [await attach.result, await list.result]) {
+      // Ended by the signal itself, or by a handler exiting with its status.
+      expect(done.signal ?? done.code).toSatisfy((status: unknown) => status === signal || status === 128 + (signal === 'SIGINT' ? 2 : 15));
+      expect(done.stderr).not.toMatch(/\n\s+at /);
+    }
+    for (const release of releases) await release();
+    expect(leftovers(r.userdata.dir)).toEqual([]);
+    expect(gone(attach.child.pid!) && gone(list.child.pid!)).toBe(true);
+    // What the interrupted attach left is a state retrieve handles.
+    const retrieved = startCli(r, ['retrieve', '1']);
+    expect((await retrieved.result).code).toBe(0);
+  });
+});

@@ -4,7 +4,6 @@
 // (libxl__get_hotplug_script_info); the kind's descriptor says whether its
 // backend has a script and with which arguments. The script comes from the
 // backend's own `script` node, which this toolstack wrote.
-import { spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
 import type { HotplugAction, HotplugRecipe } from '../devices/index.js';
 import { AbortError, type XenStore } from '../xenstore/index.js';
@@ -101,11 +100,16 @@ interface ScriptOutcome {
   spawnError?: NodeJS.ErrnoException;
 }
 
-/** Spawns the script and settles on its exit (or spawn failure); kills it with SIGKILL on timeout or abort. */
-function runToExit(
+/**
+ * Spawns the script and settles on its exit (or spawn failure); kills it with
+ * SIGKILL on timeout or abort. child_process is loaded here, on the first
+ * script: a command that runs none (a list) does not pay for it at start.
+ */
+async function runToExit(
   command: { file: string; args: string[] },
   options: { env: NodeJS.ProcessEnv; timeoutMs: number; signal?: AbortSignal },
 ): Promise<ScriptOutcome> {
+  const { spawn } = await import('node:child_process');
   return new Promise((resolve) => {
     const child = spawn(command.file, command.args, { env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let tail = '';

@@ -32,7 +32,8 @@ const FIRST_BACKOFF_MS = 1;
 const MAX_BACKOFF_MS = 20;
 
 export async function acquireFileLock(path: string, timeoutMs: number, signal: AbortSignal | undefined, domid: number): Promise<HeldFileLock> {
-  const deadline = performance.now() + timeoutMs;
+  /** Counted from the first busy attempt: an uncontended lock never reads the clock (nor loads perf_hooks). */
+  let deadline: number | undefined;
   let backoff = FIRST_BACKOFF_MS;
   /** The fd of a busy attempt, kept open while waiting as libxl's blocked flock keeps it. */
   let waitingFd: number | undefined;
@@ -50,6 +51,7 @@ export async function acquireFileLock(path: string, timeoutMs: number, signal: A
       if (attempt.state === 'held') return { path, fd: attempt.fd };
       if (attempt.state === 'replaced') continue; // locked an unlinked or replaced file: start again on the current one
       waitingFd = attempt.fd;
+      deadline ??= performance.now() + timeoutMs;
       const left = deadline - performance.now();
       if (left <= 0) throw new TemplateError('ELOCKTIMEOUT', `timed out after ${timeoutMs} ms waiting for lock ${path}`, { path, domid });
       await wait(Math.min(backoff, left), signal);

@@ -2,7 +2,6 @@
 // libxl_nic.c's setdefault, update_config and libxl__set_xenstore_nic, the
 // vif-bridge hotplug script, the create-time devid/MAC/nictype patch, and xl's
 // network-attach/-detach with parse_nic_config's keys.
-import { randomBytes } from 'node:crypto';
 import { fieldNames, formatMac, parseMac, schema, ZERO_MAC } from '../../config/index.js';
 import type { DeviceType } from '../kind.js';
 import { parseSmallUint, XenstoreValueError } from '../parse.js';
@@ -23,7 +22,7 @@ const NIC_COLO_FIELDS = fieldNames(device_nic).filter((field) => field.startsWit
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 
 /** libxl: Xen's OUI 00:16:3e, then three random bytes with the top bit of the first cleared. */
-export function generateMac(random: Uint8Array = randomBytes(3)): string {
+export function generateMac(random: Uint8Array = crypto.getRandomValues(new Uint8Array(3))): string {
   return formatMac([0x00, 0x16, 0x3e, random[0]! & 0x7f, random[1]!, random[2]!]);
 }
 

@@ -1,7 +1,6 @@
 // The virtual TPM (libxl_device_vtpm, array `vtpms`, identity devid):
 // libxl_vtpm.c's setdefault, update_config and libxl__set_xenstore_vtpm, the
 // create-time devid/uuid patch, and xl's vtpm-attach/-detach.
-import { randomUUID } from 'node:crypto';
 import { NIL_UUID, parseUuid, schema } from '../../config/index.js';
 import type { DeviceType } from '../kind.js';
 import { asString, parseKeyValueSpec } from '../spec.js';
@@ -31,14 +30,14 @@ export const vtpm: DeviceType = {
     for (const entry of entries) {
       if (entry.uuid !== NIL_UUID) continue;
       const [uuid] = await domain.readMany([`/libxl/${domain.domid}/device/vtpm/${entry.devid as number}/uuid`]);
-      entry.uuid = (uuid !== undefined ? parseUuid(uuid) : null) ?? randomUUID();
+      entry.uuid = (uuid !== undefined ? parseUuid(uuid) : null) ?? crypto.randomUUID();
     }
   },
 
   add: {
     nextDevid: true,
     async setDefault(entry) {
-      if (isUnset(entry.uuid) || entry.uuid === NIL_UUID) entry.uuid = randomUUID();
+      if (isUnset(entry.uuid) || entry.uuid === NIL_UUID) entry.uuid = crypto.randomUUID();
     },
     updateConfig(saved, full) {
       saved.devid = full.devid;

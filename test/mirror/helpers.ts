@@ -1,4 +1,5 @@
 // Waiting on a mirror in tests: for an event, or for it to equal a fresh listing.
+import { createConnection } from 'node:net';
 import { formatDomainList } from '../../lib/config/index.js';
 import type { XenHost } from '../../lib/domain/host.js';
 import type { LongListEntry } from '../../lib/domain/list.js';
@@ -46,4 +47,32 @@ function firstDifference(ours: string, theirs: string): string {
   const line = a.findIndex((text, i) => text !== b[i]);
   const at = line < 0 ? a.length : line;
   return `line ${at + 1}: mirror ${JSON.stringify(a.slice(at, at + 3))}, list -l ${JSON.stringify(b.slice(at, at + 3))}`;
+}
+
+/**
+ * XS_INTRODUCE (8) or XS_RELEASE (9) of a domain on its own connection, as the
+ * toolstack's create and xenstored's domain cleanup do: they fire
+ * @introduceDomain and @releaseDomain (the fake hypervisor maps any ring).
+ */
+export function introduceOrRelease(socketPath: string, type: 'introduce' | 'release', domid: number): Promise<void> {
+  const args = type === 'introduce' ? [String(domid), '1', '7'] : [String(domid)];
+  const payload = Buffer.from(args.map((arg) => `${arg}\0`).join(''), 'latin1');
+  const header = Buffer.alloc(16);
+  header.writeUInt32LE(type === 'introduce' ? 8 : 9, 0);
+  header.writeUInt32LE(1, 4);
+  header.writeUInt32LE(payload.length, 12);
+  return new Promise((resolve, reject) => {
+    const socket = createConnection(socketPath);
+    let reply = Buffer.alloc(0);
+    socket.on('data', (chunk) => {
+      reply = Buffer.concat([reply, chunk]);
+      if (reply.length < 16 || reply.length < 16 + reply.readUInt32LE(12)) return;
+      socket.destroy();
+      const text = reply.subarray(16).toString('latin1');
+      if (reply.readUInt32LE(0) === 16) reject(new Error(`xenstored refused ${type} of domain ${domid}: ${text}`));
+      else resolve();
+    });
+    socket.on('error', reject);
+    socket.write(Buffer.concat([header, payload]));
+  });
 }

@@ -11,7 +11,8 @@ import { XenStore } from '../../lib/xenstore/index.js';
 import { startFakeBackend, type FakeBackend } from '../harness/fakebackend.js';
 import { useLocalXenstored } from '../harness/xenstored.js';
 import { createDomain, disk, entryOf, tempUserdataDir, uuidOf } from '../domain/fixture.js';
-import { nextEvent, printed, untilEqual } from './helpers.js';
+import { layOutDomain } from '../../lib/localxen/domains.js';
+import { introduceOrRelease, nextEvent, printed, untilEqual } from './helpers.js';
 
 const xs = useLocalXenstored();
 const userdata = tempUserdataDir();
@@ -133,6 +134,25 @@ describe('ConfigMirror', () => {
     await rm(host.templates.paths(7, uuidOf(7)).data);
     expect(await nextEvent(events, of(7))).toEqual({ type: 'removed', domid: 7 });
     expect(mirror.get(7)).toBeUndefined();
+  });
+
+  it('@introduceDomain and @releaseDomain: the domain list is read again', async () => {
+    const layout = (domid: number) => layOutDomain(store, {
+      domid, name: `bare${domid}`, uuid: uuidOf(domid), type: 'pv', maxMemKb: 524288, targetMemKb: 262144, maxVcpus: 1, onlineVcpus: 1,
+    });
+    // Nodes written without a template are no domain yet; the toolstack's introduction makes them one.
+    await layout(8);
+    await introduceOrRelease(xs.current.socketPath, 'introduce', 8);
+    expect(await nextEvent(events, of(8))).toMatchObject({ type: 'error', error: { code: 'ENOTEMPLATE' } });
+    // Any release reads the list again: here it finds domain 9, laid out meanwhile.
+    await layout(9);
+    await introduceOrRelease(xs.current.socketPath, 'release', 8);
+    expect(await nextEvent(events, of(9))).toMatchObject({ type: 'error', error: { code: 'ENOTEMPLATE' } });
+    for (const domid of [8, 9]) {
+      await store.rm(`/local/domain/${domid}`);
+      await store.rm(`/libxl/${domid}`);
+      expect(await nextEvent(events, of(domid))).toEqual({ type: 'removed', domid });
+    }
   });
 
   it('after all of it, the mirror prints what a fresh list -l prints, byte for byte', async () => {

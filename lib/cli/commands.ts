@@ -10,6 +10,7 @@ import type { RetrievedDomain } from '../domain/retrieve.js';
 import { CliError, EXIT, UsageError, describeError, exitCodeFor, type ExitCode } from './errors.js';
 import { driftJson, formatDomainTable, formatDriftTable, jsonSafe, type DomainRow } from './format.js';
 import { startProgress } from './progress.js';
+import { watchDomains } from './watch.js';
 import { parseDiskSpec, parseVifSpec, type DeviceJson } from './xlspec.js';
 
 export interface GlobalOptions {
@@ -299,6 +300,20 @@ async function devidOfMac(host: XenHost, domid: number, mac: string): Promise<nu
   return nic.devid;
 }
 
+const watch: CommandSpec = {
+  name: 'watch',
+  usage: 'watch [domains...]',
+  description: 'one line per configuration change (NDJSON with --json) as xenstore and the templates change, until interrupted',
+  options: [{ flags: '--initial', description: 'start with a line for every domain as it is now' }],
+  async run(context) {
+    const qualifiers = context.args[0] as string[];
+    return withHost(context, async (host) => {
+      const domids = await Promise.all(qualifiers.map((q) => resolveDomain(host, q)));
+      return watchDomains(context, host, { domids, initial: Boolean(context.options.initial), json: Boolean(context.globals.json) });
+    });
+  },
+};
+
 const demo: CommandSpec = {
   name: 'demo',
   usage: 'demo',
@@ -310,5 +325,5 @@ const demo: CommandSpec = {
 };
 
 export const COMMANDS: CommandSpec[] = [
-  list, retrieve, diff, showTemplate, store, blockAttach, blockDetach, networkAttach, networkDetach, demo,
+  list, retrieve, diff, showTemplate, store, blockAttach, blockDetach, networkAttach, networkDetach, watch, demo,
 ];

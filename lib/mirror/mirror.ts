@@ -14,7 +14,8 @@
 // watch failing, the folder replaced — makes the mirror `stale` until it has
 // watched everything again and re-read every domain, emitting what changed.
 import { watch as watchFolder, type FSWatcher } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { DEFAULT_LIST_CONCURRENCY, listDomids, type DomainFailure, type LongListEntry } from '../domain/list.js';
 import { retrieveDomain, type RetrieveContext, type RetrievedDomain } from '../domain/retrieve.js';
 import { domainPaths, watchRoots, type StateReader } from '../domain/state.js';
@@ -26,6 +27,13 @@ export interface MirrorOptions {
   concurrency?: number;
   /** Ends the mirror as close() does. */
   signal?: AbortSignal;
+  /**
+   * How often the template files' identities (inode, size, mtime) are compared
+   * with the last look, in ms (default 5000). Node's fs.watch never reports an
+   * overflowed inotify queue (libuv drops IN_Q_OVERFLOW); this look finds what
+   * it lost. 0 turns it off.
+   */
+  folderCheckMs?: number;
 }
 
 export type MirrorState = 'starting' | 'current' | 'stale' | 'closed';
@@ -54,6 +62,7 @@ const CONNECTION_CODES = new Set([
   'ERR_XENSTORE_CONNECTION_LOST', 'ERR_XENSTORE_UNAVAILABLE', 'ERR_XENSTORE_NO_SOCKET', 'EPIPE', 'ECONNRESET', 'ENOTCONN', 'ECONNREFUSED',
 ]);
 const SPECIAL_WATCHES = ['@introduceDomain', '@releaseDomain'];
+const DEFAULT_FOLDER_CHECK_MS = 5000;
 const FIRST_RETRY_MS = 20;
 const MAX_RETRY_MS = 1000;
 
@@ -85,6 +94,10 @@ export class ConfigMirror implements AsyncIterable<MirrorEvent>, AsyncDisposable
   readonly #idle = new Set<() => void>();
   #folder: FSWatcher | undefined;
   #folderIno: number | undefined;
+  /** Each template file's identity at the last look at the folder, by name. */
+  #templateFiles = new Map<string, string>();
+  #folderCheckTimer: NodeJS.Timeout | undefined;
+  readonly #folderCheckMs: number;
   /** Bumped whenever what is watched is dropped: older reads and loops stop counting. */
   #epoch = 0;
   #relisting: Promise<void> | undefined;
@@ -102,6 +115,7 @@ export class ConfigMirror implements AsyncIterable<MirrorEvent>, AsyncDisposable
   constructor(context: RetrieveContext, options: MirrorOptions = {}) {
     this.#context = context;
     this.#concurrency = options.concurrency ?? DEFAULT_LIST_CONCURRENCY;
+    this.#folderCheckMs = options.folderCheckMs ?? DEFAULT_FOLDER_CHECK_MS;
     if (!Number.isInteger(this.#concurrency) || this.#concurrency < 1) {
       throw Object.assign(new RangeError('concurrency must be a positive integer'), { code: 'ERR_OUT_OF_RANGE' });
     }
@@ -186,6 +200,7 @@ export class ConfigMirror implements AsyncIterable<MirrorEvent>, AsyncDisposable
       this.#signal?.removeEventListener('abort', this.#onAbort);
       this.#epoch++;
       clearTimeout(this.#retryTimer);
+      clearTimeout(this.#folderCheckTimer);
       this.#dropWatches();
       this.#marked.clear();
       this.#synced?.();
@@ -288,6 +303,7 @@ export class ConfigMirror implements AsyncIterable<MirrorEvent>, AsyncDisposable
   }
 
   #dropWatches(): void {
+    clearTimeout(this.#folderCheckTimer);
     for (const owner of [...this.#watches.keys()]) this.#unwatch(owner);
     this.#folder?.close();
     this.#folder = undefined;
@@ -301,6 +317,33 @@ export class ConfigMirror implements AsyncIterable<MirrorEvent>, AsyncDisposable
     const folder = watchFolder(dir, { persistent: false }, (_type, name) => this.#folderChanged(name));
     folder.on('error', (error) => this.#lost(error));
     this.#folder = folder;
+    // Before the reads: a file changed after this look differs from it at the next.
+    await this.#checkFolder(false);
+  }
+
+  /** Compares each template file's identity with the last look; marks the domains whose file differs. */
+  async #checkFolder(mark = true): Promise<void> {
+    clearTimeout(this.#folderCheckTimer);
+    const epoch = this.#epoch;
+    const dir = this.#context.templates.dir;
+    const now = new Map<string, string>();
+    for (const name of await readdir(dir)) {
+      const parsed = parseUserdataName(name);
+      if (parsed?.kind !== 'd' || parsed.userid !== TEMPLATE_USERID) continue;
+      const file = await stat(join(dir, name), { bigint: true }).catch(() => undefined);
+      if (file) now.set(name, `${file.ino}:${file.size}:${file.mtimeNs}:${file.ctimeNs}`);
+    }
+    if (epoch !== this.#epoch) return;
+    if (mark) {
+      for (const [name, identity] of now) if (this.#templateFiles.get(name) !== identity) this.#mark(parseUserdataName(name)!.domid);
+      for (const name of this.#templateFiles.keys()) if (!now.has(name)) this.#mark(parseUserdataName(name)!.domid);
+    }
+    this.#templateFiles = now;
+    if (this.#folderCheckMs > 0) {
+      this.#folderCheckTimer = setTimeout(() => {
+        this.#checkFolder().catch((error: Error) => { if (epoch === this.#epoch) this.#lost(error); });
+      }, this.#folderCheckMs).unref();
+    }
   }
 
   #folderChanged(name: string | Buffer | null): void {

@@ -2,14 +2,16 @@
 // socket, and a flood of writes to watched paths. The mirror says it is
 // stale, resyncs, emits what changed meanwhile, and ends equal to a fresh
 // list -l; a flood costs bounded memory and a bounded backlog of events.
-import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { formatDomainConfig, parseDomainConfig } from '../../lib/config/index.js';
 import { XenHost } from '../../lib/domain/host.js';
 import { startLocalXenstored } from '../../lib/localxen/xenstored.js';
 import type { MirrorEvent } from '../../lib/mirror/index.js';
 import { XenStore } from '../../lib/xenstore/index.js';
 import { XenStoreConnection } from '../../lib/xenstore/wire.js';
-import { createDomain, tempUserdataDir } from '../domain/fixture.js';
+import { createDomain, tempUserdataDir, uuidOf } from '../domain/fixture.js';
 import { nextEvent, untilEqual } from './helpers.js';
 
 const userdata = tempUserdataDir();
@@ -115,4 +117,36 @@ describe('ConfigMirror faults', () => {
       await daemon.stop();
     }
   }, 180_000);
+
+  it("a full inotify queue (the events libuv drops unseen): the folder's next look finds the template changed", async () => {
+    const daemon = await startLocalXenstored();
+    const store = XenStore.open({ path: daemon.socketPath });
+    const host = new XenHost({ xenstore: store, userdataDir: userdata.dir });
+    await populate(store, [[21, 'q']]);
+    const mirror = host.mirror({ folderCheckMs: 100 });
+    try {
+      await mirror.ready;
+      const events = mirror.events();
+      const template = host.templates.paths(21, uuidOf(21)).data;
+      const config = parseDomainConfig(readFileSync(template));
+      config.on_crash = 'preserve';
+      const queued = Number(readFileSync('/proc/sys/fs/inotify/max_queued_events', 'utf8'));
+      // Blocked in execFileSync, this process reads no inotify events while another fills the
+      // queue past its limit and then changes the template: that change's event is lost.
+      const flood = `const fs = require('node:fs'); const dir = process.argv[1];
+        for (let i = 0; i < ${queued} + 1000; i++) fs.writeFileSync(dir + '/flood', String(i));
+        fs.rmSync(dir + '/flood');
+        const [path, text] = [process.argv[2], process.argv[3]];
+        fs.writeFileSync(path + '.tmp', text + '\\0'); fs.renameSync(path + '.tmp', path);`;
+      execFileSync(process.execPath, ['-e', flood, userdata.dir, template, formatDomainConfig(config)]);
+      expect(await nextEvent(events, (event) => 'domid' in event && event.domid === 21)).toMatchObject({
+        type: 'changed', changes: [{ path: 'config.on_crash', old: 'destroy', new: 'preserve' }],
+      });
+      await untilEqual(mirror, host);
+    } finally {
+      await mirror.close();
+      await store.close();
+      await daemon.stop();
+    }
+  });
 });

@@ -313,7 +313,10 @@ export class ConfigMirror implements AsyncIterable<MirrorEvent>, AsyncDisposable
   async #watchHost(): Promise<void> {
     for (const path of SPECIAL_WATCHES) this.#watch('host', path, () => this.#relist());
     const dir = this.#context.templates.dir;
-    this.#folderIno = (await stat(dir)).ino;
+    const epoch = this.#epoch;
+    const { ino } = await stat(dir);
+    if (epoch !== this.#epoch) return; // lost meanwhile: the next sync watches it
+    this.#folderIno = ino;
     const folder = watchFolder(dir, { persistent: false }, (_type, name) => this.#folderChanged(name));
     folder.on('error', (error) => this.#lost(error));
     this.#folder = folder;

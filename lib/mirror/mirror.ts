@@ -165,6 +165,7 @@ export class ConfigMirror implements AsyncIterable<MirrorEvent>, AsyncDisposable
       subscriber.done = true;
       subscriber.pending.clear();
       this.#subscribers.delete(subscriber);
+      subscriber.wake?.(); // a next() still waiting ends too
       return { value: undefined, done: true };
     };
     const iterator: AsyncIterableIterator<MirrorEvent> = {

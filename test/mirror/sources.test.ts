@@ -172,6 +172,13 @@ describe('ConfigMirror', () => {
     expect(own.state).toBe('closed');
   });
 
+  it('return() ends a stream whose next() is waiting', async () => {
+    const own = mirror.events();
+    const waiting = own.next();
+    await own.return!();
+    expect(await waiting).toEqual({ value: undefined, done: true });
+  });
+
   it('an AbortSignal and await using end it too', async () => {
     const controller = new AbortController();
     const own = host.mirror({ signal: controller.signal });

@@ -17,7 +17,7 @@ import { watch as watchFolder, type FSWatcher } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_LIST_CONCURRENCY, listDomids, type DomainFailure, type LongListEntry } from '../domain/list.js';
-import { retrieveDomain, type RetrieveContext, type RetrievedDomain } from '../domain/retrieve.js';
+import { retrieveDomain, type RetrieveContext, type RetrievedDomain, type RetrieveOptions } from '../domain/retrieve.js';
 import { domainPaths, watchRoots, type StateReader } from '../domain/state.js';
 import { parseUserdataName, MAX_DOMID, TEMPLATE_USERID } from '../userdata/paths.js';
 import { diffEntries, type PathChange } from './changes.js';
@@ -27,6 +27,8 @@ export interface MirrorOptions {
   concurrency?: number;
   /** Ends the mirror as close() does. */
   signal?: AbortSignal;
+  /** How long a read waits for the domain-userdata lock (default: the template store's). */
+  lockTimeoutMs?: number;
   /**
    * How often the template files' identities (inode, size, mtime) are compared
    * with the last look, in ms (default 5000). Node's fs.watch never reports an
@@ -98,6 +100,7 @@ export class ConfigMirror implements AsyncIterable<MirrorEvent>, AsyncDisposable
   #templateFiles = new Map<string, string>();
   #folderCheckTimer: NodeJS.Timeout | undefined;
   readonly #folderCheckMs: number;
+  readonly #retrieveOptions: RetrieveOptions;
   /** Bumped whenever what is watched is dropped: older reads and loops stop counting. */
   #epoch = 0;
   #relisting: Promise<void> | undefined;
@@ -116,6 +119,7 @@ export class ConfigMirror implements AsyncIterable<MirrorEvent>, AsyncDisposable
     this.#context = context;
     this.#concurrency = options.concurrency ?? DEFAULT_LIST_CONCURRENCY;
     this.#folderCheckMs = options.folderCheckMs ?? DEFAULT_FOLDER_CHECK_MS;
+    this.#retrieveOptions = options.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: options.lockTimeoutMs };
     if (!Number.isInteger(this.#concurrency) || this.#concurrency < 1) {
       throw Object.assign(new RangeError('concurrency must be a positive integer'), { code: 'ERR_OUT_OF_RANGE' });
     }
@@ -399,7 +403,7 @@ export class ConfigMirror implements AsyncIterable<MirrorEvent>, AsyncDisposable
       const uuid = previous && 'config' in previous ? previous.config.c_info.uuid : undefined;
       let entry: LongListEntry | undefined;
       try {
-        entry = await retrieveDomain({ ...this.#context, reader: recording(this.#context.reader, read) }, domid, {}, uuid ? { uuid } : {});
+        entry = await retrieveDomain({ ...this.#context, reader: recording(this.#context.reader, read) }, domid, this.#retrieveOptions, uuid ? { uuid } : {});
       } catch (error) {
         if (!(error instanceof Error)) throw error;
         if (CONNECTION_CODES.has((error as { code?: string }).code ?? '')) {
@@ -407,6 +411,11 @@ export class ConfigMirror implements AsyncIterable<MirrorEvent>, AsyncDisposable
           return;
         }
         entry = { domid, error };
+        // Another holder kept the domain-userdata lock past the timeout: reported as a list
+        // reports it, and read again, since its release changes nothing the mirror watches.
+        if ((error as { code?: string }).code === 'ELOCKTIMEOUT') {
+          setTimeout(() => { if (epoch === this.#epoch) this.#mark(domid); }, FIRST_RETRY_MS).unref();
+        }
         if ((error as { code?: string }).code === 'ENODOMAIN') {
           const [home] = await this.#context.reader.readMany([domainPaths(domid).home]);
           if (home === undefined) entry = undefined;

@@ -172,6 +172,21 @@ describe('ConfigMirror', () => {
     expect(own.state).toBe('closed');
   });
 
+  it('the domain-userdata lock held past the timeout: ELOCKTIMEOUT as a list reports it, then read again once free', async () => {
+    const own = host.mirror({ lockTimeoutMs: 20 });
+    try {
+      await own.ready;
+      const ownEvents = own.events();
+      const release = await host.templates.lock(2);
+      await store.write('/local/domain/2/memory/target', '200000');
+      expect(await nextEvent(ownEvents, of(2))).toMatchObject({ type: 'error', error: { code: 'ELOCKTIMEOUT' } });
+      await release();
+      expect(await nextEvent(ownEvents, of(2))).toMatchObject({ type: 'added', entry: { config: { b_info: { target_memkb: 200000n } } } });
+    } finally {
+      await own.close();
+    }
+  });
+
   it('return() ends a stream whose next() is waiting', async () => {
     const own = mirror.events();
     const waiting = own.next();

@@ -12,4 +12,5 @@ export {
   type TemplateStoreOptions, type LockOptions, type ReleaseLock, type ReleaseOptions, type TemplatePaths,
 } from './userdata/index.js';
 export * from './domain/index.js';
+export * from './mirror/index.js';
 export { DEVICE_TYPES, deviceType, type DeviceType } from './devices/index.js';

@@ -10,6 +10,7 @@ import { MAX_TEMPLATE_BYTES } from '../userdata/index.js';
 import { CliError, EXIT, describeError, exitCodeFor, isXenstoredGone, type ExitCode } from './errors.js';
 import { driftJson, formatDomainTable, formatDriftTable, jsonSafe, type DomainRow } from './format.js';
 import { startProgress } from './progress.js';
+import { watchDomains } from './watch.js';
 
 export interface GlobalOptions {
   userdataDir: string;
@@ -313,6 +314,20 @@ async function identityOf(host: XenHost, domid: number, type: DeviceType, target
 /** The attach and detach verbs of every kind xl has them for, in the table's order. */
 const DEVICE_COMMANDS: CommandSpec[] = DEVICE_TYPES.flatMap((type) => (type.cli ? [attachCommand(type, type.cli), detachCommand(type, type.cli)] : []));
 
+const watch: CommandSpec = {
+  name: 'watch',
+  usage: 'watch [domains...]',
+  description: 'one line per configuration change (NDJSON with --json) as xenstore and the templates change, until interrupted',
+  options: [{ flags: '--initial', description: 'start with a line for every domain as it is now' }],
+  async run(context) {
+    const qualifiers = context.args[0] as string[];
+    return withHost(context, async (host) => {
+      const domids = await Promise.all(qualifiers.map((q) => resolveDomain(host, q)));
+      return watchDomains(context, host, { domids, initial: Boolean(context.options.initial), json: Boolean(context.globals.json) });
+    });
+  },
+};
+
 const demo: CommandSpec = {
   name: 'demo',
   usage: 'demo',
@@ -323,4 +338,4 @@ const demo: CommandSpec = {
   },
 };
 
-export const COMMANDS: CommandSpec[] = [list, retrieve, diff, showTemplate, store, ...DEVICE_COMMANDS, demo];
+export const COMMANDS: CommandSpec[] = [list, retrieve, diff, showTemplate, store, ...DEVICE_COMMANDS, watch, demo];

@@ -22,6 +22,7 @@ import {
   type ShortListEntry,
 } from './list.js';
 import { listDevices, type DeviceListing } from './list-devices.js';
+import { ConfigMirror, type MirrorOptions } from '../mirror/mirror.js';
 import { defaultQmpSocketPath, QMP_TIMEOUT_MS } from './qmp.js';
 import { retrieveDomain, type RetrieveContext, type RetrieveOptions, type RetrievedDomain } from './retrieve.js';
 import type { StateReader } from './state.js';
@@ -103,6 +104,11 @@ export class XenHost {
   listDomains(options?: ListOptions & { long?: false }): Promise<ShortListEntry[]>;
   listDomains(options: ListOptions = {}): Promise<LongListEntry[] | ShortListEntry[]> {
     return listDomains(this.#context, options);
+  }
+
+  /** Every domain's configuration kept current by watches, with a stream of its changes; close it before the host. */
+  mirror(options: MirrorOptions = {}): ConfigMirror {
+    return new ConfigMirror(this.#context, options);
   }
 
   /** Stored versus live: each refreshed field, and the devices on one side only. */

@@ -64,6 +64,24 @@ const NODE_READS = (() => {
   return reads;
 })();
 
+/**
+ * The nodes to watch so that a change of anything a read read is seen: the
+ * paths it read (requests' own paths, listings included), the vCPU dir whole
+ * instead of one node per vCPU, and none that another one covers. Without
+ * `read`, the paths every read of the domain makes (HVM's included).
+ */
+export function watchRoots(domid: number, read?: Iterable<string>): string[] {
+  const paths = domainPaths(domid);
+  const roots = new Set<string>([paths.cpu, paths.libxlDevices]);
+  for (const path of read ?? scalarPaths(paths, domid, true)) roots.add(isBelow(path, paths.cpu) ? paths.cpu : path);
+  return [...roots].filter((path) => ![...roots].some((other) => other !== path && isBelow(path, other)));
+}
+
+/** path is below dir (not dir itself). */
+function isBelow(path: string, dir: string): boolean {
+  return path.length > dir.length && path.startsWith(dir) && path[dir.length] === '/';
+}
+
 /** The scalars retrieve needs, and the device probes; dm-version only matters for HVM guests. */
 function scalarPaths(paths: DomainPaths, domid: number, hvm: boolean, probed: readonly DeviceType[] = DEVICE_TYPES): string[] {
   return [paths.vm, paths.name, paths.target, paths.staticMax, ...(hvm ? [paths.dmVersion] : []), ...deviceProbes(domid, probed)];

@@ -1,0 +1,152 @@
+// What can lose events: xenstored killed and another one started on the same
+// socket, and a flood of writes to watched paths. The mirror says it is
+// stale, resyncs, emits what changed meanwhile, and ends equal to a fresh
+// list -l; a flood costs bounded memory and a bounded backlog of events.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { formatDomainConfig, parseDomainConfig } from '../../lib/config/index.js';
+import { XenHost } from '../../lib/domain/host.js';
+import { startLocalXenstored } from '../../lib/localxen/xenstored.js';
+import type { MirrorEvent } from '../../lib/mirror/index.js';
+import { XenStore } from '../../lib/xenstore/index.js';
+import { XenStoreConnection } from '../../lib/xenstore/wire.js';
+import { createDomain, tempUserdataDir, uuidOf } from '../domain/fixture.js';
+import { nextEvent, untilEqual } from './helpers.js';
+
+const userdata = tempUserdataDir();
+afterAll(() => userdata.remove());
+
+const FLOOD_WRITES = Number(process.env.XEN_DOMCONFIG_MIRROR_FLOOD ?? 100_000);
+
+async function populate(store: XenStore, domains: [number, string][]): Promise<void> {
+  await store.write('/local/domain/0/name', 'Domain-0');
+  for (const [domid, name] of domains) await createDomain(store, userdata.dir, { domid, name, type: 'pv' });
+}
+
+/** The events already waiting, without waiting for more. */
+async function waiting(events: AsyncIterator<MirrorEvent>): Promise<MirrorEvent[]> {
+  const taken: MirrorEvent[] = [];
+  for (;;) {
+    const next = await Promise.race([events.next(), new Promise<'none'>((resolve) => setImmediate(() => resolve('none')))]);
+    if (next === 'none') return taken;
+    if (next.done) return taken;
+    taken.push(next.value);
+  }
+}
+
+describe('ConfigMirror faults', () => {
+  it('xenstored killed and another started on its socket: stale, then what changed, then current', async () => {
+    const first = await startLocalXenstored();
+    const second = await startLocalXenstored();
+    const store = XenStore.open({ path: first.socketPath });
+    const host = new XenHost({ xenstore: store, userdataDir: userdata.dir });
+    const mirror = host.mirror();
+    try {
+      await populate(store, [[1, 'one'], [2, 'two']]);
+      await mirror.ready;
+      await untilEqual(mirror, host);
+      const events = mirror.events();
+      // The next daemon holds the state the first one will have had: 1 renamed, 2 gone, 3 new.
+      const next = XenStore.open({ path: second.socketPath });
+      await populate(next, [[1, 'one-renamed'], [3, 'three']]);
+      await next.close();
+      process.kill(first.pid, 'SIGKILL');
+      expect(await nextEvent(events, () => true)).toMatchObject({ type: 'stale', reason: { code: 'ERR_XENSTORE_CONNECTION_LOST' } });
+      expect(mirror.state).toBe('stale');
+      await first.stop();
+      mkdirSync(first.rundir, { recursive: true });
+      renameSync(second.socketPath, first.socketPath);
+      const seen: MirrorEvent[] = [];
+      while (seen.at(-1)?.type !== 'current') seen.push(await nextEvent(events, () => true));
+      expect(seen.map((event) => ('domid' in event ? `${event.type} ${event.domid}` : event.type)).sort())
+        .toEqual(['added 3', 'changed 1', 'current', 'removed 2']);
+      expect(seen.find((event) => event.type === 'changed')).toMatchObject({ changes: [{ path: 'config.c_info.name', old: 'one', new: 'one-renamed' }] });
+      expect(seen.at(-1)!.type).toBe('current');
+      await untilEqual(mirror, host);
+    } finally {
+      await mirror.close();
+      await store.close();
+      await second.stop();
+      rmSync(first.rundir, { recursive: true, force: true });
+    }
+  });
+
+  it(`a flood of ${FLOOD_WRITES} writes to watched paths: few reads, a backlog of one event per domain, bounded memory`, async () => {
+    const daemon = await startLocalXenstored();
+    const store = XenStore.open({ path: daemon.socketPath });
+    let requests = 0;
+    const reader = {
+      readMany: (paths: readonly string[]) => { requests += paths.length; return store.readMany(paths); },
+      readTree: (path: string) => { requests++; return store.readTree(path); },
+      list: (path: string) => { requests++; return store.list(path); },
+    };
+    const host = new XenHost({ xenstore: store, userdataDir: userdata.dir, reader });
+    await populate(store, [[11, 'a'], [12, 'b'], [13, 'c']]);
+    const mirror = host.mirror();
+    const wire = await XenStoreConnection.connect(daemon.socketPath);
+    try {
+      await mirror.ready;
+      const events = mirror.events(); // not read during the flood: a consumer that falls behind
+      global.gc?.();
+      const before = process.memoryUsage();
+      const requestsBefore = requests;
+      const paths = ['/local/domain/11/memory/target', '/libxl/12/device/vbd/51712/dev', '/local/domain/13/cpu/0/availability'];
+      for (let sent = 0; sent < FLOOD_WRITES; sent += 1000) {
+        await Promise.all(Array.from({ length: 1000 }, (_, i) => {
+          const n = sent + i;
+          const path = paths[n % paths.length]!;
+          return wire.write(path, path.endsWith('availability') ? (n % 2 ? 'online' : 'offline') : String(262144 + (n % 1000)));
+        }));
+      }
+      // The last values stay: each domain's entry is what list -l gives now.
+      await wire.write('/local/domain/11/memory/target', '200000');
+      await untilEqual(mirror, host);
+      const after = process.memoryUsage();
+      // One read in flight per domain, the writes meanwhile folded into the next (about 40 writes a read here).
+      expect(requests - requestsBefore).toBeLessThan(FLOOD_WRITES / 2);
+      expect(after.rss - before.rss).toBeLessThan(64 * 1024 * 1024);
+      const backlog = await waiting(events);
+      expect(backlog.length).toBeLessThanOrEqual(3);
+      expect(new Set(backlog.map((event) => ('domid' in event ? event.domid : -1))).size).toBe(backlog.length);
+      expect(mirror.state).toBe('current');
+    } finally {
+      await wire.close();
+      await mirror.close();
+      await store.close();
+      await daemon.stop();
+    }
+  }, 180_000);
+
+  it("a full inotify queue (the events libuv drops unseen): the folder's next look finds the template changed", async () => {
+    const daemon = await startLocalXenstored();
+    const store = XenStore.open({ path: daemon.socketPath });
+    const host = new XenHost({ xenstore: store, userdataDir: userdata.dir });
+    await populate(store, [[21, 'q']]);
+    const mirror = host.mirror({ folderCheckMs: 100 });
+    try {
+      await mirror.ready;
+      const events = mirror.events();
+      const template = host.templates.paths(21, uuidOf(21)).data;
+      const config = parseDomainConfig(readFileSync(template));
+      config.on_crash = 'preserve';
+      const queued = Number(readFileSync('/proc/sys/fs/inotify/max_queued_events', 'utf8'));
+      // Blocked in execFileSync, this process reads no inotify events while another fills the
+      // queue past its limit and then changes the template: that change's event is lost.
+      const flood = `const fs = require('node:fs'); const dir = process.argv[1];
+        for (let i = 0; i < ${queued} + 1000; i++) fs.writeFileSync(dir + '/flood', String(i));
+        fs.rmSync(dir + '/flood');
+        const [path, text] = [process.argv[2], process.argv[3]];
+        fs.writeFileSync(path + '.tmp', text + '\\0'); fs.renameSync(path + '.tmp', path);`;
+      execFileSync(process.execPath, ['-e', flood, userdata.dir, template, formatDomainConfig(config)]);
+      expect(await nextEvent(events, (event) => 'domid' in event && event.domid === 21)).toMatchObject({
+        type: 'changed', changes: [{ path: 'config.on_crash', old: 'destroy', new: 'preserve' }],
+      });
+      await untilEqual(mirror, host);
+    } finally {
+      await mirror.close();
+      await store.close();
+      await daemon.stop();
+    }
+  });
+});

@@ -23,7 +23,8 @@ export const EXIT_CODE_HELP = `Exit codes:
   1  the operation failed, some domains could not be retrieved (named on stderr),
      or the output could not be written
   2  usage error: bad option, argument or device specification
-  3  xenstored is not reachable or went away, or the native addon cannot be loaded
+  3  xenstored is not reachable, or the native addon cannot be loaded,
+     or xenstored went away during the command
   4  not found: unknown domain, no template for the domain, unknown device
   5  corrupt template or invalid configuration file
   6  permission denied, or a read-only userdata folder

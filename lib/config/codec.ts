@@ -511,7 +511,7 @@ function compileWriter(t: StructType): StructWriter {
     const inner = depth + 1;
     const m = [];
     const x = obj[UNKNOWN_KEYS];
-    const w = []; // keys written, when there are extras: a field written supersedes its verbatim value
+    const w = x ? [] : null; // keys written, when there are extras: a field written supersedes its verbatim value
     let e = x ? writeExtras(x, -1, 0, m, inner, w) : 0;
     let at = -1;
     let v;

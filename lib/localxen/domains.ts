@@ -68,8 +68,10 @@ export async function layOutDomain(xenstore: XenStore, domain: LocalDomain): Pro
     [`/libxl/${domid}/dm-version`, 'qemu_xen'],
   ];
 
+  // xen-init-dom0 writes no vm node for dom0, and libxl reads its uuid as nil.
+  const laidOut = domid === 0 ? nodes.filter(([path]) => path !== `${home}/vm` && !path.startsWith(vm)) : nodes;
   await xenstore.transaction(async (tx) => {
-    for (const [path, value, perms] of nodes) {
+    for (const [path, value, perms] of laidOut) {
       await tx.write(path, value);
       if (perms) await tx.setPermissions(path, perms);
     }

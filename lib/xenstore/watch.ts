@@ -14,7 +14,11 @@ import { createConnection, type Socket } from 'node:net';
 import type { NativeAddon, NativeWatcher } from '../native.js';
 import { XenStoreError } from './errors.js';
 import { xenstoredSocketPath } from './paths.js';
+import { unavailableError } from './unavailable.js';
 import type { XenStoreWatchEvent } from './types.js';
+
+/** What a watch handle reports when xenstored went away while a watch was being set. */
+const LOST_ON_WATCH = new Set(['EINVAL', 'EPIPE', 'ECONNRESET', 'ENOTCONN', 'EBADF', 'ESHUTDOWN']);
 
 export class WatchHub {
   private watcher: NativeWatcher | undefined;
@@ -31,10 +35,18 @@ export class WatchHub {
   /** Registers the watch with xenstored; the daemon fires it once at once. */
   subscribe(iterator: WatchIterator): void {
     if (!this.watcher) {
-      this.watcher = new this.addon.Watcher(this.socketPath, (events, error) => this.dispatch(events, error));
+      try {
+        this.watcher = new this.addon.Watcher(this.socketPath, (events, error) => this.dispatch(events, error));
+      } catch (error) {
+        throw unavailableError(error, this.socketPath); // no daemon to watch with, as XenStore.open says
+      }
       this.watchDaemon();
     }
-    this.watcher.watch(iterator.path, iterator.token);
+    try {
+      this.watcher.watch(iterator.path, iterator.token);
+    } catch (error) {
+      throw this.refused(error, iterator.path);
+    }
     let set = this.byToken.get(iterator.token);
     if (!set) this.byToken.set(iterator.token, (set = new Set()));
     set.add(iterator);
@@ -59,6 +71,22 @@ export class WatchHub {
     this.sentinel = undefined;
     this.watcher?.close();
     this.watcher = undefined;
+  }
+
+  /**
+   * The error for a watch the handle could not set. Its path was checked, so EINVAL
+   * (libxenstore's word for a reply that is not "OK", as when the daemon dies in the
+   * middle) and the socket errors mean the connection is gone: every watch ends with
+   * ERR_XENSTORE_CONNECTION_LOST and the next one opens a fresh handle.
+   */
+  private refused(error: unknown, path: string): unknown {
+    if (!(error instanceof XenStoreError) || !LOST_ON_WATCH.has(error.code)) return error;
+    const lost = new XenStoreError(
+      `ERR_XENSTORE_CONNECTION_LOST: xenstored did not set the watch (${error.code}); the connection was lost`,
+      { code: 'ERR_XENSTORE_CONNECTION_LOST', errno: error.errno ?? 104, syscall: 'xs_watch', path, cause: error },
+    );
+    this.failAll(lost);
+    return lost;
   }
 
   /** Fails every iterator with error; the next subscribe starts afresh. */

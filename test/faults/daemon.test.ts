@@ -95,10 +95,10 @@ describe('xenstored killed during list -l (finding 8)', () => {
   });
 });
 
-/** Resolves once xenstore holds a disk backend for the domain: the attach is waiting for it to answer. */
+/** Resolves once xenstore holds a disk or nic backend for the domain: the attach is waiting for it to answer. */
 async function waitingForBackend(r: Rig, domid: number): Promise<void> {
   for (let tries = 0; tries < 1000; tries++) {
-    for (const kind of ['vbd', 'qdisk']) { // /dev/null is no block device: qdisk
+    for (const kind of ['vbd', 'qdisk', 'vif']) {
       const devids = await r.xenstore.list(`/local/domain/0/backend/${kind}/${domid}`);
       if (devids && devids.length > 0) return;
     }
@@ -152,23 +152,26 @@ describe('xenstored killed during a hotplug', () => {
 });
 
 describe('signals during long commands', () => {
-  it.each(['SIGINT', 'SIGTERM'] as const)('%s during block-attach (waiting for the backend) and list -l (waiting for a lock) ends the command and leaves no temporary file', async (signal) => {
+  it.each(['SIGINT', 'SIGTERM'] as const)('%s during block-attach and network-attach (waiting for the backend) and list -l (waiting for a lock) ends the command and leaves no temporary file', async (signal) => {
     const r = await startRig(2);
     const attach = startCli(r, ['block-attach', '1', 'format=raw,vdev=xvdc,access=r,backendtype=phy,target=/dev/null']);
     await waitingForBackend(r, 1);
     attach.child.kill(signal);
+    const nic = startCli(r, ['network-attach', '2', 'bridge=xenbr0']);
+    await waitingForBackend(r, 2);
+    nic.child.kill(signal);
     const releases = await holdLocks(r, 2);
     const list = startCli(r, ['list', '-l']);
     await waitingForLock(list.child.pid!);
     list.child.kill(signal);
-    for (const done of [await attach.result, await list.result]) {
+    for (const done of [await attach.result, await nic.result, await list.result]) {
       // Ended by the signal itself, or by a handler exiting with its status.
       expect(done.signal ?? done.code).toSatisfy((status: unknown) => status === signal || status === 128 + (signal === 'SIGINT' ? 2 : 15));
       expect(done.stderr).not.toMatch(/\n\s+at /);
     }
     for (const release of releases) await release();
     expect(leftovers(r.userdata.dir)).toEqual([]);
-    expect(gone(attach.child.pid!) && gone(list.child.pid!)).toBe(true);
+    expect(gone(attach.child.pid!) && gone(nic.child.pid!) && gone(list.child.pid!)).toBe(true);
     // What the interrupted attach left is a state retrieve handles.
     const retrieved = startCli(r, ['retrieve', '1']);
     expect((await retrieved.result).code).toBe(0);

@@ -31,12 +31,6 @@ export const EXIT_CODE_HELP = `Exit codes:
   130, 143  ended by SIGINT or SIGTERM
   141  standard output closed early (as a process ended by SIGPIPE)`;
 
-/** An error of the command line itself (exit code 2). */
-export class UsageError extends Error {
-  override name = 'UsageError';
-  readonly code = 'EUSAGE';
-}
-
 /** A failure the command already described, carrying its exit code. */
 export class CliError extends Error {
   override name = 'CliError';
@@ -48,7 +42,7 @@ export class CliError extends Error {
 const NOT_FOUND_CODES = new Set(['ENOENT', 'ENODOMAIN', 'ENOTEMPLATE', 'ENODEV', 'ENXIO', 'ESRCH']);
 const CORRUPT_CODES = new Set(['ECORRUPT', 'EBADCONFIG', 'ERR_CONFIG']);
 const PERMISSION_CODES = new Set(['EACCES', 'EPERM', 'EROFS']);
-const USAGE_CODES = new Set(['EUSAGE', 'EINVAL', 'EBADDOMID', 'EBADUUID']);
+const USAGE_CODES = new Set(['EINVAL', 'EBADDOMID', 'EBADUUID']);
 const NO_XENSTORE_CODES = new Set(['ERR_XEN_DOMCONFIG_ADDON', 'ERR_LOCAL_XENSTORED_MISSING']);
 
 interface ErrorLike {

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { packageRoot } from '../util/package-root.js';
-import { EXIT, EXIT_CODE_HELP, UsageError, describeError, exitCodeFor } from './errors.js';
+import { EXIT, EXIT_CODE_HELP, describeError, exitCodeFor } from './errors.js';
 import { COMMANDS, type CommandContext, type GlobalOptions } from './commands.js';
 import { SHELLS, completionScript, type Shell } from './completion.js';
 import { outline } from './outline.js';
@@ -52,7 +52,6 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     }
     io.stderr.write(`xen-domconfig: ${describeError(error)}\n`);
     if (outcome.debug) io.stderr.write(`${detail(error)}\n`);
-    else if (error instanceof UsageError) io.stderr.write("Run 'xen-domconfig --help' for usage.\n");
     return exitCodeFor(error);
   }
 }

@@ -16,17 +16,11 @@ mkdir -p "$cache/log"
 export DEBIAN_FRONTEND=noninteractive
 say() { echo "arm64-sysroot: $*" >&2; }
 
-apt_quiet() { # retries once after `apt-get update` (fresh machines have no lists)
-    apt-get "$@" >>"$cache/log/apt.log" 2>&1 && return 0
-    apt-get update -qq >>"$cache/log/apt.log" 2>&1
-    apt-get "$@" >>"$cache/log/apt.log" 2>&1 || { cat "$cache/log/apt.log" >&2; return 1; }
-}
+apt_log="$cache/log/apt.log"
+source scripts/apt.sh
 
 # 1. qemu-user
-if ! dpkg-query -W -f='${Status}' qemu-user 2>/dev/null | grep -q 'ok installed'; then
-    say "installing qemu-user"
-    apt_quiet install -y -qq --no-install-recommends qemu-user
-fi
+ensure_packages qemu-user
 
 # 2. the sysroot. libxenstore4 needs libxentoolcore1 and libc6; Node needs
 # libc6, libstdc++6 and libgcc-s1. Each at the version installed on this

@@ -20,21 +20,10 @@ mkdir -p "$cache/log"
 export DEBIAN_FRONTEND=noninteractive
 say() { echo "prebuilds: $*" >&2; }
 
-apt_quiet() { # retries once after `apt-get update` (fresh machines have no lists)
-    apt-get "$@" >>"$cache/log/apt.log" 2>&1 && return 0
-    apt-get update -qq >>"$cache/log/apt.log" 2>&1
-    apt-get "$@" >>"$cache/log/apt.log" 2>&1 || { cat "$cache/log/apt.log" >&2; return 1; }
-}
+apt_log="$cache/log/apt.log"
+source scripts/apt.sh
 
-pkgs="g++-aarch64-linux-gnu binutils-aarch64-linux-gnu file"
-missing=""
-for p in $pkgs; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-    say "installing$missing"
-    apt_quiet install -y -qq --no-install-recommends $missing
-fi
+ensure_packages g++-aarch64-linux-gnu binutils-aarch64-linux-gnu file
 
 # node-gyp reads npm's configuration from the environment only: outside
 # `npm run`, hand it npm's nodedir (Node's own headers, no download).

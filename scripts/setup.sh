@@ -15,22 +15,11 @@ mkdir -p "$cache/debs" "$cache/log"
 export DEBIAN_FRONTEND=noninteractive
 say() { echo "setup: $*" >&2; }
 
-apt_quiet() { # retries once after `apt-get update` (fresh machines have no lists)
-    apt-get "$@" >>"$cache/log/apt.log" 2>&1 && return 0
-    apt-get update -qq >>"$cache/log/apt.log" 2>&1
-    apt-get "$@" >>"$cache/log/apt.log" 2>&1 || { cat "$cache/log/apt.log" >&2; return 1; }
-}
+apt_log="$cache/log/apt.log"
+source scripts/apt.sh
 
 # 1. packages
-pkgs="libxen-dev libxenstore4 xenstore-utils gcc g++ make python3 zsh groff-base man-db"
-missing=""
-for p in $pkgs; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-    say "installing$missing"
-    apt_quiet install -y -qq --no-install-recommends $missing
-fi
+ensure_packages libxen-dev libxenstore4 xenstore-utils gcc g++ make python3 zsh groff-base man-db
 
 # 2. the real xenstored, at the version of the installed Xen libraries
 version=$(dpkg-query -W -f='${Version}' libxenmisc4.17)

@@ -11,7 +11,7 @@
 //
 //   npm run bench:mirror -- [--domains 1000] [--rate 200] [--seconds 10] [--count-sizes 10,200] [--no-xl] [--out DIR]
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -23,8 +23,8 @@ import { startLocalXenstored, type LocalXenstored } from '../lib/localxen/xensto
 import type { ConfigMirror } from '../lib/mirror/index.js';
 import { packageRoot } from '../lib/util/package-root.js';
 import { XenStoreConnection } from '../lib/xenstore/wire.js';
-import { BENCH_SHAPE, benchUuid, DOM0, populateDom0, populateDomains } from './populate.js';
-import { findRealXl, writeDomainTable, xlEnv, type RealXl } from './realxl.js';
+import { populateDom0, populateDomains } from './populate.js';
+import { benchXlState, findRealXl, xlEnv, type RealXl } from './realxl.js';
 import { stats } from './stats.js';
 
 const { values: options } = parseArgs({
@@ -141,16 +141,8 @@ async function requestsPerChange(domains: number): Promise<{ domains: number; pe
 /** xl's view of the state: our xenstored, a copy of the templates, the fake hypervisor's table. */
 function xlTimes(real: RealXl, bench: Bench, runs: number): number[] {
   const runDir = mkdtempSync(join(tmpdir(), 'xen-domconfig-bench-mirror-xl-'));
-  const userdataDir = join(runDir, 'userdata');
-  mkdirSync(userdataDir);
-  for (const name of readdirSync(bench.userdataDir)) {
-    if (name.startsWith('userdata-d.')) copyFileSync(join(bench.userdataDir, name), join(userdataDir, name));
-  }
-  const state = { socketPath: bench.daemon.socketPath, userdataDir, runDir };
-  writeDomainTable(state, [
-    { domid: 0, memKb: DOM0.maxMemKb, vcpus: DOM0.maxVcpus, uuid: DOM0.uuid },
-    ...Array.from({ length: DOMAINS }, (_, i) => ({ domid: i + 1, memKb: BENCH_SHAPE.memoryMiB * 1024, vcpus: BENCH_SHAPE.maxVcpus, uuid: benchUuid(i + 1) })),
-  ]);
+  const domids = Array.from({ length: DOMAINS }, (_, i) => i + 1);
+  const state = benchXlState(bench.daemon.socketPath, bench.userdataDir, domids, runDir);
   const env = xlEnv(real, state);
   const times: number[] = [];
   try {

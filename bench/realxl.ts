@@ -3,9 +3,10 @@
 // (its domain table lists the populated domains), and its path remap points
 // libxl's /var/lib/xen at our userdata dir.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../lib/util/package-root.js';
+import { BENCH_SHAPE, benchUuid, DOM0 } from './populate.js';
 
 export interface RealXl {
   kit: string;
@@ -64,4 +65,25 @@ export function xlEnv(real: RealXl, state: XlState): NodeJS.ProcessEnv {
 /** Runs `xl ARGS` synchronously; throws with xl's stderr on failure. */
 export function runXl(real: RealXl, env: NodeJS.ProcessEnv, args: string[]): string {
   return execFileSync(real.xl, args, { env, encoding: 'utf8', maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/**
+ * xl's view of the bench's domains: the same xenstored, and its own copy of the templates
+ * (in runDir), so each tool leaves the domain-userdata lock files as it does on a host of its
+ * own (xl removes them at every release, a list of ours keeps them for the next) and neither
+ * pays for the other's; the fake hypervisor's table names dom0 and `domids`.
+ */
+export function benchXlState(socketPath: string, templatesDir: string, domids: readonly number[], runDir: string): XlState {
+  const userdataDir = join(runDir, 'userdata');
+  rmSync(userdataDir, { recursive: true, force: true });
+  mkdirSync(userdataDir, { recursive: true });
+  for (const name of readdirSync(templatesDir)) {
+    if (name.startsWith('userdata-d.')) copyFileSync(join(templatesDir, name), join(userdataDir, name));
+  }
+  const state = { socketPath, userdataDir, runDir };
+  writeDomainTable(state, [
+    { domid: 0, memKb: DOM0.maxMemKb, vcpus: DOM0.maxVcpus, uuid: DOM0.uuid },
+    ...domids.map((domid) => ({ domid, memKb: BENCH_SHAPE.memoryMiB * 1024, vcpus: BENCH_SHAPE.maxVcpus, uuid: benchUuid(domid) })),
+  ]);
+  return state;
 }

@@ -11,7 +11,7 @@
 //            --only library,cli    time just these series; no request counts,
 //                                  cross-checks, codec cost, RSS or result files
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,8 +25,8 @@ import { XenStore } from '../lib/xenstore/index.js';
 import { compareNodes, domainNodes, jsonDiffs, xlCreatedNodes, type LayoutComparison } from './crosscheck.js';
 import { plotSvg } from './plot.js';
 import { stats, type Stats } from './stats.js';
-import { BENCH_SHAPE, benchUuid, DOM0, populateDom0, populateDomains } from './populate.js';
-import { findRealXl, runXl, writeDomainTable, xlEnv, type RealXl, type XlState } from './realxl.js';
+import { benchUuid, DOM0, populateDom0, populateDomains } from './populate.js';
+import { benchXlState, findRealXl, runXl, xlEnv, type RealXl } from './realxl.js';
 
 const { values: options } = parseArgs({
   options: {
@@ -155,25 +155,6 @@ async function stopBench(bench: Bench): Promise<void> {
   rmSync(bench.userdataDir, { recursive: true, force: true });
 }
 
-/**
- * xl's view of the bench state: our xenstored, and its own copy of the templates. Each tool
- * leaves the domain-userdata lock files as it does on a host of its own (xl removes them at
- * every release, a list of ours keeps them for the next), so neither pays for the other's.
- */
-function xlState(bench: Bench, runDir: string): XlState {
-  const userdataDir = join(runDir, 'userdata');
-  rmSync(userdataDir, { recursive: true, force: true });
-  mkdirSync(userdataDir);
-  for (const name of readdirSync(bench.userdataDir)) {
-    if (name.startsWith('userdata-d.')) copyFileSync(join(bench.userdataDir, name), join(userdataDir, name));
-  }
-  const state = { socketPath: bench.daemon.socketPath, userdataDir, runDir };
-  writeDomainTable(state, [
-    { domid: 0, memKb: DOM0.maxMemKb, vcpus: DOM0.maxVcpus, uuid: DOM0.uuid },
-    ...bench.domids.map((domid) => ({ domid, memKb: BENCH_SHAPE.memoryMiB * 1024, vcpus: BENCH_SHAPE.maxVcpus, uuid: benchUuid(domid) })),
-  ]);
-  return state;
-}
 
 // ------------------------------------------------------------------ request counts
 
@@ -196,7 +177,7 @@ async function countRequests(real: RealXl | undefined, runDir: string): Promise<
     counts.libraryNative = await requestsDuring(() => bench.nativeHost.listDomains({ long: true })) / domains;
     counts.cli = await requestsDuring(() => captured(process.execPath, cliArgs(bench.daemon.socketPath, bench.userdataDir), NODE_PROCESS_ENV)) / domains;
     if (real) {
-      const env = xlEnv(real, xlState(bench, runDir));
+      const env = xlEnv(real, benchXlState(bench.daemon.socketPath, bench.userdataDir, bench.domids, runDir));
       counts.xl = await requestsDuring(() => runXl(real, env, ['list', '-l'])) / domains;
     }
     for (const program of ['serial_floor', 'pipelined_floor'] as const) {
@@ -254,7 +235,7 @@ async function main(): Promise<void> {
     for (const size of SIZES) {
       const populateMs = await growTo(bench, size);
       log(`N=${size}: populated in ${populateMs.toFixed(0)} ms`);
-      const env = real ? xlEnv(real, xlState(bench, xlRunDir)) : undefined;
+      const env = real ? xlEnv(real, benchXlState(bench.daemon.socketPath, bench.userdataDir, bench.domids, xlRunDir)) : undefined;
 
       if (checks.listEqual === undefined && !ONLY) {
         // The state is what libxl would read: xl's list -l of it equals ours.

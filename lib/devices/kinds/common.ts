@@ -145,8 +145,17 @@ export function scriptPath(name: string, context: AddContext): string {
 }
 
 /** How xl's detach names a device of a devid kind. */
+/** libxl's devids are ints. */
+export const MAX_DEVID = 0x7fffffff;
+
+/** A decimal devid libxl can hold, or undefined. */
+export function parseDevid(text: string): number | undefined {
+  return /^[0-9]{1,10}$/.test(text) && Number(text) <= MAX_DEVID ? Number(text) : undefined;
+}
+
 export function detachByDevid(which: string): { identity: number } | { invalid: string } {
-  return /^[0-9]+$/.test(which) ? { identity: Number(which) } : { invalid: `'${which}' is not a devid` };
+  const devid = parseDevid(which);
+  return devid !== undefined ? { identity: devid } : { invalid: `'${which}' is not a devid (0 to ${MAX_DEVID})` };
 }
 
 export function devidOf(entry: DeviceEntry): number {

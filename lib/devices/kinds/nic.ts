@@ -9,11 +9,8 @@ import { asString, leadingZeroFree, parseKeyValueSpec, splitOnce, unsignedDecima
 import type { KeyValues } from '../writes.js';
 import {
   backendDomidOf, checkedBackend, defaultDefbool, defbool, DeviceDefaultsError, DeviceEntryError, devidOf, devidIdentity,
-  genericBackend, genericFrontend, integer, isUnset, listLibxlNodes, requiredText, scriptPath, text,
+  genericBackend, genericFrontend, integer, isUnset, listLibxlNodes, MAX_DEVID, parseDevid, requiredText, scriptPath, text,
 } from './common.js';
-
-/** libxl's devids are ints. */
-const MAX_DEVID = 0x7fffffff;
 
 const { device_nic } = schema;
 const NIC_MTU_DEFAULT = 1500;
@@ -242,10 +239,11 @@ export const nic: DeviceType = {
     forceOption: false,
     detachTarget: (which) => {
       const isMac = which.includes(':');
-      if (isMac ? parseMac(which) === null : !/^[0-9]{1,10}$/.test(which) || Number(which) > MAX_DEVID) {
+      const devid = isMac ? undefined : parseDevid(which);
+      if (isMac ? parseMac(which) === null : devid === undefined) {
         return { invalid: `'${which}' is neither a devid (0 to ${MAX_DEVID}) nor a MAC address` };
       }
-      if (!isMac) return { identity: Number(which) };
+      if (devid !== undefined) return { identity: devid };
       const wanted = which.toLowerCase();
       return { lookup: (entry) => typeof entry.mac === 'string' && entry.mac.toLowerCase() === wanted, what: `nic with MAC ${which}` };
     },

@@ -10,7 +10,6 @@ import { MAX_TEMPLATE_BYTES } from '../userdata/index.js';
 import { CliError, EXIT, describeError, exitCodeFor, isXenstoredGone, type ExitCode } from './errors.js';
 import { driftJson, formatDomainTable, formatDriftTable, jsonSafe, type DomainRow } from './format.js';
 import { startProgress } from './progress.js';
-import { watchDomains } from './watch.js';
 
 export interface GlobalOptions {
   userdataDir: string;
@@ -323,6 +322,8 @@ const watch: CommandSpec = {
     const qualifiers = context.args[0] as string[];
     return withHost(context, async (host) => {
       const domids = await Promise.all(qualifiers.map((q) => resolveDomain(host, q)));
+      // Loaded here, so no other command compiles the watch and the mirror.
+      const { watchDomains } = await import('./watch.js');
       return watchDomains(context, host, { domids, initial: Boolean(context.options.initial), json: Boolean(context.globals.json) });
     });
   },

@@ -4,9 +4,8 @@
 // which the script asks `xen-domconfig list` for on the xenstored the command
 // line names; without an answer within two seconds, it offers nothing.
 import type { ArgumentOutline, CommandOutline, OptionOutline, ProgramOutline } from './outline.js';
+import type { Shell } from './program.js';
 
-export const SHELLS = ['bash', 'zsh'] as const;
-export type Shell = (typeof SHELLS)[number];
 
 /** How a value is completed, from the name commander knows it by ('<domain>', '--userdata-dir <dir>'). */
 const VALUE_KINDS: Record<string, string> = {

@@ -6,8 +6,11 @@ import { Argument, Command, CommanderError, Option } from 'commander';
 import { packageRoot } from '../util/package-root.js';
 import { EXIT, EXIT_CODE_HELP, describeError, exitCodeFor } from './errors.js';
 import { COMMANDS, type CommandContext, type GlobalOptions } from './commands.js';
-import { SHELLS, completionScript, type Shell } from './completion.js';
 import { outline } from './outline.js';
+
+/** The shells `completion` writes a script for (completion.ts is loaded only by that command). */
+const SHELLS = ['bash', 'zsh'] as const;
+export type Shell = (typeof SHELLS)[number];
 
 export interface CliIo {
   stdout: NodeJS.WritableStream;
@@ -111,7 +114,10 @@ export function createProgram(io: CliIo = { stdout: process.stdout, stderr: proc
     .description('print the completion script for SHELL: commands, options, and the names of running domains')
     .addArgument(new Argument('<shell>', 'the shell to complete in').choices(SHELLS))
     .addHelpText('after', COMPLETION_SETUP)
-    .action((shell: Shell) => { io.stdout.write(completionScript(shell, outline(program))); });
+    .action(async (shell: Shell) => {
+      const { completionScript } = await import('./completion.js');
+      io.stdout.write(completionScript(shell, outline(program)));
+    });
   return program;
 }
 

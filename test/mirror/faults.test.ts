@@ -2,8 +2,11 @@
 // socket, and a flood of writes to watched paths. The mirror says it is
 // stale, resyncs, emits what changed meanwhile, and ends equal to a fresh
 // list -l; a flood costs bounded memory and a bounded backlog of events.
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatDomainConfig, parseDomainConfig } from '../../lib/config/index.js';
 import { XenHost } from '../../lib/domain/host.js';
@@ -33,6 +36,42 @@ async function waiting(events: AsyncIterator<MirrorEvent>): Promise<MirrorEvent[
     if (next.done) return taken;
     taken.push(next.value);
   }
+}
+
+/**
+ * A relay in front of xenstored's socket, in a process of its own (a watch is
+ * set by a blocking call, which would stall a relay in this event loop).
+ * cut() closes every connection made through it, as a daemon dropping its
+ * client would, with the daemon and its state untouched; the next connection
+ * goes through again.
+ */
+async function relay(socketPath: string): Promise<{ path: string; cut(): Promise<void>; close(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'xen-domconfig-relay-'));
+  const path = join(dir, 'socket');
+  const program = `const net = require('node:net'); const open = new Set();
+    net.createServer((client) => {
+      const daemon = net.createConnection(process.argv[2]);
+      for (const [from, to] of [[client, daemon], [daemon, client]]) {
+        open.add(from); from.pipe(to);
+        from.on('close', () => { open.delete(from); to.destroy(); }); from.on('error', () => {});
+      }
+    }).listen(process.argv[1], () => process.stdout.write('listening\\n'));
+    process.stdin.on('data', () => { for (const socket of open) socket.destroy(); process.stdout.write('cut\\n'); });`;
+  const child = spawn(process.execPath, ['-e', program, path, socketPath], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const line = async () => (await lines.next()).value as string;
+  expect(await line()).toBe('listening');
+  return {
+    path,
+    cut: async () => {
+      child.stdin!.write('\n');
+      expect(await line()).toBe('cut');
+    },
+    close: async () => {
+      child.kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 describe('ConfigMirror faults', () => {
@@ -69,6 +108,56 @@ describe('ConfigMirror faults', () => {
       await store.close();
       await second.stop();
       rmSync(first.rundir, { recursive: true, force: true });
+    }
+  });
+
+  it('its connection closed under it, xenstored still running: stale, then what changed meanwhile, then current', async () => {
+    const daemon = await startLocalXenstored();
+    const through = await relay(daemon.socketPath);
+    const direct = XenStore.open({ path: daemon.socketPath });
+    const store = XenStore.open({ path: through.path });
+    const host = new XenHost({ xenstore: store, userdataDir: userdata.dir });
+    await populate(direct, [[31, 'thirty-one'], [32, 'thirty-two']]);
+    const mirror = host.mirror();
+    try {
+      await mirror.ready;
+      const events = mirror.events();
+      await through.cut();
+      expect(await nextEvent(events, () => true)).toMatchObject({ type: 'stale', reason: { code: 'ERR_XENSTORE_CONNECTION_LOST' } });
+      // Written while no watch of the mirror is registered: only the resync can see it.
+      await direct.write('/local/domain/31/memory/target', '123456');
+      const seen: MirrorEvent[] = [];
+      while (seen.at(-1)?.type !== 'current') seen.push(await nextEvent(events, () => true));
+      expect(seen.map((event) => ('domid' in event ? `${event.type} ${event.domid}` : event.type))).toEqual(['changed 31', 'current']);
+      expect(seen[0]).toMatchObject({ changes: [{ path: 'config.b_info.target_memkb', old: expect.any(BigInt), new: 123456n }] });
+      await untilEqual(mirror, host);
+    } finally {
+      await mirror.close();
+      await store.close();
+      await direct.close();
+      await through.close();
+      await daemon.stop();
+    }
+  });
+
+  it.each([
+    ['xenstored', { args: ['--watch-nb', '5'] }],
+    ['oxenstored', { oxenstoredConfig: { 'quota-maxwatch': 5 } }],
+  ] as const)('%s with a watch quota of 5: dom0 is exempt, so a mirror of 3 domains (over 5 watches each) is current', async (name, options) => {
+    const daemon = await startLocalXenstored({ daemon: name, ...options });
+    const store = XenStore.open({ path: daemon.socketPath });
+    const host = new XenHost({ xenstore: store, userdataDir: userdata.dir });
+    await populate(store, [[41, 'forty-one'], [42, 'forty-two'], [43, 'forty-three']]);
+    const mirror = host.mirror();
+    try {
+      await mirror.ready;
+      await store.write('/local/domain/42/memory/target', '222222');
+      await untilEqual(mirror, host);
+      expect(mirror.get(42)).toMatchObject({ config: { b_info: { target_memkb: 222222n } } });
+    } finally {
+      await mirror.close();
+      await store.close();
+      await daemon.stop();
     }
   });
 

@@ -79,9 +79,10 @@ export async function listDevices(xenstore: XenStore, domid: number, type?: Devi
 async function withDetails(device: ListedDevice, kind: DeviceType, reader: ListingReader): Promise<ListedDevice> {
   if (!kind.list?.details) return device;
   const { details, reported } = await kind.list.details(device, reader);
+  const { guestReported, ...rest } = device;
   return {
-    ...device,
+    ...rest,
     ...(details ? { details } : {}),
-    ...(reported ? { guestReported: { ...device.guestReported, details: reported } } : {}),
+    guestReported: reported ? { ...guestReported, details: reported } : guestReported,
   };
 }

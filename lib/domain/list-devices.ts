@@ -18,19 +18,28 @@ export interface DeviceListing {
 /** The devices of kind `type` (every kind with /libxl nodes of its own when undefined); `sysfsRoot` is where usb devices are looked up. */
 export async function listDevices(xenstore: XenStore, domid: number, type?: DeviceType, sysfsRoot = '/sys'): Promise<DeviceListing> {
   const reader: ListingReader = { readMany: (paths) => xenstore.readMany(paths), readTree: (path) => xenstore.readTree(path), sysfsRoot };
-  if (type?.list?.devices) return { domid, ...(await type.list.devices(domid, reader)) };
+  const kinds = type ? [type] : LISTED_DEVICE_TYPES;
+  const devices: ListedDevice[] = [];
+  const problems: DeviceProblem[] = [];
+  // Kinds that list their devices themselves (pci, from dom0's backend dir).
+  for (const kind of kinds) {
+    if (!kind.list?.devices) continue;
+    const listed = await kind.list.devices(domid, reader);
+    devices.push(...listed.devices);
+    problems.push(...listed.problems);
+  }
+  const generic = kinds.filter((kind) => !kind.list?.devices);
+  if (generic.length === 0) return { domid, devices, problems };
   const libxlDevices = await xenstore.readTree(`/libxl/${domid}/device`);
   const view = { domid, libxlDevices, values: new Map(), trees: new Map() };
   const own = new RegExp(`^/libxl/${domid}/device/[^/]+/[0-9]+$`);
   const found: { type: DeviceType; key: string; path: string }[] = [];
-  const problems: DeviceProblem[] = [];
-  for (const kind of type ? [type] : LISTED_DEVICE_TYPES) {
+  for (const kind of generic) {
     const live = kind.listLive(view);
     problems.push(...live.problems);
-    // pci and usb devices live in dom0's backend dirs, not in nodes of their own.
+    // usb devices live in their controller's ports, not in nodes of their own.
     for (const device of live.devices) if (own.test(device.path)) found.push({ type: kind, key: device.key, path: device.path });
   }
-  const devices: ListedDevice[] = [];
   for (const { type: kind, key, path } of found) {
     const reported = ['state', ...(kind.reportedFrontendKeys ?? ['event-channel', 'ring-ref'])];
     const [backendValue, frontendValue] = await xenstore.readMany([`${path}/backend`, `${path}/frontend`]);

@@ -181,7 +181,7 @@ describe('channel-list', () => {
 });
 
 describe('usb-list ports', () => {
-  it('a port holding a usb device shows its bus and address from sysfs, as libxl_ctrlport_to_device_usbdev reads them', async () => {
+  it('a port holding a usb device shows its bus and address from sysfs, as libxl_ctrlport_to_device_usbdev reads them; BE is the backend\'s domain', async () => {
     const sysfs = mkdtempSync(join(tmpdir(), 'xen-domconfig-sysfs-'));
     const host = new XenHost({ xenstore: store, userdataDir: userdata.dir, sysfsRoot: sysfs });
     try {
@@ -194,16 +194,22 @@ describe('usb-list ports', () => {
       await writeAll('/libxl/4/device/vusb/0', { frontend, backend, type: 'pv', 'frontend-id': '4', online: '1', state: '1' });
       await writeAll(backend, { 'frontend-id': '4', online: '1', state: '4', type: 'pv', 'usb-ver': '2', 'num-ports': '3', 'port/1': '', 'port/2': '1-1.2', 'port/3': '9-9' });
       await writeAll(frontend, { backend, 'backend-id': '0', state: '4' });
+      // A second controller served by usbback in driver domain 7.
+      const driverBackend = '/local/domain/7/backend/vusb/4/1';
+      await writeAll('/libxl/4/device/vusb/1', { frontend: `${frontend.slice(0, -1)}1`, backend: driverBackend, type: 'pv' });
+      await writeAll(driverBackend, { 'frontend-id': '4', state: '2', type: 'pv', 'usb-ver': '1', 'num-ports': '1', 'port/1': '' });
       const { devices } = await host.listDevices(4, 'usbctrl');
       expect(devices.map((d) => d.details)).toEqual([{
         type: 'pv', 'usb-ver': '2', 'num-ports': '3',
         ports: [{ port: 1, busid: '' }, { port: 2, busid: '1-1.2', hostbus: 1, hostaddr: 26 }, { port: 3, busid: '9-9' }],
-      }]);
+      }, { type: 'pv', 'usb-ver': '1', 'num-ports': '1', ports: [{ port: 1, busid: '' }] }]);
       // printf("%-6s %-12s %-3s %-5s %-7s %-5s\n", …), printf("%-6d %-12s %-3d %-5d %-7d %-5d\n", …),
       // printf("  Port %d:", j) then " Bus %03x Device %03x\n" or "\n" (a busid sysfs does not know).
       expect(usbctrl.list!.format(devices, 4)).toBe([
         'Devid  Type         BE  state usb-ver ports', '0      pv           0   4     2       3    ',
-        '  Port 1:', '  Port 2: Bus 001 Device 01a', '  Port 3:', '',
+        '  Port 1:', '  Port 2: Bus 001 Device 01a', '  Port 3:',
+        // xl prints 0 as BE for every controller (libxl_device_usbctrl_getinfo never sets backend_id): here, the backend's domain.
+        'Devid  Type         BE  state usb-ver ports', '1      pv           7   -1    1       1    ', '  Port 1:', '',
       ].join('\n'));
     } finally {
       await host.close();

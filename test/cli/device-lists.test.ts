@@ -85,7 +85,9 @@ describe.skipIf(noFakexen !== undefined)(`device lists next to real xl${noFakexe
     await writeFrontend('byxl', 'vkbd/0', { 'event-channel': '3', 'page-gref': '12' });
     await writeFrontend('byxl', 'vdispl/0', { '0/req-ring-ref': '5', '0/req-event-channel': '6', '1/evt-ring-ref': '-1', '1/evt-event-channel': '2147483648' });
     await writeFrontend('byxl', 'vsnd/0', { '0/0/ring-ref': '21', '0/0/event-channel': '22' });
-    await writeFrontend('byxl', 'vusb/0', { state: '5', 'event-channel': '9' });
+    // usb's getinfo reads with atoi, not strtoul: the int keeps the low 32 bits of strtol's long.
+    await writeFrontend('byxl', 'vusb/0', { state: ' 5x', 'event-channel': '9' });
+    await writeFrontend('byxl', 'vusb/1', { state: '-2147483649' });
     await writeFrontend('byxl', 'console/1', { port: '15', 'ring-ref': '1234', state: '4' });
     await writeFrontend('byus', 'vbd/51728', { state: '4', 'event-channel': '30', 'ring-ref': '31' });
   }, 180_000);
@@ -117,8 +119,38 @@ describe.skipIf(noFakexen !== undefined)(`device lists next to real xl${noFakexe
     const mine = await ours('usb-list', 'byxl');
     expect(mine.stdout).toBe([
       'Devid  Type         BE  state usb-ver ports', '0      pv           0   5     2       4    ', '  Port 1:', '  Port 2:', '  Port 3:', '  Port 4:',
-      'Devid  Type         BE  state usb-ver ports', '1      pv           0   1     1       2    ', '  Port 1:', '  Port 2:', '',
+      'Devid  Type         BE  state usb-ver ports', '1      pv           0   2147483647 1       2    ', '  Port 1:', '  Port 2:', '',
     ].join('\n'));
+  });
+
+  it('a sound card format or stream type libxl cannot read back: nothing for that domain, as xl prints', async () => {
+    const card = `/local/domain/${domids.byxl}/device/vsnd/0`;
+    for (const [key, value] of [['sample-formats', 'S16_LE,bogus'], ['0/1/type', 'x']]) {
+      const before = (await xenstore.read(`${card}/${key}`))!;
+      await xenstore.write(`${card}/${key}`, value);
+      try {
+        const theirs = await xl('vsnd-list', 'byxl', 'byus');
+        const mine = await ours('vsnd-list', 'byxl', 'byus');
+        expect(mine.stdout).toBe(theirs.stdout);
+        expect(mine.stdout).toMatch(/^\ndevid: 0, be-domid: 0, handle: \d+, state: 1, be-path: \/local\/domain\/0\/backend\/vsnd\/\d+\/0/);
+        expect(mine.stdout).not.toContain('"Card"');
+      } finally {
+        await xenstore.write(`${card}/${key}`, before);
+      }
+    }
+  });
+
+  it('sound card formats in any case and separated by spaces too, as libxl reads them back (strtok " ,", from_string)', async () => {
+    const key = `/local/domain/${domids.byxl}/device/vsnd/0/sample-formats`;
+    const before = (await xenstore.read(key))!;
+    await xenstore.write(key, 'S16_LE  U8,');
+    try {
+      const theirs = await xl('vsnd-list', 'byxl');
+      expect((await ours('vsnd-list', 'byxl')).stdout).toBe(theirs.stdout);
+      expect(theirs.stdout).toContain('sample-rates: s16_le;u8\n');
+    } finally {
+      await xenstore.write(key, before);
+    }
   });
 
   it('a domain id with no domain lists nothing, as xl does', async () => {

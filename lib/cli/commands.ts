@@ -2,9 +2,10 @@
 // exit code; failures they cannot describe better are thrown to program.ts.
 import { createReadStream, existsSync } from 'node:fs';
 import { formatDomainConfig, formatDomainList, formatStruct, parseDomainConfig, parseStruct } from '../config/index.js';
-import { DEVICE_TYPES, type DeviceCli, type DeviceEntry, type DeviceJson, type DeviceType } from '../devices/index.js';
+import { LISTED_DEVICE_TYPES, type DeviceCli, type DeviceEntry, type DeviceJson, type DeviceListCli, type DeviceType } from '../devices/index.js';
 import { XenHost } from '../domain/host.js';
 import { DEFAULT_LIST_CONCURRENCY, mapConcurrently, type DomainFailure } from '../domain/list.js';
+import type { DeviceListing } from '../domain/list-devices.js';
 import type { RetrievedDomain } from '../domain/retrieve.js';
 import { MAX_TEMPLATE_BYTES } from '../userdata/index.js';
 import { CliError, EXIT, describeError, exitCodeFor, isXenstoredGone, type ExitCode } from './errors.js';
@@ -310,8 +311,46 @@ async function identityOf(host: XenHost, domid: number, type: DeviceType, target
   return key;
 }
 
-/** The attach and detach verbs of every kind xl has them for, in the table's order. */
-const DEVICE_COMMANDS: CommandSpec[] = DEVICE_TYPES.flatMap((type) => (type.cli ? [attachCommand(type, type.cli), detachCommand(type, type.cli)] : []));
+/**
+ * <noun>-list for a kind: each domain's devices in xl's format after xl's
+ * titles, or with --json the listings. A domain that cannot be resolved is
+ * named on stderr and the others are still listed (as xl block-list does).
+ */
+function listCommand(type: DeviceType, cli: DeviceListCli): CommandSpec {
+  return {
+    name: `${cli.noun}-list`,
+    usage: `${cli.noun}-list ${cli.oneDomain ? '<domain>' : '<domains...>'}`,
+    description: cli.description,
+    async run(context) {
+      const qualifiers = cli.oneDomain ? [context.args[0] as string] : (context.args[0] as string[]);
+      return withHost(context, async (host) => {
+        const listings: DeviceListing[] = [];
+        const failures: Error[] = [];
+        for (const qualifier of qualifiers) {
+          try {
+            listings.push(await host.listDevices(await resolveDomain(host, qualifier), type));
+          } catch (error) {
+            if (!(error instanceof CliError)) throw error;
+            failures.push(error);
+          }
+        }
+        if (context.globals.json) context.out(`${JSON.stringify(listings, jsonSafe, 4)}\n`);
+        else context.out(`${cli.header ?? ''}${listings.map((listing) => cli.format(listing.devices, listing.domid)).join('')}`);
+        for (const { domid, problems } of listings) {
+          for (const problem of problems) context.warn(`domain ${domid}: ${problem.kind} ${problem.path} skipped: ${problem.reason}`);
+        }
+        for (const failure of failures) context.warn(failure.message);
+        return failures.length === 0 ? EXIT.OK : failures.length === 1 && qualifiers.length === 1 ? exitCodeFor(failures[0]) : EXIT.FAILED;
+      }, false);
+    },
+  };
+}
+
+/** The attach, detach and list verbs of every kind xl has them for, in the table's order. */
+const DEVICE_COMMANDS: CommandSpec[] = LISTED_DEVICE_TYPES.flatMap((type) => [
+  ...(type.cli ? [attachCommand(type, type.cli), detachCommand(type, type.cli)] : []),
+  ...(type.list ? [listCommand(type, type.list)] : []),
+]);
 
 const watch: CommandSpec = {
   name: 'watch',

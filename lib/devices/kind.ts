@@ -6,6 +6,7 @@
 // lives in kinds/<kind>.ts; generic code gets the descriptor, never a name.
 import type { DeviceArrayName, DeviceKind, StructType } from '../config/index.js';
 import type { FollowUpReads, LiveDevice, LiveList, LiveView, XenStoreNode } from './live.js';
+import type { DeviceListCli } from './listing.js';
 import type { DeviceJson } from './spec.js';
 import type { AddRecipe } from './writes.js';
 
@@ -138,4 +139,6 @@ export interface DeviceType {
   readonly add?: HotplugRecipe;
   /** xl's <noun>-attach / <noun>-detach. */
   readonly cli?: DeviceCli;
+  /** xl's <noun>-list. */
+  readonly list?: DeviceListCli;
 }

@@ -3,7 +3,7 @@
 import { TemplateStore } from '../userdata/index.js';
 import { XenStore } from '../xenstore/index.js';
 import type { DomainConfig } from '../config/index.js';
-import type { DeviceEntry, DeviceType } from '../devices/index.js';
+import { LISTED_DEVICE_TYPES, type DeviceEntry, type DeviceType } from '../devices/index.js';
 import { diffDomain, type DomainDrift } from './diff.js';
 import {
   addDevice,
@@ -133,7 +133,7 @@ export class XenHost {
 
   /** The domain's devices (of one kind, if named) as libxl's *_list / *_getinfo report them. */
   async listDevices(domid: number, kind?: string | DeviceType): Promise<DeviceListing> {
-    return listDevices(this.xenstore, domid, kind === undefined ? undefined : typeof kind === 'string' ? deviceTypeNamed(kind) : kind);
+    return listDevices(this.xenstore, domid, kind === undefined ? undefined : typeof kind === 'string' ? deviceTypeNamed(kind, LISTED_DEVICE_TYPES) : kind, this.#hotplug.sysfsRoot);
   }
 
   async close(): Promise<void> {

@@ -19,7 +19,6 @@ import {
   DEVICE_TYPES,
   DeviceDefaultsError,
   deviceExists,
-  findDeviceType,
   deviceNodes,
   destroyDeviceNodes,
   parseBackendPath,
@@ -155,11 +154,11 @@ export function hotplugKinds(): string[] {
   return DEVICE_TYPES.filter((type) => type.add).map((type) => type.name);
 }
 
-/** The descriptor of a kind named by a caller: EINVAL for a name no descriptor has. */
-export function deviceTypeNamed(kind: unknown): DeviceType {
-  const type = findDeviceType(kind);
+/** The descriptor of a kind named by a caller, among `types`: EINVAL for a name no descriptor has. */
+export function deviceTypeNamed(kind: unknown, types: readonly DeviceType[] = DEVICE_TYPES): DeviceType {
+  const type = types.find((candidate) => candidate.name === kind);
   if (!type) {
-    throw new HotplugError('EINVAL', `unknown device kind ${JSON.stringify(kind)}: expected one of ${DEVICE_TYPES.map((t) => t.name).join(', ')}`);
+    throw new HotplugError('EINVAL', `unknown device kind ${JSON.stringify(kind)}: expected one of ${types.map((t) => t.name).join(', ')}`);
   }
   return type;
 }

@@ -2,32 +2,11 @@
 // which exist and where, from the trusted /libxl/<domid>/device nodes (the
 // kind's descriptor reads them), plus the backend's and the guest's view of
 // the connection, which are shown and never acted on.
-import { DEVICE_TYPES, parseBackendPath, XenstoreValueError, type DeviceProblem, type DeviceType } from '../devices/index.js';
+import { LISTED_DEVICE_TYPES, parseBackendPath, XenstoreValueError, type DeviceProblem, type DeviceType } from '../devices/index.js';
+import { xenbusState, type ListedDevice, type ListingReader } from '../devices/listing.js';
 import type { XenStore } from '../xenstore/index.js';
 
-/** Values the guest wrote into its own frontend dir: what it claims, never trusted. */
-export interface GuestReported {
-  /** XenbusState of the frontend (undefined when absent or not a number). */
-  readonly state: number | undefined;
-  /** The kind's frontend keys (event channel, ring references…), as written. */
-  readonly values: Readonly<Record<string, string | undefined>>;
-}
-
-export interface ListedDevice {
-  /** The kind's libxl name. */
-  kind: string;
-  /** Template identity (vdev for a disk, the devid otherwise). */
-  identity: string;
-  devid: number;
-  backendDomid: number;
-  /** /libxl/<domid>/device/<kind>/<devid> */
-  libxlPath: string;
-  frontendPath: string;
-  backendPath: string;
-  /** XenbusState in the backend dir (written by the backend domain): shown, never acted on. */
-  backendState: number | undefined;
-  guestReported: GuestReported;
-}
+export type { GuestReported, ListedDevice } from '../devices/listing.js';
 
 export interface DeviceListing {
   domid: number;
@@ -36,22 +15,33 @@ export interface DeviceListing {
   problems: DeviceProblem[];
 }
 
-/** The devices of kind `type` (every kind with /libxl nodes of its own when undefined). */
-export async function listDevices(xenstore: XenStore, domid: number, type?: DeviceType): Promise<DeviceListing> {
+/** The devices of kind `type` (every kind with /libxl nodes of its own when undefined); `sysfsRoot` is where usb devices are looked up. */
+export async function listDevices(xenstore: XenStore, domid: number, type?: DeviceType, sysfsRoot = '/sys'): Promise<DeviceListing> {
+  const reader: ListingReader = { readMany: (paths) => xenstore.readMany(paths), readTree: (path) => xenstore.readTree(path), sysfsRoot };
+  const kinds = type ? [type] : LISTED_DEVICE_TYPES;
+  const devices: ListedDevice[] = [];
+  const problems: DeviceProblem[] = [];
+  // Kinds that list their devices themselves (pci, from dom0's backend dir).
+  for (const kind of kinds) {
+    if (!kind.list?.devices) continue;
+    const listed = await kind.list.devices(domid, reader);
+    devices.push(...listed.devices);
+    problems.push(...listed.problems);
+  }
+  const generic = kinds.filter((kind) => !kind.list?.devices);
+  if (generic.length === 0) return { domid, devices, problems };
   const libxlDevices = await xenstore.readTree(`/libxl/${domid}/device`);
   const view = { domid, libxlDevices, values: new Map(), trees: new Map() };
   const own = new RegExp(`^/libxl/${domid}/device/[^/]+/[0-9]+$`);
   const found: { type: DeviceType; key: string; path: string }[] = [];
-  const problems: DeviceProblem[] = [];
-  for (const kind of type ? [type] : DEVICE_TYPES) {
+  for (const kind of generic) {
     const live = kind.listLive(view);
     problems.push(...live.problems);
-    // pci and usb devices live in dom0's backend dirs, not in nodes of their own.
+    // usb devices live in their controller's ports, not in nodes of their own.
     for (const device of live.devices) if (own.test(device.path)) found.push({ type: kind, key: device.key, path: device.path });
   }
-  const devices: ListedDevice[] = [];
   for (const { type: kind, key, path } of found) {
-    const reported = kind.reportedFrontendKeys ?? ['event-channel', 'ring-ref'];
+    const reported = ['state', ...(kind.reportedFrontendKeys ?? ['event-channel', 'ring-ref'])];
     const [backendValue, frontendValue] = await xenstore.readMany([`${path}/backend`, `${path}/frontend`]);
     let backend;
     try {
@@ -72,10 +62,8 @@ export async function listDevices(xenstore: XenStore, domid: number, type?: Devi
       continue;
     }
     const backendPath = backendValue!;
-    const [backendState, frontendState, ...values] = await xenstore.readMany([
-      `${backendPath}/state`, `${frontendPath}/state`, ...reported.map((name) => `${frontendPath}/${name}`),
-    ]);
-    devices.push({
+    const [backendState, ...values] = await xenstore.readMany([`${backendPath}/state`, ...reported.map((name) => `${frontendPath}/${name}`)]);
+    const device: ListedDevice = {
       kind: kind.name,
       identity: key,
       devid,
@@ -84,12 +72,26 @@ export async function listDevices(xenstore: XenStore, domid: number, type?: Devi
       frontendPath,
       backendPath,
       backendState: xenbusState(backendState),
-      guestReported: { state: xenbusState(frontendState), values: Object.fromEntries(reported.map((name, i) => [name, values[i]])) },
-    });
+      guestReported: { state: xenbusState(values[0]), values: Object.fromEntries(reported.map((name, i) => [name, values[i]])) },
+    };
+    try {
+      devices.push(await withDetails(device, kind, reader));
+    } catch (error) {
+      if (!(error instanceof XenstoreValueError)) throw error;
+      problems.push({ kind: kind.name, path: error.path, reason: error.reason });
+    }
   }
   return { domid, devices, problems };
 }
 
-function xenbusState(value: string | undefined): number | undefined {
-  return value !== undefined && /^[0-9]$/.test(value) ? Number(value) : undefined;
+/** What the kind's xl list shows beyond the generic fields. */
+async function withDetails(device: ListedDevice, kind: DeviceType, reader: ListingReader): Promise<ListedDevice> {
+  if (!kind.list?.details) return device;
+  const { details, reported } = await kind.list.details(device, reader);
+  const { guestReported, ...rest } = device;
+  return {
+    ...rest,
+    ...(details ? { details } : {}),
+    guestReported: reported ? { ...guestReported, details: reported } : guestReported,
+  };
 }

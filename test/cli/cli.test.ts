@@ -51,7 +51,8 @@ describe('usage', () => {
     expect(result.code).toBe(0);
     for (const command of [
       'list', 'retrieve', 'diff', 'show-template', 'store', 'block-attach', 'block-detach', 'network-attach', 'network-detach',
-      'vtpm-attach', 'vtpm-detach', 'vkb-attach', 'vkb-detach', 'vdispl-attach', 'vdispl-detach', 'vsnd-attach', 'vsnd-detach', 'usbctrl-attach', 'usbctrl-detach', 'demo',
+      'vtpm-attach', 'vtpm-detach', 'vkb-attach', 'vkb-detach', 'vdispl-attach', 'vdispl-detach', 'vsnd-attach', 'vsnd-detach', 'usbctrl-attach', 'usbctrl-detach', 'block-list', 'network-list', 'vtpm-list', 'vkb-list',
+      'vdispl-list', 'vsnd-list', 'usb-list', 'pci-list', 'channel-list', 'demo',
     ]) {
       expect(result.stdout).toContain(command);
     }

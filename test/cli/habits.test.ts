@@ -130,7 +130,7 @@ describe('bash completion', () => {
 
   it('completes the commands, then the ones a prefix selects', async () => {
     expect(await complete('')).toEqual([...COMMANDS.map((spec) => spec.name), 'completion', 'help']);
-    expect(await complete('bl')).toEqual(['block-attach', 'block-detach']);
+    expect(await complete('bl')).toEqual(['block-attach', 'block-detach', 'block-list']);
     expect(await complete('--json', 'sh')).toEqual(['show-template']);
   });
 
@@ -149,7 +149,7 @@ describe('bash completion', () => {
 
   it("completes the values of completion's and help's arguments", async () => {
     expect(await complete('completion', '')).toEqual(['bash', 'zsh']);
-    expect(await complete('help', 'network-')).toEqual(['network-attach', 'network-detach']);
+    expect(await complete('help', 'network-')).toEqual(['network-attach', 'network-detach', 'network-list']);
   });
 
   it('completes folders for --userdata-dir and files for a file argument', async () => {
@@ -168,6 +168,9 @@ describe('bash completion', () => {
     expect(await complete(...socket, 'diff', '1')).toEqual(['1', '12']);
     expect(await complete(...socket, 'store', '')).toEqual(['1', '12']);
     expect(await complete(...socket, 'list', 'alpha', '')).toEqual(['alpha', 'beta']);
+    // the device lists take domains, as many as given (usb-list and pci-list one)
+    expect(await complete(...socket, 'block-list', 'alpha', '')).toEqual(['alpha', 'beta']);
+    expect(await complete(...socket, 'pci-list', 'b')).toEqual(['beta']);
     // after the domain: a vdev, which it does not guess
     expect(await complete(...socket, 'block-detach', '--force', 'alpha', '')).toEqual([]);
     // the same through XENSTORED_PATH-less --xenstore=PATH, which bash splits at '='
@@ -219,7 +222,7 @@ describe.skipIf(!zsh)('zsh completion (zsh installed)', () => {
     // (The second completion runs the function the first one loaded.)
     expect(await complete(setup, 'xen-domconfig ', 'xen-domconfig bl')).toEqual([
       [...COMMANDS.map((spec) => spec.name), 'completion', 'help'],
-      ['block-attach', 'block-detach'],
+      ['block-attach', 'block-detach', 'block-list'],
     ]);
   });
 

@@ -26,7 +26,9 @@ describe('listDevices', () => {
       libxlPath: disk.libxlPath, frontendPath: disk.frontendPath, backendPath: disk.backendPath, backendDomid: 0, backendState: 2,
       guestReported: { state: 1, values: { 'event-channel': undefined, 'ring-ref': undefined } },
     });
-    expect(all.devices[1]!.guestReported).toEqual({ state: 4, values: { 'event-channel': '17', 'tx-ring-ref': '8', 'rx-ring-ref': undefined } });
+    expect(all.devices[1]!.guestReported).toEqual({ state: 4, values: { state: '4', 'event-channel': '17', 'tx-ring-ref': '8', 'rx-ring-ref': undefined } });
+    // What xl network-list prints of it beyond the generic fields: the MAC of its /libxl node.
+    expect(all.devices[1]!.details).toEqual({ mac: nic.entry.mac });
     expect(all.devices[2]).toMatchObject({ backendPath: vkb.backendPath });
     expect([1, 2]).toContain(all.devices[2]!.backendState); // a vkb add does not wait for its backend
 

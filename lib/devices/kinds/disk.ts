@@ -7,6 +7,7 @@ import type { DeviceType, DeviceEntry } from '../kind.js';
 import { childNamed, MAX_DEVICES_PER_KIND, type LiveDevice, type LiveList, type LiveView } from '../live.js';
 import { MAX_LONG_VALUE, optionalValue, parseSmallUint, requireValue, XenstoreValueError } from '../parse.js';
 import { inFieldOrder, SpecError, type DeviceJson, type JsonValue } from '../spec.js';
+import { reportedInt, row } from '../listing.js';
 import type { KeyValues } from '../writes.js';
 import {
   checkedBackend, defaultDefbool, defbool as entryDefbool, DeviceDefaultsError, DeviceEntryError, domidOfPath, flag as entryFlag, integer, isUnset,
@@ -430,5 +431,16 @@ export const disk: DeviceType = {
     detachTarget: (vdev) => ({ identity: vdev }),
     // xl: libxl_device_disk_safe_remove, or libxl_device_disk_destroy with -f.
     detachForce: 'never',
+  },
+
+  // xl_block.c main_blocklist over libxl_device_disk_getinfo: the handle column is the frontend domid.
+  list: {
+    noun: 'block',
+    description: 'list virtual block devices, as xl block-list prints them',
+    header: row(['Vdev', -5], ['BE', -3], ['handle', -6], ['state', -5], ['evt-ch', -6], ['ring-ref', -8], ['BE-path', -30]),
+    format: (devices, domid) => devices.map((d) => row(
+      [d.devid, -5], [d.backendDomid, -3], [domid, -6], [reportedInt(d, 'state'), -5],
+      [reportedInt(d, 'event-channel'), -6], [reportedInt(d, 'ring-ref'), -8], [d.backendPath, -30],
+    )).join(''),
   },
 };

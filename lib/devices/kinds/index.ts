@@ -1,6 +1,7 @@
 // Every device kind xen-domconfig knows, in libxl's device_type_tbl order (the
 // merge order), then the kinds libxl's table lacks. Adding a kind is its file in this folder and one line here.
 import type { DeviceType } from '../kind.js';
+import { channel } from './channel.js';
 import { disk } from './disk.js';
 import { nic } from './nic.js';
 import { p9 } from './p9.js';
@@ -29,6 +30,13 @@ export const DEVICE_TYPES: readonly DeviceType[] = [
   p9,
   pvcallsif,
 ];
+
+/**
+ * Every kind listDevices and the <noun>-list commands know: the table, then
+ * the kinds only listed (channels: libxl's table lacks them, so retrieve
+ * leaves the template's as stored).
+ */
+export const LISTED_DEVICE_TYPES: readonly DeviceType[] = [...DEVICE_TYPES, channel];
 
 /** The descriptor of a kind by its libxl name; undefined for a name no descriptor has. */
 export function findDeviceType(name: unknown): DeviceType | undefined {

@@ -6,6 +6,7 @@ import { fieldNames, formatMac, parseMac, schema, ZERO_MAC } from '../../config/
 import type { DeviceType } from '../kind.js';
 import { parseSmallUint, XenstoreValueError } from '../parse.js';
 import { asString, leadingZeroFree, parseKeyValueSpec, splitOnce, unsignedDecimal, type Fail, type JsonValue, type SpecKey } from '../spec.js';
+import { field, reportedInt, row } from '../listing.js';
 import type { KeyValues } from '../writes.js';
 import {
   backendDomidOf, checkedBackend, defaultDefbool, defbool, DeviceDefaultsError, DeviceEntryError, devidOf, devidIdentity,
@@ -249,5 +250,23 @@ export const nic: DeviceType = {
     },
     // xl: libxl_device_nic_remove (waits for the backend, then forces).
     detachForce: false,
+  },
+
+  // xl_nic.c main_networklist over libxl_device_nic_getinfo; the MAC is the /libxl node's (libxl__nic_from_xenstore).
+  list: {
+    noun: 'network',
+    description: 'list virtual network interfaces, as xl network-list prints them',
+    header: `${field('Idx', -3)} ${field('BE', -2)} ${field('Mac Addr.', -17)} ${field('handle', -6)} ${field('state', -5)} ${field('evt-ch', -6)} ${field('tx-', 5)}/${field('rx-ring-ref', -5)} ${field('BE-path', -30)}\n`,
+    async details(device, reader) {
+      const path = `${device.libxlPath}/mac`;
+      const [mac] = await reader.readMany([path]);
+      const parsed = mac === undefined ? ZERO_MAC : parseMac(mac);
+      if (parsed === null) throw new XenstoreValueError(path, 'not a MAC address', mac);
+      return { details: { mac: parsed } };
+    },
+    format: (devices) => devices.map((d) => `${field(d.devid, -3)} ${field(d.backendDomid, -2)} ${String(d.details?.mac)}` + row(
+      [d.devid, 6], [reportedInt(d, 'state'), 5], [reportedInt(d, 'event-channel'), 6],
+      [`${field(reportedInt(d, 'tx-ring-ref'), 5)}/${field(reportedInt(d, 'rx-ring-ref'), -11)}`, 0], [d.backendPath, -30],
+    )).join(''),
   },
 };

@@ -5,11 +5,12 @@
 // setdefault and libxl__device_usbctrl_add_xenstore, and xl's
 // usbctrl-attach/-detach. The QEMU-served types (qusb, devicemodel) are
 // refused: they need a device model.
-import { lstat } from 'node:fs/promises';
+import { lstat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { schema } from '../../config/index.js';
 import type { DeviceType } from '../kind.js';
-import type { LiveDevice, LiveView, DeviceProblem, XenStoreNode } from '../live.js';
+import { row, valueAt, xlAtoi, type ListedDevice, type ListingReader } from '../listing.js';
+import { childNamed, type LiveDevice, type LiveView, type DeviceProblem, type XenStoreNode } from '../live.js';
 import { parseEnum } from '../parse.js';
 import { parseKeyValueSpec, unsignedDecimal } from '../spec.js';
 import {
@@ -77,6 +78,59 @@ export function usbControllers(view: Omit<LiveView, 'trees'>): { controllers: Us
     return { kind: 'usbctrl', key: String(controller.devid), path: node.path };
   });
   return { controllers, problems: list.problems };
+}
+
+// ---------------------------------------------------------------------------
+// xl usb-list (xl_usb.c main_usblist over libxl_device_usbctrl_getinfo and
+// libxl_ctrlport_to_device_usbdev)
+
+/** SYSFS_USB_DEV below the sysfs root. */
+const USB_DEVICES = 'bus/usb/devices';
+/** A usb bus id as usbback names its devices (1-1, 2-1.4). */
+const BUSID = /^[0-9]{1,3}-[0-9]{1,3}(\.[0-9]{1,3}){0,6}$/;
+
+interface ListedPort { port: number; busid: string; hostbus?: number; hostaddr?: number }
+
+/** usbdev_busaddr_from_busid: the device's bus and address (uint8, from atoi) from sysfs, or undefined. */
+async function busAddress(sysfsRoot: string, busid: string): Promise<{ hostbus: number; hostaddr: number } | undefined> {
+  if (!BUSID.test(busid)) return undefined;
+  try {
+    const [bus, address] = await Promise.all(['busnum', 'devnum'].map((name) => readFile(join(sysfsRoot, USB_DEVICES, busid, name), 'utf8')));
+    return { hostbus: xlAtoi(bus) & 0xff, hostaddr: xlAtoi(address) & 0xff };
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+async function usbctrlDetails(device: ListedDevice, reader: ListingReader) {
+  const [type] = await reader.readMany([`${device.libxlPath}/type`]);
+  const backend = await reader.readTree(device.backendPath);
+  const ports: ListedPort[] = [];
+  for (const port of childNamed(backend, 'port')?.children ?? []) {
+    if (!/^[1-9][0-9]{0,2}$/.test(port.name)) continue;
+    const address = port.value === '' ? undefined : await busAddress(reader.sysfsRoot, port.value);
+    ports.push({ port: Number(port.name), busid: port.value, ...address });
+  }
+  const version = valueAt(backend, 'usb-ver');
+  const portCount = valueAt(backend, 'num-ports');
+  return { details: { type, ...(version === undefined ? {} : { 'usb-ver': version }), ...(portCount === undefined ? {} : { 'num-ports': portCount }), ports } };
+}
+
+/** Port lines shown at most: USBIF_MAX_PORTNR, beyond which libxl never makes a port. */
+const MAX_LISTED_PORTS = MAX_PV_PORTS;
+
+function usbctrlLines(device: ListedDevice): string {
+  const details = device.details as { type: string; 'usb-ver'?: string; 'num-ports'?: string; ports: ListedPort[] };
+  const ports = xlAtoi(details['num-ports']);
+  let text = row(['Devid', -6], ['Type', -12], ['BE', -3], ['state', -5], ['usb-ver', -7], ['ports', -5])
+    + row([device.devid, -6], [details.type, -12], [device.backendDomid, -3], [xlAtoi(device.guestReported.values.state), -5], [xlAtoi(details['usb-ver']), -7], [ports, -5]);
+  for (let j = 1; j <= Math.min(ports, MAX_LISTED_PORTS); j++) {
+    const used = details.ports.find((port) => port.port === j && port.hostbus !== undefined);
+    const hex = (n: number) => n.toString(16).padStart(3, '0');
+    text += `  Port ${j}:${used ? ` Bus ${hex(used.hostbus!)} Device ${hex(used.hostaddr!)}` : ''}\n`;
+  }
+  return text;
 }
 
 export const usbctrl: DeviceType = {
@@ -154,5 +208,13 @@ export const usbctrl: DeviceType = {
     detachTarget: detachByDevid,
     // xl: libxl_device_usbctrl_remove (waits for the backend, then forces).
     detachForce: false,
+  },
+
+  list: {
+    noun: 'usb',
+    description: 'list USB controllers and the devices at their ports, as xl usb-list prints them',
+    oneDomain: true,
+    details: usbctrlDetails,
+    format: (devices) => devices.map(usbctrlLines).join(''),
   },
 };

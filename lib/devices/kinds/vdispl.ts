@@ -5,6 +5,7 @@
 import { schema } from '../../config/index.js';
 import type { DeviceEntry, DeviceType } from '../kind.js';
 import { asString, parseKeyValueSpec, SpecError, unsignedDecimal, type JsonValue } from '../spec.js';
+import { numberedChildren, reportedInt, strtoul, valueAt, valuesOf, xlInt, type ListedDevice } from '../listing.js';
 import type { KeyValues } from '../writes.js';
 import {
   backendDomidOf, detachByDevid, DeviceEntryError, devidIdentity, devidOf, flag, genericBackend, genericFrontend, kernelBackend, patchOrderedDevids,
@@ -52,6 +53,32 @@ function vdisplReadOnlyFrontend(entry: DeviceEntry): KeyValues {
   return values;
 }
 
+/** The keys of one connector libxl__device_vdispl_getconnectors reads. */
+const CONNECTOR_KEYS = ['unique-id', 'resolution', 'req-ring-ref', 'req-event-channel', 'evt-ring-ref', 'evt-event-channel'] as const;
+/** sscanf(value, "%ux%u") matching both numbers. */
+const RESOLUTION = /^[ \t\n\v\f\r]*([+-]?[0-9]+)x[ \t\n\v\f\r]*([+-]?[0-9]+)/;
+
+/**
+ * xl_vdispl.c main_vdispllist's lines for one device; none when libxl's
+ * getinfo fails on what the frontend holds (a connector without unique-id or
+ * a readable resolution), as xl then prints nothing for it.
+ */
+function vdisplLines(device: ListedDevice, domid: number): string {
+  const reported = device.guestReported.details as { 'be-alloc'?: string; connectors: Record<string, string>[] } | undefined;
+  const connectors = reported?.connectors ?? [];
+  const lines: string[] = [];
+  for (const [j, connector] of connectors.entries()) {
+    const resolution = RESOLUTION.exec(connector.resolution ?? '');
+    if (connector['unique-id'] === undefined || !resolution) return '';
+    lines.push(`\tConnector: ${j}, id: ${connector['unique-id']}, width: ${xlInt(resolution[1])}, height: ${xlInt(resolution[2])}, `
+      + `req-rref: ${xlInt(connector['req-ring-ref'])}, req-evtch: ${xlInt(connector['req-event-channel'])}, `
+      + `evt-rref: ${xlInt(connector['evt-ring-ref'])}, evt-evtch: ${xlInt(connector['evt-event-channel'])}\n`);
+  }
+  const beAlloc = reported?.['be-alloc'] === undefined ? 0 : Number(strtoul(reported['be-alloc']) !== 0n);
+  return `DevId: ${device.devid}, BE: ${device.backendDomid}, handle: ${domid}, state: ${reportedInt(device, 'state')}, `
+    + `be-alloc: ${beAlloc}, BE-path: ${device.backendPath}, FE-path: ${device.frontendPath}\n${lines.join('')}`;
+}
+
 export const vdispl: DeviceType = {
   name: 'vdispl',
   schema: device_vdispl,
@@ -91,5 +118,22 @@ export const vdispl: DeviceType = {
     detachTarget: detachByDevid,
     // xl: libxl_device_vdispl_remove (waits for the backend, then forces).
     detachForce: false,
+  },
+
+  // xl_vdispl.c main_vdispllist over libxl_device_vdispl_getinfo: be-alloc and the connectors from the frontend dir.
+  list: {
+    noun: 'vdispl',
+    description: 'list virtual displays, as xl vdispl-list prints them',
+    async details(device, reader) {
+      const frontend = await reader.readTree(device.frontendPath);
+      const beAlloc = valueAt(frontend, 'be-alloc');
+      return {
+        reported: {
+          ...(beAlloc === undefined ? {} : { 'be-alloc': beAlloc }),
+          connectors: numberedChildren(frontend).map((connector) => valuesOf(connector, CONNECTOR_KEYS)),
+        },
+      };
+    },
+    format: (devices, domid) => devices.map((device) => vdisplLines(device, domid)).join(''),
   },
 };

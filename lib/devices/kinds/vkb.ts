@@ -7,6 +7,7 @@
 import { schema } from '../../config/index.js';
 import type { DeviceEntry, DeviceType } from '../kind.js';
 import { asString, inFieldOrder, parseKeyValueSpec, SpecError, unsignedDecimal, type SpecKey } from '../spec.js';
+import { cString, reportedInt, row } from '../listing.js';
 import type { KeyValues } from '../writes.js';
 import { backendDomidOf, detachByDevid, devidIdentity, devidOf, flag, genericBackend, genericFrontend, integer, text } from './common.js';
 
@@ -120,5 +121,22 @@ export const vkb: DeviceType = {
     detachTarget: detachByDevid,
     // xl: libxl_device_vkb_remove (waits for the backend, then forces).
     detachForce: false,
+  },
+
+  // xl_vkb.c main_vkblist over libxl_device_vkb_getinfo; unique-id from the backend dir and
+  // the backend type from the backend's kind (libxl__vkb_from_xenstore).
+  list: {
+    noun: 'vkb',
+    description: 'list virtual keyboards, as xl vkb-list prints them',
+    header: row(['Idx', -3], ['BE', -2], ['handle', -6], ['state', -5], ['evt-ch', -6], ['ref', 6], ['ID', -10], ['BE-type', -10], ['BE-path', -30]),
+    async details(device, reader) {
+      const [uniqueId] = await reader.readMany([`${device.backendPath}/unique-id`]);
+      const backendType = device.backendPath.split('/')[5] === 'vinput' ? 'linux' : 'qemu';
+      return { details: { backendType, ...(uniqueId === undefined ? {} : { uniqueId }) } };
+    },
+    format: (devices) => devices.map((d) => row(
+      [d.devid, -3], [d.backendDomid, -2], [d.devid, 6], [reportedInt(d, 'state'), 5], [reportedInt(d, 'event-channel'), 6],
+      [reportedInt(d, 'page-gref'), 6], [cString(d.details?.uniqueId as string | undefined), -10], [String(d.details?.backendType), -10], [d.backendPath, -30],
+    )).join(''),
   },
 };

@@ -6,6 +6,8 @@
 import { schema } from '../../config/index.js';
 import type { DeviceEntry, DeviceType } from '../kind.js';
 import { inFieldOrder, SpecError, splitOnce, type DeviceJson, type JsonValue } from '../spec.js';
+import { cString, numberedChildren, reportedInt, valuesOf, xlInt, xlUnsigned, type ListedDevice } from '../listing.js';
+import type { XenStoreNode } from '../live.js';
 import type { KeyValues } from '../writes.js';
 import {
   backendDomidOf, detachByDevid, DeviceEntryError, devidIdentity, devidOf, genericBackend, genericFrontend, kernelBackend, patchOrderedDevids,
@@ -126,6 +128,79 @@ function vsndFrontend(entry: DeviceEntry): KeyValues {
   return values;
 }
 
+// ---------------------------------------------------------------------------
+// xl vsnd-list: the card as libxl__vsnd_from_xenstore reads it back from the
+// frontend dir (all guest-writable), and main_vsndlist's lines
+
+const PARAM_KEYS = ['sample-rates', 'sample-formats', 'channels-min', 'channels-max', 'buffer-size'] as const;
+
+interface ReportedStream { values: Record<string, string>; params: Record<string, string> }
+interface ReportedPcm { values: Record<string, string>; params: Record<string, string>; streams: ReportedStream[] }
+interface ReportedCard { values: Record<string, string>; params: Record<string, string>; pcms: ReportedPcm[] }
+
+function reportedCard(frontend: XenStoreNode | undefined): ReportedCard {
+  return {
+    values: valuesOf(frontend, ['short-name', 'long-name']),
+    params: valuesOf(frontend, PARAM_KEYS),
+    pcms: numberedChildren(frontend).map((pcm) => ({
+      values: valuesOf(pcm, ['name']),
+      params: valuesOf(pcm, PARAM_KEYS),
+      streams: numberedChildren(pcm).map((stream) => ({
+        values: valuesOf(stream, ['unique-id', 'type', 'ring-ref', 'event-channel']),
+        params: valuesOf(stream, PARAM_KEYS),
+      })),
+    })),
+  };
+}
+
+/** The words strtok(value, " ,") yields. */
+const tokens = (value: string | undefined): string[] => (value ?? '').split(/[ ,]/).filter((token) => token !== '');
+
+/** libxl's enum from_string: the name in any case. */
+function enumValue(values: readonly string[], text: string): string | undefined {
+  return values.find((value) => value === text.toLowerCase());
+}
+
+/** print_params: what is set, then the line's end; undefined where libxl's parse of a format fails. */
+function paramsText(params: Record<string, string>): string | undefined {
+  let text = '';
+  for (const key of ['channels-min', 'channels-max', 'buffer-size'] as const) {
+    const value = params[key] === undefined ? 0 : xlUnsigned(params[key]);
+    if (value) text += `, ${key}: ${value}`;
+  }
+  const rates = tokens(params['sample-rates']).map(xlUnsigned);
+  if (rates.length > 0) text += `, sample-rates: ${rates.join(';')}`;
+  const formats = tokens(params['sample-formats']).map((format) => enumValue(vsnd_pcm_format.values, format));
+  if (formats.includes(undefined)) return undefined;
+  // xl labels the formats sample-rates too.
+  if (formats.length > 0) text += `, sample-rates: ${formats.join(';')}`;
+  return `${text}\n`;
+}
+
+/** main_vsndlist's lines for one card; undefined where libxl's list fails (xl then prints nothing for the domain). */
+function vsndLines(device: ListedDevice, domid: number): string | undefined {
+  const card = device.guestReported.details as ReportedCard | undefined;
+  if (!card) return undefined;
+  const cardParams = paramsText(card.params);
+  if (cardParams === undefined) return undefined;
+  let text = `\ndevid: ${device.devid}, be-domid: ${device.backendDomid}, handle: ${domid}, state: ${reportedInt(device, 'state')}, `
+    + `be-path: ${device.backendPath}, fe-path: ${device.frontendPath}\n`
+    + `short-name: "${cString(card.values['short-name'])}", long-name: "${cString(card.values['long-name'])}"${cardParams}`;
+  for (const [j, pcm] of card.pcms.entries()) {
+    const pcmParams = paramsText(pcm.params);
+    if (pcmParams === undefined) return undefined;
+    text += `\tpcm: ${j}, name: "${cString(pcm.values.name)}"${pcmParams}`;
+    for (const [k, stream] of pcm.streams.entries()) {
+      const type = stream.values.type === undefined ? null : enumValue(vsnd_stream_type.values, stream.values.type);
+      const streamParams = paramsText(stream.params);
+      if (type === undefined || streamParams === undefined) return undefined;
+      text += `\t\tstream: ${k}, unique-id: "${cString(stream.values['unique-id'])}", type: ${cString(type)}${streamParams}`
+        + `\t\t\tevent-channel: ${xlInt(stream.values['event-channel'])}, ring-ref: ${xlInt(stream.values['ring-ref'])}\n`;
+    }
+  }
+  return text;
+}
+
 export const vsnd: DeviceType = {
   name: 'vsnd',
   schema: device_vsnd,
@@ -164,5 +239,18 @@ export const vsnd: DeviceType = {
     detachTarget: detachByDevid,
     // xl: libxl_device_vsnd_remove (waits for the backend, then forces).
     detachForce: false,
+  },
+
+  // xl_vsnd.c main_vsndlist over libxl_device_vsnd_list and _getinfo.
+  list: {
+    noun: 'vsnd',
+    description: 'list virtual sound cards, as xl vsnd-list prints them',
+    async details(device, reader) {
+      return { reported: { ...reportedCard(await reader.readTree(device.frontendPath)) } };
+    },
+    format(devices, domid) {
+      const lines = devices.map((device) => vsndLines(device, domid));
+      return lines.includes(undefined) ? '' : lines.join('');
+    },
   },
 };

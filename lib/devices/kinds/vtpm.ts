@@ -3,6 +3,8 @@
 // create-time devid/uuid patch, and xl's vtpm-attach/-detach.
 import { NIL_UUID, parseUuid, schema } from '../../config/index.js';
 import type { DeviceType } from '../kind.js';
+import { field, reportedInt, row } from '../listing.js';
+import { XenstoreValueError } from '../parse.js';
 import { asString, parseKeyValueSpec } from '../spec.js';
 import {
   backendDomidOf, detachByDevid, devidIdentity, devidOf, genericBackend, genericFrontend, isUnset, kernelBackend, patchOrderedDevids, requiredText,
@@ -75,5 +77,23 @@ export const vtpm: DeviceType = {
     },
     // xl: libxl_device_vtpm_remove (waits for the backend, then forces).
     detachForce: false,
+  },
+
+  // xl_vtpm.c main_vtpmlist over libxl_device_vtpm_getinfo; the uuid is the /libxl node's (libxl__vtpm_from_xenstore).
+  list: {
+    noun: 'vtpm',
+    description: 'list virtual TPMs, as xl vtpm-list prints them',
+    header: row(['Idx', -3], ['BE', -2], ['Uuid', -36], ['handle', -6], ['state', -5], ['evt-ch', -6], ['ring-ref', -5], ['BE-path', -10]),
+    async details(device, reader) {
+      const path = `${device.libxlPath}/uuid`;
+      const [text] = await reader.readMany([path]);
+      const uuid = text === undefined ? NIL_UUID : parseUuid(text);
+      if (uuid === null) throw new XenstoreValueError(path, 'not a uuid', text);
+      return { details: { uuid } };
+    },
+    format: (devices) => devices.map((d) => `${field(d.devid, -3)} ${field(d.backendDomid, -2)} ` + row(
+      [String(d.details?.uuid), 0], [d.devid, 6], [reportedInt(d, 'state'), 5], [reportedInt(d, 'event-channel'), 6],
+      [reportedInt(d, 'ring-ref'), 8], [d.backendPath, -30],
+    )).join(''),
   },
 };

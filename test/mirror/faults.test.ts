@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatDomainConfig, parseDomainConfig } from '../../lib/config/index.js';
 import { XenHost } from '../../lib/domain/host.js';
-import { startLocalXenstored } from '../../lib/localxen/xenstored.js';
+import { startLocalXenstored, type LocalXenstoredDaemon, type LocalXenstoredOptions } from '../../lib/localxen/xenstored.js';
 import type { MirrorEvent } from '../../lib/mirror/index.js';
 import { XenStore } from '../../lib/xenstore/index.js';
 import { XenStoreConnection } from '../../lib/xenstore/wire.js';
@@ -140,10 +140,10 @@ describe('ConfigMirror faults', () => {
     }
   });
 
-  it.each([
+  it.each<[LocalXenstoredDaemon, LocalXenstoredOptions]>([
     ['xenstored', { args: ['--watch-nb', '5'] }],
     ['oxenstored', { oxenstoredConfig: { 'quota-maxwatch': 5 } }],
-  ] as const)('%s with a watch quota of 5: dom0 is exempt, so a mirror of 3 domains (over 5 watches each) is current', async (name, options) => {
+  ])('%s with a watch quota of 5: dom0 is exempt, so a mirror of 3 domains (over 5 watches each) is current', async (name, options) => {
     const daemon = await startLocalXenstored({ daemon: name, ...options });
     const store = XenStore.open({ path: daemon.socketPath });
     const host = new XenHost({ xenstore: store, userdataDir: userdata.dir });

@@ -5,9 +5,10 @@
 //   - requests per change, from xenstored's trace (-T), at two sizes, beside
 //     one retrieve of the same domain (its read set);
 //   - change-to-event latency, p50 and p99, under a steady rate of writes to
-//     memory/target spread over all domains;
+//     memory/target spread over all domains, at the counting sizes and at N;
 //   - RSS of the CLI's `watch` with every domain mirrored.
-// Prints the targets as PASS or MISS and writes bench/results/mirror.json.
+// Prints the targets as PASS or MISS and writes bench/results/mirror.json,
+// mirror-latency.svg and mirror-requests.svg (against domains, beside list-l.svg).
 //
 //   npm run bench:mirror -- [--domains 1000] [--rate 200] [--seconds 10] [--count-sizes 10,200] [--no-xl] [--out DIR]
 import { spawn, spawnSync } from 'node:child_process';
@@ -23,6 +24,7 @@ import { startLocalXenstored, type LocalXenstored } from '../lib/localxen/xensto
 import type { ConfigMirror } from '../lib/mirror/index.js';
 import { packageRoot } from '../lib/util/package-root.js';
 import { XenStoreConnection } from '../lib/xenstore/wire.js';
+import { plotSvg } from './plot.js';
 import { populateDom0, populateDomains } from './populate.js';
 import { benchXlState, findRealXl, xlEnv, type RealXl } from './realxl.js';
 import { stats } from './stats.js';
@@ -163,8 +165,23 @@ function spawnSyncQuiet(file: string, args: string[], env: NodeJS.ProcessEnv): n
   return spawnSync(file, args, { env, stdio: 'ignore' }).status;
 }
 
+interface Latency { domains: number; changes: number; p50: number; p99: number; max: number }
+
+/** Latency on a smaller population of its own (the plot's other points). */
+async function latencyAt(domains: number): Promise<Latency> {
+  const bench = await startBench(domains);
+  const mirror = bench.host.mirror();
+  try {
+    await mirror.ready;
+    return await latency(bench, mirror, domains);
+  } finally {
+    await mirror.close();
+    await stopBench(bench);
+  }
+}
+
 /** Change-to-event latency under RATE writes a second to random domains' memory/target, for SECONDS. */
-async function latency(bench: Bench, mirror: ConfigMirror): Promise<{ changes: number; p50: number; p99: number; max: number }> {
+async function latency(bench: Bench, mirror: ConfigMirror, domains: number): Promise<Latency> {
   const wire = await XenStoreConnection.connect(bench.daemon.socketPath);
   const seen = eventTimes(mirror);
   const samples: Promise<number>[] = [];
@@ -175,7 +192,7 @@ async function latency(bench: Bench, mirror: ConfigMirror): Promise<{ changes: n
       const due = start + n * interval;
       const wait = due - nowMs();
       if (wait > 1) await sleep(wait);
-      const domid = 1 + Math.floor(Math.random() * DOMAINS);
+      const domid = 1 + Math.floor(Math.random() * domains);
       const value = BigInt(300_000 + n);
       const arrived = seen.waitFor(domid, value);
       const sent = nowMs();
@@ -184,7 +201,7 @@ async function latency(bench: Bench, mirror: ConfigMirror): Promise<{ changes: n
     }
     const all = (await Promise.all(samples)).sort((a, b) => a - b);
     const at = (q: number) => Number(all[Math.min(all.length - 1, Math.floor(q * all.length))]!.toFixed(2));
-    return { changes: all.length, p50: at(0.5), p99: at(0.99), max: at(1) };
+    return { domains, changes: all.length, p50: at(0.5), p99: at(0.99), max: at(1) };
   } finally {
     seen.stop();
     await wire.close();
@@ -249,9 +266,15 @@ async function main(): Promise<void> {
     log(`list + format at N=${DOMAINS}: mirror ${list.mirror.median.toFixed(1)} ms, cold ${list.cold.median.toFixed(0)} ms${list.xl ? `, xl ${list.xl.median.toFixed(0)} ms` : ''}`);
 
     log(`latency: ${RATE} changes/s over ${DOMAINS} domains for ${SECONDS} s…`);
-    const lat = await latency(bench, mirror);
+    const lat = await latency(bench, mirror, DOMAINS);
     log(`  p50 ${lat.p50} ms, p99 ${lat.p99} ms, max ${lat.max} ms over ${lat.changes} changes`);
     await mirror.close();
+    const latencies = [];
+    for (const size of COUNT_SIZES.filter((size) => size < DOMAINS)) {
+      log(`latency at N=${size}…`);
+      latencies.push(await latencyAt(size));
+    }
+    latencies.push(lat);
 
     const rssMb = await watchRssMb(bench);
     log(`watch RSS with ${DOMAINS} domains mirrored: ${rssMb} MB`);
@@ -267,7 +290,16 @@ async function main(): Promise<void> {
     ];
     const result = { domains: DOMAINS, readyMs: Number(readyMs.toFixed(0)), list, speedupOverXl: speedup, speedupOverCold: coldSpeedup, requests, latency: { rate: RATE, seconds: SECONDS, ...lat }, rssMb, targets };
     mkdirSync(OUT, { recursive: true });
-    writeFileSync(join(OUT, 'mirror.json'), `${JSON.stringify(result, null, 2)}\n`);
+    writeFileSync(join(OUT, 'mirror.json'), `${JSON.stringify({ ...result, latencyBySize: latencies }, null, 2)}\n`);
+    writeFileSync(join(OUT, 'mirror-latency.svg'), plotSvg(`mirror: change-to-event latency at ${RATE} changes/s against domains (log-log)`, [
+      { label: 'p50', color: '#1f77b4', points: latencies.map((l): [number, number] => [l.domains, l.p50]) },
+      { label: 'p99', color: '#d62728', points: latencies.map((l): [number, number] => [l.domains, l.p99]) },
+      { label: `p99 target (${TARGETS.latencyP99Ms} ms)`, color: '#999', points: latencies.map((l): [number, number] => [l.domains, TARGETS.latencyP99Ms]) },
+    ], 'latency (ms)'));
+    writeFileSync(join(OUT, 'mirror-requests.svg'), plotSvg('mirror: xenstore requests per change against domains (log-log)', [
+      { label: 'per change', color: '#2ca02c', points: requests.map((r): [number, number] => [r.domains, r.perChange]) },
+      { label: 'one retrieve (read set)', color: '#ff7f0e', points: requests.map((r): [number, number] => [r.domains, r.readSet]) },
+    ], 'requests'));
     process.stdout.write(`\nmirror at N=${DOMAINS}: ready ${result.readyMs} ms; list+format ${list.mirror.median.toFixed(2)} ms `
       + `(cold ${list.cold.median.toFixed(0)} ms, ${coldSpeedup}×${list.xl ? `; xl ${list.xl.median.toFixed(0)} ms, ${speedup}×` : ''})\n`);
     for (const t of targets) process.stdout.write(`| ${t.target} | ${t.value ?? '-'} | ${t.pass === undefined ? 'not measured' : t.pass ? 'PASS' : 'MISS'} |\n`);

@@ -1,4 +1,4 @@
-// A small hand-written SVG: median time against domain count, both axes log.
+// A small hand-written SVG: a measure (median time by default) against domain count, both axes log.
 export interface PlotSeries {
   label: string;
   color: string;
@@ -20,7 +20,7 @@ function escape(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-export function plotSvg(title: string, series: readonly PlotSeries[]): string {
+export function plotSvg(title: string, series: readonly PlotSeries[], yLabel = 'median time (ms)'): string {
   const all = series.flatMap((s) => s.points).filter(([x, y]) => x > 0 && y > 0);
   const xTicks = decades(Math.min(...all.map(([x]) => x)), Math.max(...all.map(([x]) => x)));
   const yTicks = decades(Math.min(...all.map(([, y]) => y)), Math.max(...all.map(([, y]) => y)));
@@ -45,7 +45,7 @@ export function plotSvg(title: string, series: readonly PlotSeries[]): string {
   }
   out.push(`<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#333"/>`,
     `<text x="${MARGIN.left + plotW / 2}" y="${HEIGHT - 12}" text-anchor="middle">domains</text>`,
-    `<text transform="translate(16 ${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle">median time (ms)</text>`);
+    `<text transform="translate(16 ${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escape(yLabel)}</text>`);
   series.forEach((s, i) => {
     const points = s.points.filter(([x, y]) => x > 0 && y > 0);
     if (points.length > 0) {

@@ -141,4 +141,9 @@ export class XenHost {
     this.#owned = undefined;
     await owned?.();
   }
+
+  /** `await using host = XenHost.open()` closes it at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 }

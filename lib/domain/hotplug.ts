@@ -563,18 +563,19 @@ async function waitFor(
   signal: AbortSignal | undefined,
 ): Promise<{ reached: boolean; value?: string | undefined }> {
   if (signal?.aborted) throw new AbortError(signal);
-  const stop = new AbortController();
-  const timer = setTimeout(() => stop.abort(), timeoutMs);
-  const onAbort = () => stop.abort();
-  signal?.addEventListener('abort', onAbort, { once: true });
+  // The timeout and the caller's abort end the loop; which of them it was is told below.
+  const events = xenstore.watch(path);
+  const stop = () => { void events.return?.(); };
+  const timer = setTimeout(stop, timeoutMs);
+  signal?.addEventListener('abort', stop, { once: true });
   try {
-    for await (const _event of xenstore.watch(path, { signal: stop.signal })) {
+    for await (const _event of events) {
       const value = await xenstore.read(path);
       if (done(value)) return { reached: true, value };
     }
   } finally {
     clearTimeout(timer);
-    signal?.removeEventListener('abort', onAbort);
+    signal?.removeEventListener('abort', stop);
   }
   if (signal?.aborted) throw new AbortError(signal);
   return { reached: false };

@@ -16,7 +16,6 @@ const STATE_PATH = /^\/local\/domain\/0\/backend\/[a-z0-9_-]+\/[0-9]+\/[0-9]+\/s
 
 export async function startLocalBackend(xenstore: XenStore): Promise<LocalBackend> {
   const root = '/local/domain/0/backend';
-  const controller = new AbortController();
   const moved: string[] = [];
 
   const answer = async (statePath: string): Promise<void> => {
@@ -33,7 +32,7 @@ export async function startLocalBackend(xenstore: XenStore): Promise<LocalBacken
   };
 
   // The watch fires once at registration; every later event names the node that changed.
-  const events = xenstore.watch(root, { signal: controller.signal });
+  const events = xenstore.watch(root);
   const loop = (async () => {
     for await (const event of events) {
       const paths = STATE_PATH.test(event.path) ? [event.path] : await statePathsUnder(xenstore, event.path);
@@ -45,14 +44,12 @@ export async function startLocalBackend(xenstore: XenStore): Promise<LocalBacken
         }
       }
     }
-  })().catch((error: unknown) => {
-    if ((error as { code?: string })?.code !== 'ABORT_ERR') throw error;
-  });
+  })();
 
   return {
     moved,
     async stop() {
-      controller.abort();
+      await events.return?.();
       await loop;
     },
   };

@@ -12,7 +12,7 @@
 // (/dev/xen/xenbus) there is no such sentinel.
 import { createConnection, type Socket } from 'node:net';
 import type { NativeAddon, NativeWatcher } from '../native.js';
-import { XenStoreError } from './errors.js';
+import { AbortError, XenStoreError } from './errors.js';
 import { xenstoredSocketPath } from './paths.js';
 import { unavailableError } from './unavailable.js';
 import type { XenStoreWatchEvent } from './types.js';
@@ -147,7 +147,8 @@ export class WatchIterator implements AsyncIterableIterator<XenStoreWatchEvent> 
   private waiter: Waiter | undefined;
   private error: unknown;
   private finished = false;
-  private readonly onAbort = () => this.end();
+  // As Node's events.on and fs.promises.watch: an aborted signal rejects the pending or next next().
+  private readonly onAbort = () => this.fail(new AbortError(this.signal!));
 
   constructor(
     private readonly hub: WatchHub,
@@ -156,6 +157,7 @@ export class WatchIterator implements AsyncIterableIterator<XenStoreWatchEvent> 
     private readonly signal: AbortSignal | undefined,
   ) {
     if (signal?.aborted) {
+      this.error = new AbortError(signal);
       this.finished = true;
       return;
     }

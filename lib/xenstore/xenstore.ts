@@ -187,8 +187,8 @@ export class XenStore extends StoreOps {
 
   /**
    * Watches path and everything below it. The daemon fires once at once
-   * (the initial event); aborting the signal or leaving the loop ends the
-   * iteration cleanly.
+   * (the initial event). Leaving the loop ends the iteration cleanly; an
+   * aborted signal rejects it with an AbortError, as Node's own iterators do.
    */
   watch(path: string, options: XenStoreWatchOptions = {}): AsyncIterableIterator<XenStoreWatchEvent> {
     if (this.closing) throw closedError('xs_watch');
@@ -209,6 +209,11 @@ export class XenStore extends StoreOps {
       this.closing = Promise.all([this.pool?.close(), this.pipelined?.close(), ...this.retiring]).then(() => undefined);
     }
     return this.closing;
+  }
+
+  /** `await using store = XenStore.open()` closes it at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }
 

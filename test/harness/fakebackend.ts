@@ -36,7 +36,6 @@ function matches(option: boolean | ((path: string) => boolean) | undefined, path
 /** Starts answering on its own xenstored connection; stop() ends it. */
 export async function startFakeBackend(socketPath: string, initial: FakeBackendOptions = {}): Promise<FakeBackend> {
   const xenstore = XenStore.open({ path: socketPath, poolSize: 2 });
-  const controller = new AbortController();
   const answered: string[] = [];
   const errors: unknown[] = [];
   let options = initial;
@@ -69,7 +68,7 @@ export async function startFakeBackend(socketPath: string, initial: FakeBackendO
     }
   };
 
-  const events = xenstore.watch(ROOT, { signal: controller.signal });
+  const events = xenstore.watch(ROOT);
   const loop = (async () => {
     for await (const event of events) {
       try {
@@ -89,7 +88,7 @@ export async function startFakeBackend(socketPath: string, initial: FakeBackendO
       options = next;
     },
     async stop() {
-      controller.abort();
+      await events.return?.();
       await loop;
       await xenstore.close();
     },

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { useLocalXenstored } from '../harness/xenstored.js';
 import { startLocalXenstored } from '../../lib/localxen/xenstored.js';
+import { XenHost } from '../../lib/domain/host.js';
 import { native } from '../../lib/native.js';
 import { XenStore, XenStoreError } from '../../lib/xenstore/index.js';
 
@@ -33,6 +34,26 @@ describe('close', () => {
     await expect(store.readMany(['/life/k'])).rejects.toMatchObject(closed);
     await expect(store.getDomainPath(1)).rejects.toMatchObject(closed);
     await expect(store.transaction(async () => 1)).rejects.toMatchObject(closed);
+  });
+
+  it('await using closes a XenStore and a XenHost (and its own store) at the end of the scope', async () => {
+    let store: XenStore;
+    let hostStore: XenStore;
+    const userdataDir = mkdtempSync(join(tmpdir(), 'xen-domconfig-dispose-'));
+    try {
+      {
+        await using scoped = XenStore.open({ path: daemon.current.socketPath });
+        await using host = XenHost.open({ xenstorePath: daemon.current.socketPath, userdataDir });
+        await scoped.write('/life/scoped', 'v');
+        expect(await host.xenstore.read('/life/scoped')).toBe('v');
+        store = scoped;
+        hostStore = host.xenstore;
+      }
+      await expect(store.read('/life/scoped')).rejects.toMatchObject({ code: 'ERR_XENSTORE_CLOSED' });
+      await expect(hostStore.read('/life/scoped')).rejects.toMatchObject({ code: 'ERR_XENSTORE_CLOSED' });
+    } finally {
+      rmSync(userdataDir, { recursive: true, force: true });
+    }
   });
 
   it('waits for in-flight async requests, which all complete', async () => {

@@ -1,5 +1,5 @@
 // Watches on their own handle: the initial fire, events below the path,
-// clean endings on abort, break and close.
+// an AbortError on abort, clean endings on break and close.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useLocalXenstored } from '../harness/xenstored.js';
 import { XenStore, XenStoreError, type XenStoreWatchEvent } from '../../lib/xenstore/index.js';
@@ -27,7 +27,7 @@ describe('watch', () => {
     expect(seen.every((e) => e.token === 'mine')).toBe(true);
   });
 
-  it('ends the for-await loop cleanly when the signal aborts', async () => {
+  it('rejects the for-await loop with an AbortError when the signal aborts, as events.on does', async () => {
     const controller = new AbortController();
     const seen: string[] = [];
     const loop = (async () => {
@@ -35,13 +35,22 @@ describe('watch', () => {
         seen.push(event.path);
         if (seen.length === 2) controller.abort();
       }
-    })();
+    })().then(() => 'ended', (error: unknown) => error);
     await tick();
     await store.write('/w/abort/x', '1');
-    await expect(loop).resolves.toBeUndefined();
+    expect(await loop).toMatchObject({ name: 'AbortError', code: 'ABORT_ERR' });
     expect(seen).toEqual(['/w/abort', '/w/abort/x']);
-    const none = store.watch('/w/abort', { signal: AbortSignal.abort() });
+    const reason = new Error('not wanted');
+    const none = store.watch('/w/abort', { signal: AbortSignal.abort(reason) });
+    await expect(none.next()).rejects.toMatchObject({ name: 'AbortError', cause: reason });
     expect(await none.next()).toEqual({ value: undefined, done: true });
+    // A consumer waiting in next() hears of the abort at once.
+    const controller2 = new AbortController();
+    const waiting = store.watch('/w/abort', { signal: controller2.signal });
+    await waiting.next();
+    const pending = waiting.next();
+    controller2.abort();
+    await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
   });
 
   it('unwatches when the loop is left: no more events for that token', async () => {

@@ -1,10 +1,13 @@
 // Reading one domain's live state with as few requests as possible: a
-// listing of /libxl/<domid>/device, then one readMany of the toolstack-owned
-// scalars, the device table's probes, just the keys the device table uses
-// under each device node and the domain's cpu/<i>/availability; follow-ups
-// only when a kind asks (removable disks, pci, pv usb). Everything read is
+// listing of /libxl/<domid>/device and of its device dirs, then one readMany
+// of the toolstack-owned scalars, the device table's probes, the device node
+// keys the template does not imply (none for the nodes of its own disks and
+// nics, but a removable disk's params) and the domain's cpu/<i>/availability;
+// follow-ups only when a kind asks (pci, pv usb). Everything read is
 // toolstack-owned; frontend dirs are never touched.
-import { DEVICE_TYPES, deviceFollowUps, deviceProbes, MAX_DEVICES_PER_KIND, type DeviceType, type LiveView } from '../devices/index.js';
+import {
+  DEVICE_TYPES, deviceFollowUps, deviceProbes, MAX_DEVICES_PER_KIND, templateDeviceKinds, type DeviceArrays, type DeviceType, type LiveView,
+} from '../devices/index.js';
 import type { XenStoreNode, XenStoreOps } from '../xenstore/index.js';
 
 /** The requests this module makes (XenStore, its transactions and the pipelined reader offer them). */
@@ -50,19 +53,29 @@ export function domainPaths(domid: number) {
   };
 }
 
-/** What each /libxl device dir needs read: keys and whole subdirectories, from the table. */
-const NODE_READS = (() => {
-  const reads = new Map<string, { keys: Set<string>; trees: Set<string> }>();
+/** The kinds listed in each /libxl device dir, and the subdirectories read whole under its nodes. */
+const DEVICE_DIRS = (() => {
+  const dirs = new Map<string, { types: DeviceType[]; trees: string[] }>();
   for (const type of DEVICE_TYPES) {
     for (const kind of type.xenstoreKinds) {
-      const entry = reads.get(kind) ?? { keys: new Set<string>(), trees: new Set<string>() };
-      type.nodeKeys.forEach((key) => entry.keys.add(key));
-      type.nodeTrees?.forEach((tree) => entry.trees.add(tree));
-      reads.set(kind, entry);
+      const dir = dirs.get(kind) ?? { types: [], trees: [] };
+      dir.types.push(type);
+      for (const tree of type.nodeTrees ?? []) if (!dir.trees.includes(tree)) dir.trees.push(tree);
+      dirs.set(kind, dir);
     }
   }
-  return reads;
+  return dirs;
 })();
+
+const NO_KEYS: readonly string[] = [];
+
+/** The keys to read under one node of a dir, by devid, for this template (what it does not imply). */
+function nodeKeysOf(kind: string, template: DeviceArrays): (devid: string) => readonly string[] {
+  const keyed = DEVICE_DIRS.get(kind)!.types.flatMap((type) => (type.nodeKeys ? [type.nodeKeys(template[type.array] ?? [])] : []));
+  if (keyed.length === 0) return () => NO_KEYS;
+  if (keyed.length === 1) return keyed[0]!;
+  return (devid) => [...new Set(keyed.flatMap((keys) => keys(devid)))];
+}
 
 /**
  * The nodes to watch so that a change of anything a read read is seen: the
@@ -93,10 +106,10 @@ function scalarPaths(paths: DomainPaths, domid: number, hvm: boolean, probed: re
  * together with /libxl/<domid>/device, the others it names after it.
  */
 async function listDeviceNodes(ops: StateReader, base: string, expected: readonly string[] = []): Promise<DeviceListing> {
-  const early = expected.filter((kind) => NODE_READS.has(kind));
+  const early = expected.filter((kind) => DEVICE_DIRS.has(kind));
   const [listed, ...earlyDevids] = await Promise.all([ops.list(base), ...early.map((kind) => ops.list(`${base}/${kind}`))]);
   const devids = new Map(early.map((kind, i) => [kind, earlyDevids[i]]));
-  const kinds = (listed ?? []).filter((kind) => NODE_READS.has(kind));
+  const kinds = (listed ?? []).filter((kind) => DEVICE_DIRS.has(kind));
   const late = kinds.filter((kind) => !devids.has(kind));
   (await Promise.all(late.map((kind) => ops.list(`${base}/${kind}`)))).forEach((names, i) => devids.set(late[i]!, names));
   return new Map(kinds.map((kind) => [kind, (devids.get(kind) ?? []).slice(0, MAX_DEVICES_PER_KIND + 1)]));
@@ -109,26 +122,41 @@ export interface StateReadOptions {
   hvm: boolean;
   /** The kinds whose probes to read (default all; a list leaves out those its probeDomains rule out). */
   probed?: readonly DeviceType[];
-  /** Device dirs to list at once (the template's kinds), without waiting for /libxl/<domid>/device. */
-  expectedKinds?: readonly string[];
+  /**
+   * The template's device arrays: its kinds' dirs are listed at once, without
+   * waiting for /libxl/<domid>/device, and device node keys it implies are not read.
+   */
+  template?: DeviceArrays;
+}
+
+/** The device node keys of one node, in the batch from `first` on. */
+interface NodeRead {
+  keys: readonly string[];
+  first: number;
 }
 
 export async function readDomainState(ops: StateReader, domid: number, options: StateReadOptions, paths: DomainPaths): Promise<DomainState> {
-  const listing = await listDeviceNodes(ops, paths.libxlDevices, options.expectedKinds);
+  const template = options.template ?? {};
+  const listing = await listDeviceNodes(ops, paths.libxlDevices, templateDeviceKinds(template));
   const values = new Map<string, string | undefined>();
 
-  // One batch: the scalars and probes, each listed device node's keys (in
-  // listing order), then the vCPUs; the replies are taken back in that order.
+  // One batch: the scalars and probes, the keys of each listed device node
+  // the template does not imply (in listing order), then the vCPUs; the
+  // replies are taken back in that order.
   const scalars = scalarPaths(paths, domid, options.hvm, options.probed);
   const batch = [...scalars];
   const treePaths: string[] = [];
+  const nodeReads = new Map<string, NodeRead[]>();
   for (const [kind, devids] of listing) {
-    const reads = NODE_READS.get(kind)!;
-    for (const devid of devids) {
+    const keysOf = nodeKeysOf(kind, template);
+    const { trees } = DEVICE_DIRS.get(kind)!;
+    nodeReads.set(kind, devids.map((devid) => {
       const node = `${paths.libxlDevices}/${kind}/${devid}`;
-      for (const key of reads.keys) batch.push(`${node}/${key}`);
-      for (const tree of reads.trees) treePaths.push(`${node}/${tree}`);
-    }
+      const read = { keys: keysOf(devid), first: batch.length };
+      for (const key of read.keys) batch.push(`${node}/${key}`);
+      for (const tree of trees) treePaths.push(`${node}/${tree}`);
+      return read;
+    }));
   }
   const nodeKeysEnd = batch.length;
   const vcpus = vcpusToRead(options.maxVcpus);
@@ -141,7 +169,7 @@ export async function readDomainState(ops: StateReader, domid: number, options: 
   for (let i = 0; i < scalars.length; i++) values.set(batch[i]!, read[i]);
   for (let i = nodeKeysEnd; i < batch.length; i++) values.set(batch[i]!, read[i]);
 
-  const libxlDevices = deviceTree(listing, read, scalars.length, trees);
+  const libxlDevices = deviceTree(listing, nodeReads, read, trees);
   const state: DomainState = { domid, paths, values, libxlDevices, trees: new Map() };
   const follow = deviceFollowUps(liveView(state));
   await Promise.all([
@@ -154,29 +182,30 @@ export async function readDomainState(ops: StateReader, domid: number, options: 
 }
 
 /**
- * /libxl/<domid>/device as a tree holding just what was read: the node keys'
- * values from `read` from index `first` on, the subtrees in `subtrees`, both in
- * listing order.
+ * /libxl/<domid>/device as a tree holding just what was read: each node's
+ * keys' values from `read` where `nodeReads` says, the subtrees in
+ * `subtrees` in listing order.
  */
 function deviceTree(
   listing: DeviceListing,
+  nodeReads: ReadonlyMap<string, readonly NodeRead[]>,
   read: readonly (string | undefined)[],
-  first: number,
   subtrees: readonly (XenStoreNode | undefined)[],
 ): XenStoreNode | undefined {
   if (listing.size === 0) return undefined;
-  let next = first;
   let nextTree = 0;
   const kinds: XenStoreNode[] = [];
   for (const [kind, devids] of listing) {
-    const reads = NODE_READS.get(kind)!;
-    const nodes = devids.map((devid): XenStoreNode => {
+    const { trees } = DEVICE_DIRS.get(kind)!;
+    const reads = nodeReads.get(kind)!;
+    const nodes = devids.map((devid, d): XenStoreNode => {
       const children: XenStoreNode[] = [];
-      for (const key of reads.keys) {
-        const value = read[next++];
+      const { keys, first } = reads[d]!;
+      keys.forEach((key, k) => {
+        const value = read[first + k];
         if (value !== undefined) children.push({ name: key, value, children: [] });
-      }
-      for (let t = 0; t < reads.trees.size; t++) {
+      });
+      for (let t = 0; t < trees.length; t++) {
         const subtree = subtrees[nextTree++];
         if (subtree) children.push(subtree);
       }

@@ -9,7 +9,7 @@ import type { DeviceEntry, DeviceType } from '../kind.js';
 import { childNamed, type DeviceProblem, type LiveDevice, type LiveList, type LiveView, type XenStoreNode } from '../live.js';
 import { parseSmallUint, requireValue } from '../parse.js';
 import { integerKey, reasonOf } from './common.js';
-import { usbControllers } from './usbctrl.js';
+import { usbControllers, usbNodeKeys } from './usbctrl.js';
 
 const MAX_USB_PORTS = 31;
 
@@ -59,7 +59,7 @@ export const usbdev: DeviceType = {
   identity: 'ctrl:port',
   keyOf: usbdevKey,
   xenstoreKinds: ['vusb'],
-  nodeKeys: ['backend', 'type'],
+  nodeKeys: usbNodeKeys,
   nodeTrees: ['port'],
   followUp: (view) => {
     const needsBackend = usbControllers(view).controllers.some((c) => c.type !== 'devicemodel' && c.backendDomid === 0);

@@ -2,7 +2,8 @@
 // listing of /libxl/<domid>/device and of its device dirs, then one readMany
 // of the toolstack-owned scalars, the device table's probes, the device node
 // keys the template does not imply (none for the nodes of its own disks and
-// nics, but a removable disk's params) and the domain's cpu/<i>/availability;
+// nics, but a removable disk's params) and the domain's cpu/<i>/availability
+// (an HVM guest's only once dm-version says QEMU does not answer for them);
 // follow-ups only when a kind asks (pci, pv usb). Everything read is
 // toolstack-owned; frontend dirs are never touched.
 import {
@@ -12,6 +13,9 @@ import type { XenStoreNode, XenStoreOps } from '../xenstore/index.js';
 
 /** The requests this module makes (XenStore, its transactions and the pipelined reader offer them). */
 export type StateReader = Pick<XenStoreOps, 'readMany' | 'readTree' | 'list'>;
+
+/** The device model whose vCPUs xenstore's cpu/<i>/availability follows (qemu-xen answers over QMP). */
+export const DM_VERSION_TRADITIONAL = 'qemu_xen_traditional';
 
 /** Xen's upper bound on vCPUs; a template claiming more is not believed. */
 export const MAX_VCPUS = 4096;
@@ -159,8 +163,9 @@ export async function readDomainState(ops: StateReader, domid: number, options: 
     }));
   }
   const nodeKeysEnd = batch.length;
-  const vcpus = vcpusToRead(options.maxVcpus);
-  for (let i = 0; i < vcpus; i++) batch.push(paths.availability(i));
+  // An HVM guest's vCPUs come from QEMU, unless dm-version (in this batch) says qemu-xen-traditional.
+  const availability = Array.from({ length: vcpusToRead(options.maxVcpus) }, (_, i) => paths.availability(i));
+  if (!options.hvm) batch.push(...availability);
   const [read, trees] = await Promise.all([
     batch.length === 0 ? [] : ops.readMany(batch),
     Promise.all(treePaths.map((path) => ops.readTree(path))),
@@ -172,6 +177,7 @@ export async function readDomainState(ops: StateReader, domid: number, options: 
   const libxlDevices = deviceTree(listing, nodeReads, read, trees);
   const state: DomainState = { domid, paths, values, libxlDevices, trees: new Map() };
   const follow = deviceFollowUps(liveView(state));
+  if (options.hvm && values.get(paths.dmVersion) === DM_VERSION_TRADITIONAL) follow.values.push(...availability);
   await Promise.all([
     follow.values.length === 0 ? undefined : ops.readMany(follow.values).then((more) => {
       follow.values.forEach((path, i) => values.set(path, more[i]));

@@ -25,7 +25,7 @@ import { XenStore } from '../lib/xenstore/index.js';
 import { compareNodes, domainNodes, jsonDiffs, xlCreatedNodes, type LayoutComparison } from './crosscheck.js';
 import { plotSvg } from './plot.js';
 import { stats, type Stats } from './stats.js';
-import { benchUuid, DOM0, populateDom0, populateDomains } from './populate.js';
+import { benchUuid, DOM0, floorVcpuArgs, populateDom0, populateDomains } from './populate.js';
 import { benchXlState, findRealXl, runXl, xlEnv, type RealXl } from './realxl.js';
 
 const { values: options } = parseArgs({
@@ -79,7 +79,7 @@ function log(text: string): void {
 // ------------------------------------------------------------------ runners
 
 function floor(program: 'serial_floor' | 'pipelined_floor', socketPath: string): { ms: number; requests: number; domains: number } {
-  const output = execFileSync(join(FLOORS, program), ['all'], { env: { ...process.env, XENSTORED_PATH: socketPath }, encoding: 'utf8' });
+  const output = execFileSync(join(FLOORS, program), [...floorVcpuArgs(), 'all'], { env: { ...process.env, XENSTORED_PATH: socketPath }, encoding: 'utf8' });
   const fields = Object.fromEntries(output.trim().split(' ').map((field) => field.split('=') as [string, string]));
   return { ms: Number(fields.elapsed_ns) / 1e6, requests: Number(fields.requests), domains: Number(fields.domains) };
 }

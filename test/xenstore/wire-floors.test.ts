@@ -10,7 +10,7 @@ import { useLocalXenstored } from '../harness/xenstored.js';
 import { packageRoot } from '../../lib/util/package-root.js';
 import { DEVICE_TYPES } from '../../lib/devices/index.js';
 import { XenHost } from '../../lib/domain/host.js';
-import { startLocalXenstored } from '../../lib/localxen/xenstored.js';
+import { loggedRequests, startLocalXenstored } from '../../lib/localxen/xenstored.js';
 import { XenStoreConnection } from '../../lib/xenstore/wire.js';
 import { syntheticDomainEntries, writeEntries } from '../../bench/wire-fixture.js';
 import { floorVcpuArgs, populateDom0, populateDomains } from '../../bench/populate.js';
@@ -119,20 +119,15 @@ describe.skipIf(!buildable)('C floors', () => {
   it('make exactly the requests of listDomains({ long: true }) for the benchmark\'s domains', async () => {
     const traceDir = mkdtempSync(join(tmpdir(), 'xen-domconfig-floor-trace-'));
     const trace = join(traceDir, 'trace');
-    const daemon = await startLocalXenstored({ args: ['-T', trace] });
+    const daemon = await startLocalXenstored({ requestLog: trace });
     const userdataDir = mkdtempSync(join(tmpdir(), 'xen-domconfig-floor-userdata-'));
     const host = XenHost.open({ xenstorePath: daemon.socketPath, userdataDir });
     /** Each request xenstored receives during `work`, as "TYPE path", sorted. */
     const requestsDuring = async (work: () => unknown): Promise<string[]> => {
       const before = statSync(trace).size;
       await work();
-      const requests: string[] = [];
       // The trace is written as each request arrives: settled once the client has its replies.
-      for (const line of readFileSync(trace, 'utf8').slice(before).split('\n')) {
-        const match = /^IN \S+ \S+ \S+ (\S+) \((.*?) ?\)$/.exec(line);
-        if (match) requests.push(`${match[1]} ${match[2]}`);
-      }
-      return requests.sort();
+      return loggedRequests('xenstored', readFileSync(trace).subarray(before).toString('utf8')).map(({ type, path }) => `${type} ${path}`).sort();
     };
     try {
       await populateDom0(host);

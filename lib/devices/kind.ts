@@ -106,8 +106,6 @@ export interface DeviceType {
    * take the same template entries to know which keys were left unread.
    */
   nodeKeys?(entries: readonly DeviceEntry[]): (devid: string) => readonly string[];
-  /** Subdirectories read whole under each node (usb ports). */
-  readonly nodeTrees?: readonly string[];
   /** Paths to read together with the domain's scalars. */
   probe?(domid: number): string[];
   /**

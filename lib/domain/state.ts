@@ -57,16 +57,11 @@ export function domainPaths(domid: number) {
   };
 }
 
-/** The kinds listed in each /libxl device dir, and the subdirectories read whole under its nodes. */
+/** The kinds listed in each /libxl device dir. */
 const DEVICE_DIRS = (() => {
-  const dirs = new Map<string, { types: DeviceType[]; trees: string[] }>();
+  const dirs = new Map<string, DeviceType[]>();
   for (const type of DEVICE_TYPES) {
-    for (const kind of type.xenstoreKinds) {
-      const dir = dirs.get(kind) ?? { types: [], trees: [] };
-      dir.types.push(type);
-      for (const tree of type.nodeTrees ?? []) if (!dir.trees.includes(tree)) dir.trees.push(tree);
-      dirs.set(kind, dir);
-    }
+    for (const kind of type.xenstoreKinds) dirs.set(kind, [...dirs.get(kind) ?? [], type]);
   }
   return dirs;
 })();
@@ -75,7 +70,7 @@ const NO_KEYS: readonly string[] = [];
 
 /** The keys to read under one node of a dir, by devid, for this template (what it does not imply). */
 function nodeKeysOf(kind: string, template: DeviceArrays): (devid: string) => readonly string[] {
-  const keyed = DEVICE_DIRS.get(kind)!.types.flatMap((type) => (type.nodeKeys ? [type.nodeKeys(template[type.array] ?? [])] : []));
+  const keyed = DEVICE_DIRS.get(kind)!.flatMap((type) => (type.nodeKeys ? [type.nodeKeys(template[type.array] ?? [])] : []));
   if (keyed.length === 0) return () => NO_KEYS;
   if (keyed.length === 1) return keyed[0]!;
   return (devid) => [...new Set(keyed.flatMap((keys) => keys(devid)))];
@@ -149,16 +144,13 @@ export async function readDomainState(ops: StateReader, domid: number, options: 
   // replies are taken back in that order.
   const scalars = scalarPaths(paths, domid, options.hvm, options.probed);
   const batch = [...scalars];
-  const treePaths: string[] = [];
   const nodeReads = new Map<string, NodeRead[]>();
   for (const [kind, devids] of listing) {
     const keysOf = nodeKeysOf(kind, template);
-    const { trees } = DEVICE_DIRS.get(kind)!;
     nodeReads.set(kind, devids.map((devid) => {
       const node = `${paths.libxlDevices}/${kind}/${devid}`;
       const read = { keys: keysOf(devid), first: batch.length };
       for (const key of read.keys) batch.push(`${node}/${key}`);
-      for (const tree of trees) treePaths.push(`${node}/${tree}`);
       return read;
     }));
   }
@@ -166,15 +158,12 @@ export async function readDomainState(ops: StateReader, domid: number, options: 
   // An HVM guest's vCPUs come from QEMU, unless dm-version (in this batch) says qemu-xen-traditional.
   const availability = Array.from({ length: vcpusToRead(options.maxVcpus) }, (_, i) => paths.availability(i));
   if (!options.hvm) batch.push(...availability);
-  const [read, trees] = await Promise.all([
-    batch.length === 0 ? [] : ops.readMany(batch),
-    Promise.all(treePaths.map((path) => ops.readTree(path))),
-  ]);
+  const read = batch.length === 0 ? [] : await ops.readMany(batch);
   // The device keys go into the tree only.
   for (let i = 0; i < scalars.length; i++) values.set(batch[i]!, read[i]);
   for (let i = nodeKeysEnd; i < batch.length; i++) values.set(batch[i]!, read[i]);
 
-  const libxlDevices = deviceTree(listing, nodeReads, read, trees);
+  const libxlDevices = deviceTree(listing, nodeReads, read);
   const state: DomainState = { domid, paths, values, libxlDevices, trees: new Map() };
   const follow = deviceFollowUps(liveView(state));
   if (options.hvm && values.get(paths.dmVersion) === DM_VERSION_TRADITIONAL) follow.values.push(...availability);
@@ -189,20 +178,16 @@ export async function readDomainState(ops: StateReader, domid: number, options: 
 
 /**
  * /libxl/<domid>/device as a tree holding just what was read: each node's
- * keys' values from `read` where `nodeReads` says, the subtrees in
- * `subtrees` in listing order.
+ * keys' values from `read` where `nodeReads` says.
  */
 function deviceTree(
   listing: DeviceListing,
   nodeReads: ReadonlyMap<string, readonly NodeRead[]>,
   read: readonly (string | undefined)[],
-  subtrees: readonly (XenStoreNode | undefined)[],
 ): XenStoreNode | undefined {
   if (listing.size === 0) return undefined;
-  let nextTree = 0;
   const kinds: XenStoreNode[] = [];
   for (const [kind, devids] of listing) {
-    const { trees } = DEVICE_DIRS.get(kind)!;
     const reads = nodeReads.get(kind)!;
     const nodes = devids.map((devid, d): XenStoreNode => {
       const children: XenStoreNode[] = [];
@@ -211,10 +196,6 @@ function deviceTree(
         const value = read[first + k];
         if (value !== undefined) children.push({ name: key, value, children: [] });
       });
-      for (let t = 0; t < trees.length; t++) {
-        const subtree = subtrees[nextTree++];
-        if (subtree) children.push(subtree);
-      }
       return { name: devid, value: '', children };
     });
     kinds.push({ name: kind, value: '', children: nodes });

@@ -92,7 +92,6 @@ export const usbctrl: DeviceType = {
   array: 'usbctrls',
   ...devidIdentity('usbctrl', 'vusb'),
   nodeKeys: usbNodeKeys,
-  nodeTrees: ['port'],
   reportedFrontendKeys: ['event-channel', 'urb-ring-ref', 'conn-ring-ref'],
   listLive: (view) => {
     const { controllers, problems } = usbControllers(view);

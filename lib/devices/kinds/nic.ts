@@ -7,6 +7,7 @@ import type { DeviceType } from '../kind.js';
 import { asString, leadingZeroFree, parseKeyValueSpec, splitOnce, unsignedDecimal, type Fail, type JsonValue, type SpecKey } from '../spec.js';
 import { field, reportedInt, row } from '../listing.js';
 import type { KeyValues } from '../writes.js';
+import { XenstoreValueError } from '../parse.js';
 import {
   backendDomidOf, defaultDefbool, defbool, DeviceDefaultsError, DeviceEntryError, devidOf, devidIdentity,
   genericBackend, genericFrontend, integer, isUnset, MAX_DEVID, parseDevid, requiredText, scriptPath, text,

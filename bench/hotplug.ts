@@ -12,6 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { deviceType } from '../lib/devices/index.js';
 import { XenHost } from '../lib/domain/host.js';
 import { packageRoot } from '../lib/util/package-root.js';
 import { XenStore } from '../lib/xenstore/index.js';
@@ -108,8 +109,8 @@ async function main(): Promise<void> {
     try {
       for (const [kind, cycle] of Object.entries(CYCLES)) {
         const library = await rate(LIBRARY_CYCLES, async () => {
-          const added = await host.addDevice(Number(domid), kind, cycle.device);
-          await host.removeDevice(Number(domid), kind, cycle.identity(added.devid), { force: kind === 'disk' ? 'never' : false });
+          const added = await host.addDevice(Number(domid), deviceType(kind), cycle.device);
+          await host.removeDevice(Number(domid), deviceType(kind), cycle.identity(added.devid), { force: kind === 'disk' ? 'never' : false });
         });
         const viaCli = await rate(PROCESS_CYCLES, () => {
           cli([`${cycle.noun}-attach`, domid, ...cycle.attachArgs]);

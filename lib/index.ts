@@ -13,4 +13,4 @@ export {
 } from './userdata/index.js';
 export * from './domain/index.js';
 export * from './mirror/index.js';
-export { DEVICE_TYPES, deviceType, type DeviceType } from './devices/index.js';
+export { DEVICE_TYPES, deviceType, type DeviceType, type DeviceKindName, type DeviceInput } from './devices/index.js';

@@ -2,8 +2,8 @@
 // domain configuration — retrieve (`xl list -l <domid>`), list, and diff.
 import { TemplateStore } from '../userdata/index.js';
 import { XenStore } from '../xenstore/index.js';
-import type { DomainConfig } from '../config/index.js';
-import { LISTED_DEVICE_TYPES, type DeviceEntry, type DeviceType } from '../devices/index.js';
+import type { DeviceOf, DomainConfig } from '../config/index.js';
+import { LISTED_DEVICE_TYPES, type DeviceEntry, type DeviceInput, type DeviceKindName, type DeviceType } from '../devices/index.js';
 import { diffDomain, type DomainDrift } from './diff.js';
 import {
   addDevice,
@@ -121,18 +121,24 @@ export class XenHost {
     return storeDomainConfiguration(this.#hotplug, domid, config, options);
   }
 
-  /** Hotplugs a device as libxl_device_<kind>_add does: template and xenstore in one transaction. */
-  async addDevice(domid: number, kind: string | DeviceType, device: Partial<DeviceEntry>, options: AddDeviceOptions = {}): Promise<AddedDevice> {
+  /**
+   * Hotplugs a device as libxl_device_<kind>_add does: template and xenstore in one transaction.
+   * The kind's name types the device (`addDevice(1, 'disk', { vdev: 'xvdb' })`); a kind's
+   * descriptor takes any entry, checked at run time.
+   */
+  async addDevice<K extends DeviceKindName>(domid: number, kind: K, device: DeviceInput<K>, options?: AddDeviceOptions): Promise<AddedDevice<DeviceOf<K>>>;
+  async addDevice(domid: number, kind: DeviceType, device: DeviceEntry, options?: AddDeviceOptions): Promise<AddedDevice>;
+  async addDevice(domid: number, kind: DeviceKindName | DeviceType, device: DeviceEntry, options: AddDeviceOptions = {}): Promise<AddedDevice> {
     return addDevice(this.#hotplug, domid, typeof kind === 'string' ? deviceTypeNamed(kind) : kind, device, options);
   }
 
   /** Unplugs a device by its identity (vdev, devid) as libxl_device_<kind>_remove does; the template is kept unless pruned. */
-  async removeDevice(domid: number, kind: string | DeviceType, identity: string | number, options: RemoveDeviceOptions = {}): Promise<RemovedDevice> {
+  async removeDevice(domid: number, kind: DeviceKindName | DeviceType, identity: string | number, options: RemoveDeviceOptions = {}): Promise<RemovedDevice> {
     return removeDevice(this.#hotplug, domid, typeof kind === 'string' ? deviceTypeNamed(kind) : kind, identity, options);
   }
 
   /** The domain's devices (of one kind, if named) as libxl's *_list / *_getinfo report them. */
-  async listDevices(domid: number, kind?: string | DeviceType): Promise<DeviceListing> {
+  async listDevices(domid: number, kind?: DeviceKindName | DeviceType): Promise<DeviceListing> {
     return listDevices(this.xenstore, domid, kind === undefined ? undefined : typeof kind === 'string' ? deviceTypeNamed(kind, LISTED_DEVICE_TYPES) : kind, this.#hotplug.sysfsRoot);
   }
 

@@ -106,13 +106,13 @@ export interface AddDeviceOptions {
   signal?: AbortSignal;
 }
 
-export interface AddedDevice {
+export interface AddedDevice<Entry = DeviceEntry> {
   domid: number;
   /** Device-table name: 'disk', 'nic', 'vtpm'. */
   kind: string;
   devid: number;
   /** The template entry as stored (caller's fields plus generated devid, mac, uuid…). */
-  entry: DeviceEntry;
+  entry: Entry;
   libxlPath: string;
   frontendPath: string;
   backendPath: string;

@@ -49,7 +49,7 @@ const CASES: [string, () => unknown, RegExp][] = [
   ['retrieve with lockTimeoutMs -1', () => host.retrieveDomainConfiguration(1, { lockTimeoutMs: -1 }), /^EINVAL$/],
   ['retrieve with lockTimeoutMs NaN', () => host.retrieveDomainConfiguration(1, { lockTimeoutMs: NaN }), /^EINVAL$/],
   ['retrieve with an aborted signal', () => host.retrieveDomainConfiguration(1, { signal: AbortSignal.abort() }), /^ABORT_ERR$/],
-  ['addDevice of an unknown kind', () => host.addDevice(1, 'floppy', {}), /^(EINVAL|ENODEV|EUNKNOWNKIND)$/],
+  ['addDevice of an unknown kind', () => host.addDevice(1, 'floppy' as never, {}), /^(EINVAL|ENODEV|EUNKNOWNKIND)$/],
   ['addDevice of a disk without a vdev', () => host.addDevice(1, 'disk', { pdev_path: '/dev/null' }), /^E/],
   ['addDevice of a disk with a numeric vdev', () => host.addDevice(1, 'disk', { pdev_path: '/dev/null', vdev: 5 as unknown as string }), /^E/],
   ['addDevice of a disk with a hostile vdev', () => host.addDevice(1, 'disk', { pdev_path: '/dev/null', vdev: '../../x' }), /^E/],

@@ -77,7 +77,7 @@ beforeAll(async () => {
     await completeLibxlLayout(store, domid, { xendSuspendEvtchnCompat: domid === COMPAT });
   }
   // Devices through the real hotplug path, so keys and permissions are libxl's.
-  const disk = (vdev: string) => ({ vdev, pdev_path: `/dev/vg/${vdev}`, backend: 'phy', format: 'raw', readwrite: 1 });
+  const disk = (vdev: string) => ({ vdev, pdev_path: `/dev/vg/${vdev}`, backend: 'phy', format: 'raw', readwrite: 1 }) as const;
   for (const domid of GUESTS) {
     await setupHost.addDevice(domid, 'disk', disk('xvda'));
     await setupHost.addDevice(domid, 'nic', { bridge: 'xenbr0' });

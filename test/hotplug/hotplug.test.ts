@@ -150,7 +150,7 @@ describe('addDevice', () => {
       () => rig.host.addDevice(0, 'disk', { vdev: 'xvda' }),
       () => rig.host.addDevice(1.5, 'disk', { vdev: 'xvda' }),
       () => rig.host.addDevice(domid, 'pci', {}),
-      () => rig.host.addDevice(domid, 'floppy', {}),
+      () => rig.host.addDevice(domid, 'floppy' as never, {}),
       () => rig.host.addDevice(domid, 'disk', null as never),
       () => rig.host.addDevice(domid, 'disk', { vdev: 'xvda', readwrite: 'yes' as never }),
       () => rig.host.addDevice(domid, 'disk', { vdev: 'not-a-disk', backend: 'phy', pdev_path: '/x' }),
@@ -231,7 +231,7 @@ describe('removeDevice', () => {
     await expect(rig.host.removeDevice(domid, 'nic', 7)).rejects.toMatchObject({ code: 'ENODEV' });
     await expect(rig.host.removeDevice(domid, 'nic', -1)).rejects.toMatchObject({ code: 'EINVAL' });
     await expect(rig.host.removeDevice(domid, 'nic', 0, { force: 'yes' as never })).rejects.toMatchObject({ code: 'EINVAL' });
-    await expect(rig.host.removeDevice(domid, 'bogus', 0)).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(rig.host.removeDevice(domid, 'bogus' as never, 0)).rejects.toMatchObject({ code: 'EINVAL' });
     await rig.xenstore.write(`/libxl/${domid}/device/vif/3/backend`, `/local/domain/0/backend/vif/${domid + 1}/3`);
     await expect(rig.host.removeDevice(domid, 'nic', 3)).rejects.toMatchObject({ code: 'ENODEV' });
   });

@@ -1,5 +1,6 @@
 // Every device kind xen-domconfig knows, in libxl's device_type_tbl order (the
 // merge order), then the kinds libxl's table lacks. Adding a kind is its file in this folder and one line here.
+import type { DeviceKind, DeviceOf } from '../../config/index.js';
 import type { DeviceType } from '../kind.js';
 import { channel } from './channel.js';
 import { disk } from './disk.js';
@@ -14,6 +15,20 @@ import { vfb } from './vfb.js';
 import { vkb } from './vkb.js';
 import { vsnd } from './vsnd.js';
 import { vtpm } from './vtpm.js';
+
+/**
+ * The kinds known by name (the table's and the listed-only channel): every
+ * device struct of libxl's domain config but rdm and dtdev, which need the
+ * hypervisor and stay as the template has them.
+ */
+export type DeviceKindName = Exclude<DeviceKind, 'rdm' | 'dtdev'>;
+
+/** A device of the kind as a caller gives it: any field may be left out, at any depth (the defaults fill it). */
+export type DeviceInput<K extends DeviceKindName> = DeepPartial<DeviceOf<K>>;
+
+type DeepPartial<T> = T extends readonly (infer Item)[]
+  ? DeepPartial<Item>[]
+  : T extends object ? { [Field in keyof T]?: DeepPartial<T[Field]> } : T;
 
 export const DEVICE_TYPES: readonly DeviceType[] = [
   disk,

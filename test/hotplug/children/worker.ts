@@ -5,6 +5,7 @@
 // Prints one line per operation ("add disk xvdb", "remove nic 3", "skip …")
 // and "done" at the end; a negative count instead stores the domain's
 // template again, renamed "stored" (the create-time save). XEN_DOMCONFIG_FAULT kills it at a named point.
+import { deviceType } from '../../../lib/devices/index.js';
 import { XenHost } from '../../../lib/domain/host.js';
 import { HotplugError } from '../../../lib/domain/hotplug.js';
 import { XenStore } from '../../../lib/xenstore/index.js';
@@ -51,7 +52,7 @@ async function step(): Promise<void> {
   if (choice >= 0.8) {
     const other = pick(OTHERS);
     if (random() < 0.5) {
-      const added = await host.addDevice(domid, other.kind, other.device, { timeoutMs: 5000 });
+      const added = await host.addDevice(domid, deviceType(other.kind), other.device, { timeoutMs: 5000 });
       say(`add ${other.kind} ${added.devid}`);
       return;
     }

@@ -9,7 +9,8 @@ import type { DeviceListing } from '../domain/list-devices.js';
 import type { RetrievedDomain } from '../domain/retrieve.js';
 import { MAX_TEMPLATE_BYTES } from '../userdata/index.js';
 import { CliError, EXIT, describeError, exitCodeFor, isXenstoredGone, type ExitCode } from './errors.js';
-import { driftJson, formatDomainTable, formatDriftTable, jsonSafe, type DomainRow } from './format.js';
+import { jsonSafe } from '../util/json.js';
+import { driftJson, formatDomainTable, formatDriftTable, type DomainRow } from './format.js';
 import { startProgress } from './progress.js';
 
 export interface GlobalOptions {

@@ -1,4 +1,5 @@
 // Text output for people: the `xl list` table and the drift report.
+import { jsonSafe } from '../util/json.js';
 
 export interface DomainRow {
   domid: number;
@@ -107,9 +108,4 @@ export function driftJson(report: DriftReport): string {
     problems: report.problems.map(({ kind, path, reason }) => ({ kind, path, reason })),
   };
   return `${JSON.stringify(plain, jsonSafe, 4)}\n`;
-}
-
-export function jsonSafe(_key: string, value: unknown): unknown {
-  if (typeof value !== 'bigint') return value;
-  return value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
 }

@@ -10,7 +10,7 @@ import type { XenHost } from '../domain/host.js';
 import type { MirrorEvent } from '../mirror/index.js';
 import type { CommandContext } from './commands.js';
 import { EXIT, type ExitCode } from './errors.js';
-import { jsonSafe } from './format.js';
+import { jsonSafe } from '../util/json.js';
 
 export interface WatchOptions {
   /** Only these domains' events (all when empty); state lines are always printed. */

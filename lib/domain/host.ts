@@ -1,6 +1,7 @@
 // XenHost: one host's xenstore and userdata dir, and the read side of
 // domain configuration — retrieve (`xl list -l <domid>`), list, and diff.
 import { TemplateStore } from '../userdata/index.js';
+import { jsonable } from '../util/json.js';
 import { XenStore } from '../xenstore/index.js';
 import type { DeviceOf, DomainConfig } from '../config/index.js';
 import { LISTED_DEVICE_TYPES, type DeviceEntry, type DeviceInput, type DeviceKindName, type DeviceType } from '../devices/index.js';
@@ -96,14 +97,14 @@ export class XenHost {
 
   /** The domain's configuration now: its template refreshed from xenstore (and QEMU), devices merged. */
   retrieveDomainConfiguration(domid: number, options: RetrieveOptions = {}): Promise<RetrievedDomain> {
-    return retrieveDomain(this.#context, domid, options);
+    return retrieveDomain(this.#context, domid, options).then(jsonable);
   }
 
   /** Every domain, dom0 included: `{ domid, config, devices }` (long) or a summary, or `{ domid, error }`. */
   listDomains(options: ListOptions & { long: true }): Promise<LongListEntry[]>;
   listDomains(options?: ListOptions & { long?: false }): Promise<ShortListEntry[]>;
   listDomains(options: ListOptions = {}): Promise<LongListEntry[] | ShortListEntry[]> {
-    return listDomains(this.#context, options);
+    return listDomains(this.#context, options).then((entries) => entries.map(jsonable) as typeof entries);
   }
 
   /** Every domain's configuration kept current by watches, with a stream of its changes; close it before the host. */
@@ -113,12 +114,12 @@ export class XenHost {
 
   /** Stored versus live: each refreshed field, and the devices on one side only. */
   diffDomainConfiguration(domid: number, options: RetrieveOptions = {}): Promise<DomainDrift> {
-    return diffDomain(this.#context, domid, options);
+    return diffDomain(this.#context, domid, options).then(jsonable);
   }
 
   /** The create-time save: config stored as the template, with the values libxl generates at creation. */
   storeDomainConfiguration(domid: number, config: DomainConfig, options: StoreOptions = {}): Promise<DomainConfig> {
-    return storeDomainConfiguration(this.#hotplug, domid, config, options);
+    return storeDomainConfiguration(this.#hotplug, domid, config, options).then(jsonable);
   }
 
   /**
@@ -129,17 +130,17 @@ export class XenHost {
   async addDevice<K extends DeviceKindName>(domid: number, kind: K, device: DeviceInput<K>, options?: AddDeviceOptions): Promise<AddedDevice<DeviceOf<K>>>;
   async addDevice(domid: number, kind: DeviceType, device: DeviceEntry, options?: AddDeviceOptions): Promise<AddedDevice>;
   async addDevice(domid: number, kind: DeviceKindName | DeviceType, device: DeviceEntry, options: AddDeviceOptions = {}): Promise<AddedDevice> {
-    return addDevice(this.#hotplug, domid, typeof kind === 'string' ? deviceTypeNamed(kind) : kind, device, options);
+    return addDevice(this.#hotplug, domid, typeof kind === 'string' ? deviceTypeNamed(kind) : kind, device, options).then(jsonable);
   }
 
   /** Unplugs a device by its identity (vdev, devid) as libxl_device_<kind>_remove does; the template is kept unless pruned. */
   async removeDevice(domid: number, kind: DeviceKindName | DeviceType, identity: string | number, options: RemoveDeviceOptions = {}): Promise<RemovedDevice> {
-    return removeDevice(this.#hotplug, domid, typeof kind === 'string' ? deviceTypeNamed(kind) : kind, identity, options);
+    return removeDevice(this.#hotplug, domid, typeof kind === 'string' ? deviceTypeNamed(kind) : kind, identity, options).then(jsonable);
   }
 
   /** The domain's devices (of one kind, if named) as libxl's *_list / *_getinfo report them. */
   async listDevices(domid: number, kind?: DeviceKindName | DeviceType): Promise<DeviceListing> {
-    return listDevices(this.xenstore, domid, kind === undefined ? undefined : typeof kind === 'string' ? deviceTypeNamed(kind, LISTED_DEVICE_TYPES) : kind, this.#hotplug.sysfsRoot);
+    return listDevices(this.xenstore, domid, kind === undefined ? undefined : typeof kind === 'string' ? deviceTypeNamed(kind, LISTED_DEVICE_TYPES) : kind, this.#hotplug.sysfsRoot).then(jsonable);
   }
 
   async close(): Promise<void> {

@@ -20,6 +20,7 @@ import { DEFAULT_LIST_CONCURRENCY, listDomids, type DomainFailure, type LongList
 import { retrieveDomain, type RetrieveContext, type RetrievedDomain, type RetrieveOptions } from '../domain/retrieve.js';
 import { domainPaths, watchRoots, type StateReader } from '../domain/state.js';
 import { parseUserdataName, MAX_DOMID, TEMPLATE_USERID } from '../userdata/paths.js';
+import { jsonable } from '../util/json.js';
 import { diffEntries, type PathChange } from './changes.js';
 
 export interface MirrorOptions {
@@ -186,7 +187,7 @@ export class ConfigMirror implements AsyncIterable<MirrorEvent>, AsyncDisposable
           for (const [key, before] of subscriber.pending) {
             subscriber.pending.delete(key);
             const event = key === 'state' ? this.#stateEvent() : this.#domainEvent(key, before);
-            if (event) return { value: event, done: false };
+            if (event) return { value: jsonable(event), done: false };
           }
           if (subscriber.done) return end();
           await new Promise<void>((resolve) => { subscriber.wake = resolve; });
@@ -266,7 +267,7 @@ export class ConfigMirror implements AsyncIterable<MirrorEvent>, AsyncDisposable
 
   #store(domid: number, entry: LongListEntry | undefined): void {
     const before = this.#records.get(domid)?.entry;
-    if (entry) this.#records.set(domid, { entry });
+    if (entry) this.#records.set(domid, { entry: jsonable(entry) });
     else this.#records.delete(domid);
     // Before ready, list() is the news: events are the changes after it.
     if (before === entry || this.#state === 'starting') return;

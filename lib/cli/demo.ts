@@ -17,6 +17,7 @@ import { XenStore } from '../xenstore/index.js';
 import { undoOnExit } from './cleanup.js';
 import type { CommandContext } from './commands.js';
 import { EXIT, type ExitCode } from './errors.js';
+import { packageRoot } from '../util/package-root.js';
 import { parseDiskSpec } from '../devices/kinds/disk.js';
 import { parseVifSpec } from '../devices/kinds/nic.js';
 
@@ -88,6 +89,8 @@ function dom0Template(): string {
 
 /** The command line running the demo: each step runs it again, as a user would. */
 const CLI = process.argv[1]!;
+/** The crash tests' hook (the demo runs from a checkout): it arms the crash point XEN_DOMCONFIG_FAULT names. */
+const ARM_FAULT = join(packageRoot(), 'test/harness/arm-fault.mjs');
 
 interface ChildResult {
   code: number | null;
@@ -99,9 +102,9 @@ interface ChildResult {
 /** The step running now, killed with the demo if the demo is interrupted. */
 let runningStep: ChildProcess | undefined;
 
-function runChild(args: string[], env: NodeJS.ProcessEnv): Promise<ChildResult> {
+function runChild(args: string[], env: NodeJS.ProcessEnv, nodeOptions: string[] = []): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...nodeOptions, CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     runningStep = child;
     let stdout = '';
     let stderr = '';
@@ -169,7 +172,6 @@ export async function runDemo(context: CommandContext): Promise<ExitCode> {
 
     const globals = ['--xenstore', daemon.socketPath, '--userdata-dir', userdataDir, '--no-hotplug-scripts'];
     const env = { ...process.env };
-    delete env[FAULT_ENV];
     say('   The steps below run the xen-domconfig command itself, each with');
     say(`   --xenstore ${daemon.socketPath} --userdata-dir ${userdataDir} --no-hotplug-scripts`);
     say();
@@ -182,8 +184,8 @@ export async function runDemo(context: CommandContext): Promise<ExitCode> {
 
     const crashPoint = 'add.template-written';
     const crashing = ['network-attach', 'build', 'bridge=xenbr1'];
-    say(`4. $ ${FAULT_ENV}=${crashPoint} xen-domconfig ${crashing.join(' ')}`);
-    const crashed = await runChild([...globals, ...crashing], { ...env, [FAULT_ENV]: crashPoint });
+    say(`4. $ xen-domconfig ${crashing.join(' ')}     (killed by the crash-test hook at ${crashPoint})`);
+    const crashed = await runChild([...globals, ...crashing], { ...env, [FAULT_ENV]: crashPoint }, ['--import', ARM_FAULT]);
     if (crashed.signal !== 'SIGKILL') {
       throw new Error(`the crashing hotplug did not die as planned (exit ${crashed.code}, signal ${crashed.signal}): ${crashed.stderr.trim()}`);
     }

@@ -1,7 +1,10 @@
 // Named crash points of the create-time save and of hotplug/unplug, for
-// crash-safety tests. XEN_DOMCONFIG_FAULT=<point>[:<n>] makes the process
-// SIGKILL itself the n-th time (default 1) it reaches <point>. When the
-// variable is unset, faultPoint() is a single comparison.
+// crash-safety tests. In a process started with test/harness/arm-fault.mjs
+// (node --import), XEN_DOMCONFIG_FAULT=<point>[:<n>] makes it SIGKILL itself
+// the n-th time (default 1) it reaches <point>: that module hands the spec
+// over on globalThis (the CLI's bundle has its own copy of this file, so
+// module state would not reach it). Anywhere else the variable means nothing
+// and faultPoint() is a single comparison.
 
 export const FAULT_POINTS = [
   // storeDomainConfiguration
@@ -52,7 +55,9 @@ export function parseFaultSpec(spec: string | undefined): ArmedFault | undefined
   return { point, remaining: match[2] ? Number(match[2]) : 1 };
 }
 
-const armed = parseFaultSpec(process.env[FAULT_ENV]);
+const ARMED_SPEC = Symbol.for('xen-domconfig.fault');
+const handedOver = (globalThis as { [ARMED_SPEC]?: unknown })[ARMED_SPEC];
+const armed = typeof handedOver === 'string' ? parseFaultSpec(handedOver) : undefined;
 
 /** Whether a fault is set for this process (to skip work done only to report fault points). */
 export const faultsArmed = armed !== undefined;

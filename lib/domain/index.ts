@@ -8,5 +8,4 @@ export {
   HotplugError, type HotplugErrorCode, type AddDeviceOptions, type AddedDevice,
   type RemoveDeviceOptions, type RemovedDevice,
 } from './hotplug.js';
-export { FAULT_POINTS, FAULT_ENV, type FaultPoint } from './faults.js';
 export type { DeviceListing, GuestReported, ListedDevice } from './list-devices.js';

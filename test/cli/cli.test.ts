@@ -366,4 +366,15 @@ describe('hotplug', () => {
     expect((await cli('network-attach', '2', 'bridge=xenbr0')).code).toBe(0);
     expect(parseDomainConfig((await cli('retrieve', '2')).stdout).nics.map((n) => n.devid)).toEqual([0]);
   });
+
+  it('XEN_DOMCONFIG_FAULT means nothing outside the crash tests: no crash, and a bad value breaks no import', async () => {
+    const env = { ...process.env, XEN_DOMCONFIG_FAULT: 'add.template-written' };
+    const plain = await runCli([CLI, '--xenstore', xs.current.socketPath, '--userdata-dir', userdata.dir, '--no-hotplug-scripts', 'network-attach', '2', 'bridge=xenbr0'],
+      { env, command: process.execPath });
+    expect(plain).toMatchObject({ code: 0, signal: null });
+    expect(parseDomainConfig((await cli('retrieve', '2')).stdout).nics.map((n) => n.devid)).toEqual([0, 1]);
+    const imported = await runCli(['--input-type=module', '-e', `await import(${JSON.stringify(join(dirname(CLI), '../lib/index.js'))}); console.log('imported')`],
+      { env: { ...process.env, XEN_DOMCONFIG_FAULT: 'no-such-point:zero' }, command: process.execPath });
+    expect(imported).toMatchObject({ code: 0, stdout: 'imported\n', stderr: '' });
+  });
 });

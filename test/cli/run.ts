@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { packageRoot } from '../../lib/util/package-root.js';
 
 export const CLI = join(packageRoot(), 'dist/bin/xen-domconfig.js');
+/** Preloaded into every CLI child, so that XEN_DOMCONFIG_FAULT in its environment arms a crash point. */
+const ARM_FAULT = join(packageRoot(), 'test/harness/arm-fault.mjs');
 
 export interface CliResult {
   code: number | null;
@@ -16,7 +18,7 @@ export interface CliResult {
 /** `options.command` runs another program with `args` as given (e.g. setpriv … node CLI …). */
 export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; command?: string } = {}): Promise<CliResult> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npx tsc -p tsconfig.json, or bash scripts/setup.sh)`);
-  const [file, argv] = options.command ? [options.command, args] : [process.execPath, [CLI, ...args]];
+  const [file, argv] = options.command ? [options.command, args] : [process.execPath, ['--import', ARM_FAULT, CLI, ...args]];
   return new Promise((resolve) => {
     const child = execFile(file, argv, {
       env: options.env ?? process.env,

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../../lib/util/package-root.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+const ARM_FAULT = join(here, '..', 'harness', 'arm-fault.mjs');
 
 let addonCopy: string | undefined;
 
@@ -39,7 +40,7 @@ export interface WorkerArgs {
 export function runWorker(args: WorkerArgs, options: { fault?: string; killAfterMs?: number } = {}): Promise<WorkerRun> {
   const env: NodeJS.ProcessEnv = { ...process.env, XEN_DOMCONFIG_FAULT: options.fault ?? '', XEN_DOMCONFIG_NATIVE: workerAddon() };
   const child = spawn(process.execPath, [
-    '--import', join(here, 'children', 'ts-register.mjs'), join(here, 'children', 'worker.ts'),
+    '--import', join(here, 'children', 'ts-register.mjs'), '--import', ARM_FAULT, join(here, 'children', 'worker.ts'),
     args.socketPath, args.userdataDir, String(args.domid), String(args.seed), String(args.operations),
   ], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';

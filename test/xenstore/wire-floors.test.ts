@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useLocalXenstored } from '../harness/xenstored.js';
 import { packageRoot } from '../../lib/util/package-root.js';
-import { XenStoreConnection } from '../../lib/xenstore/wire.js';
+import { WireClient } from '../../bench/wire-client.js';
 import { syntheticDomainEntries, writeEntries } from '../../bench/wire-fixture.js';
 
 const floors = join(packageRoot(), 'bench', 'c');
@@ -63,7 +63,7 @@ describe.skipIf(!buildable)('C floors', () => {
     for (const domid of FULL_DOMAINS) {
       for (const [path, value] of syntheticDomainEntries(domid, SHAPES[domid as keyof typeof SHAPES])) entries.set(path, value);
     }
-    const connection = await XenStoreConnection.connect(xs.current.socketPath);
+    const connection = await WireClient.connect(xs.current.socketPath);
     await writeEntries(connection, [...entries]);
     await connection.close();
   });

@@ -59,8 +59,8 @@ export function xenStoreError(
 const REFUSAL_REASON = { EINVAL: 'not a valid absolute xenstore path', E2BIG: `request larger than ${XENSTORE_PAYLOAD_MAX} bytes` };
 
 /** The EINVAL or E2BIG a request of `syscall` on `path`, carrying `bodyLength` more bytes, meets before it is sent. */
-export function refusedRequest(syscall: string, path: string, bodyLength = 0): XenStoreError | undefined {
-  const code = refusal(path, bodyLength);
+export function refusedRequest(syscall: string, path: string, bodyLength = 0, pathChecked = false): XenStoreError | undefined {
+  const code = refusal(path, bodyLength, pathChecked);
   return code && xenStoreError(code, syscall, path, { reason: REFUSAL_REASON[code] });
 }
 

@@ -118,11 +118,14 @@ export function isValidXenStorePath(path: string): boolean {
  * Why a request on `path` carrying `bodyLength` more bytes is refused before
  * it is sent, as it would be once sent: E2BIG for a path libxenstore cannot
  * fit in one payload, EINVAL for a path xenstored refuses, E2BIG for a
- * request beyond the payload limit. Undefined: it may be sent.
+ * request beyond the payload limit. Undefined: it may be sent. `pathChecked`:
+ * the caller knows isValidXenStorePath accepts it.
  */
-export function refusal(path: string, bodyLength = 0): 'EINVAL' | 'E2BIG' | undefined {
-  if (path.length >= XENSTORE_PAYLOAD_MAX) return 'E2BIG';
-  if (!isValidXenStorePath(path)) return 'EINVAL';
+export function refusal(path: string, bodyLength = 0, pathChecked = false): 'EINVAL' | 'E2BIG' | undefined {
+  if (!pathChecked) {
+    if (path.length >= XENSTORE_PAYLOAD_MAX) return 'E2BIG';
+    if (!isValidXenStorePath(path)) return 'EINVAL';
+  }
   if (path.length + 1 + bodyLength > XENSTORE_PAYLOAD_MAX) return 'E2BIG';
   return undefined;
 }

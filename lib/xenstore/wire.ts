@@ -309,8 +309,7 @@ export class XenStoreConnection {
   private check(type: XsType, txId: number, path: string | undefined, bodyLength = 0): XenStoreError | undefined {
     if (this.failure) return failureError(this.failure, type, path);
     if (!isTransactionId(txId)) return xenStoreError('EINVAL', xsCall(type), path);
-    if (path === undefined || this.pathsChecked) return undefined;
-    return refusedRequest(xsCall(type), path, bodyLength);
+    return path === undefined ? undefined : refusedRequest(xsCall(type), path, bodyLength, this.pathsChecked);
   }
 
   /**

@@ -12,42 +12,11 @@ import { useLocalXenstored } from '../harness/xenstored.js';
 import { XsType } from '../../lib/xenstore/protocol.js';
 import { WireClient } from '../../bench/wire-client.js';
 import { writeEntries } from '../../bench/wire-fixture.js';
+import { frame, header, readFrames, type Frame } from '../harness/wire-frames.js';
 
 const socketDir = mkdtempSync(join(tmpdir(), 'xen-domconfig-wire-'));
 afterAll(() => rmSync(socketDir, { recursive: true, force: true }));
 let socketCount = 0;
-
-interface Frame { type: number; reqId: number; txId: number; payload: Buffer }
-
-function header(type: number, reqId: number, txId: number, length: number): Buffer {
-  const buffer = Buffer.alloc(16);
-  buffer.writeUInt32LE(type, 0);
-  buffer.writeUInt32LE(reqId, 4);
-  buffer.writeUInt32LE(txId, 8);
-  buffer.writeUInt32LE(length, 12);
-  return buffer;
-}
-
-function frame(type: number, reqId: number, payload: string | Buffer, txId = 0): Buffer {
-  const body = typeof payload === 'string' ? Buffer.from(payload, 'latin1') : payload;
-  return Buffer.concat([header(type, reqId, txId, body.length), body]);
-}
-
-/** Calls `onFrame` for each whole message arriving on `socket`. */
-function readFrames(socket: Socket, onFrame: (frame: Frame) => void): void {
-  let buffered = Buffer.alloc(0);
-  socket.on('data', (chunk: Buffer) => {
-    buffered = Buffer.concat([buffered, chunk]);
-    while (buffered.length >= 16 && buffered.length >= 16 + buffered.readUInt32LE(12)) {
-      const length = buffered.readUInt32LE(12);
-      onFrame({
-        type: buffered.readUInt32LE(0), reqId: buffered.readUInt32LE(4), txId: buffered.readUInt32LE(8),
-        payload: buffered.subarray(16, 16 + length),
-      });
-      buffered = buffered.subarray(16 + length);
-    }
-  });
-}
 
 /** A Unix-socket server answering each request frame with `respond`. */
 async function fakeXenstored(respond: (socket: Socket, request: Frame) => void): Promise<{ path: string; server: Server }> {

@@ -91,6 +91,9 @@ describe('requests', () => {
     try {
       await expect(trusting.readMany(['/wire', '/double//slash'])).rejects.toMatchObject({ code: 'EINVAL', syscall: 'xs_read', path: '/double//slash' });
       await expect(trusting.read('/wire/missing')).rejects.toMatchObject({ code: 'ENOENT' });
+      // The payload limit still holds: xenstored would drop the connection over a longer message.
+      await expect(trusting.write('/wire/big', 'x'.repeat(XENSTORE_PAYLOAD_MAX))).rejects.toMatchObject({ code: 'E2BIG', syscall: 'xs_write' });
+      expect(await trusting.read('/wire/utf8')).toBe('héllo ✓');
     } finally {
       await trusting.close();
     }

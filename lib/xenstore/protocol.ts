@@ -36,7 +36,7 @@ export const XsType = {
 export type XsType = (typeof XsType)[keyof typeof XsType];
 
 /** The libxenstore call that sends each request type: the `syscall` of its errors. */
-export const XS_CALL: Partial<Record<XsType, string>> = {
+const XS_CALL: Partial<Record<XsType, string>> = {
   [XsType.DIRECTORY]: 'xs_directory',
   [XsType.DIRECTORY_PART]: 'xs_directory', // xs_directory's fallback for long lists
   [XsType.READ]: 'xs_read',

@@ -2,9 +2,11 @@
 // xenstored's Unix socket. libxenstore keeps one request in flight per handle;
 // xenstored matches replies by req_id and answers many requests in flight, so
 // batches of reads cost one round trip per window instead of one per key.
-// Used as the fast path for batch reads; when no Unix socket is reachable
+// Used as the fast path for batch reads and listings (the only requests
+// offered here; send() takes any other); when no Unix socket is reachable
 // (a guest with only /dev/xen/xenbus) connect() fails with
-// ERR_XENSTORE_NO_SOCKET and callers fall back to libxenstore.
+// ERR_XENSTORE_NO_SOCKET and callers fall back to libxenstore. A failed
+// request raises the XenStoreError the addon raises for the same failure.
 import { createConnection, type Socket } from 'node:net';
 import { endianness } from 'node:os';
 import { AbortError, closedError, refusedRequest, xenStoreError, type XenStoreError } from './errors.js';

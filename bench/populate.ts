@@ -127,6 +127,14 @@ function dom0Template(): DomainConfig {
   }));
 }
 
+/**
+ * The templates' max_vcpus as the C floors take them (-c for the guests, -0
+ * for dom0): the vCPUs whose availability a list reads.
+ */
+export function floorVcpuArgs(): string[] {
+  return ['-c', String(BENCH_SHAPE.maxVcpus), '-0', String(dom0Template().b_info.max_vcpus)];
+}
+
 /** The xenstore operations and the template of one domain, from the library's code. */
 export async function planDomain(domain: LocalDomain, devices: { disks: string[]; vifs: string[] }): Promise<{ ops: RecordedOp[]; template: DomainConfig }> {
   const recorder = new Recorder();

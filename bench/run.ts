@@ -8,6 +8,8 @@
 //   npm run bench                 quick: N = 1, 10, 100, 200, 1000, few repetitions
 //   npm run bench -- --full       more repetitions
 //   options: --sizes 1,10,100,200,1000  --repeat K  --no-xl  --out DIR
+//            --daemon oxenstored   every series on the OCaml oxenstored (default: C xenstored);
+//                                  results go to list-l-oxenstored.json and .svg
 //            --only library,cli    time just these series; no request counts,
 //                                  cross-checks, codec cost, RSS or result files
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -19,13 +21,13 @@ import { formatDomainList, parseDomainConfig } from '../lib/config/index.js';
 import { XenHost } from '../lib/domain/host.js';
 import type { LongListEntry } from '../lib/domain/list.js';
 import type { RetrievedDomain } from '../lib/domain/retrieve.js';
-import { startLocalXenstored, type LocalXenstored } from '../lib/localxen/xenstored.js';
+import { loggedRequests, startLocalXenstored, type LocalXenstored, type LocalXenstoredDaemon } from '../lib/localxen/xenstored.js';
 import { packageRoot } from '../lib/util/package-root.js';
 import { XenStore } from '../lib/xenstore/index.js';
 import { compareNodes, domainNodes, jsonDiffs, xlCreatedNodes, type LayoutComparison } from './crosscheck.js';
 import { plotSvg } from './plot.js';
 import { stats, type Stats } from './stats.js';
-import { benchUuid, DOM0, populateDom0, populateDomains } from './populate.js';
+import { benchUuid, DOM0, floorVcpuArgs, populateDom0, populateDomains } from './populate.js';
 import { benchXlState, findRealXl, runXl, xlEnv, type RealXl } from './realxl.js';
 
 const { values: options } = parseArgs({
@@ -36,8 +38,16 @@ const { values: options } = parseArgs({
     'no-xl': { type: 'boolean', default: false },
     out: { type: 'string' },
     only: { type: 'string' },
+    daemon: { type: 'string', default: 'xenstored' },
   },
 });
+if (options.daemon !== 'xenstored' && options.daemon !== 'oxenstored') {
+  throw new Error(`--daemon must be xenstored or oxenstored, not ${JSON.stringify(options.daemon)}`);
+}
+/** The daemon every series runs against. */
+const DAEMON: LocalXenstoredDaemon = options.daemon;
+/** The results' file names: the C daemon's are list-l.*, oxenstored's list-l-oxenstored.*. */
+const RESULTS_NAME = DAEMON === 'xenstored' ? 'list-l' : `list-l-${DAEMON}`;
 
 const ROOT = packageRoot();
 const CLI = join(ROOT, 'dist/bin/xen-domconfig.js');
@@ -79,7 +89,7 @@ function log(text: string): void {
 // ------------------------------------------------------------------ runners
 
 function floor(program: 'serial_floor' | 'pipelined_floor', socketPath: string): { ms: number; requests: number; domains: number } {
-  const output = execFileSync(join(FLOORS, program), ['all'], { env: { ...process.env, XENSTORED_PATH: socketPath }, encoding: 'utf8' });
+  const output = execFileSync(join(FLOORS, program), [...floorVcpuArgs(), 'all'], { env: { ...process.env, XENSTORED_PATH: socketPath }, encoding: 'utf8' });
   const fields = Object.fromEntries(output.trim().split(' ').map((field) => field.split('=') as [string, string]));
   return { ms: Number(fields.elapsed_ns) / 1e6, requests: Number(fields.requests), domains: Number(fields.domains) };
 }
@@ -131,8 +141,8 @@ interface Bench {
   domids: number[];
 }
 
-async function startBench(args: string[] = []): Promise<Bench> {
-  const daemon = await startLocalXenstored({ args });
+async function startBench(requestLog?: string): Promise<Bench> {
+  const daemon = await startLocalXenstored({ daemon: DAEMON, ...(requestLog === undefined ? {} : { requestLog }) });
   const userdataDir = mkdtempSync(join(tmpdir(), 'xen-domconfig-bench-'));
   const host = XenHost.open({ xenstorePath: daemon.socketPath, userdataDir });
   const nativeHost = XenHost.open({ xenstorePath: daemon.socketPath, userdataDir, pipelined: false });
@@ -158,10 +168,10 @@ async function stopBench(bench: Bench): Promise<void> {
 
 // ------------------------------------------------------------------ request counts
 
-/** Requests each reader makes per domain, from xenstored's trace (-T) of one run each. */
+/** Requests each reader makes per domain, from the daemon's request log (C xenstored's -T trace, oxenstored's access log) of one run each. */
 async function countRequests(real: RealXl | undefined, runDir: string): Promise<Record<string, number>> {
   const traceFile = join(mkdtempSync(join(tmpdir(), 'xen-domconfig-trace-')), 'trace');
-  const bench = await startBench(['-T', traceFile]);
+  const bench = await startBench(traceFile);
   const counts: Record<string, number> = {};
   try {
     await growTo(bench, COUNT_DOMAINS);
@@ -170,8 +180,7 @@ async function countRequests(real: RealXl | undefined, runDir: string): Promise<
       const before = statSync(traceFile).size;
       await work();
       await new Promise((resolve) => setTimeout(resolve, 50));
-      const text = readFileSync(traceFile, 'utf8').slice(before);
-      return text.split('\n').filter((line) => line.startsWith('IN ')).length;
+      return loggedRequests(DAEMON, readFileSync(traceFile).subarray(before).toString('utf8')).length;
     };
     counts.library = await requestsDuring(() => bench.host.listDomains({ long: true })) / domains;
     counts.libraryNative = await requestsDuring(() => bench.nativeHost.listDomains({ long: true })) / domains;
@@ -204,6 +213,10 @@ interface SizeResult {
    * the CLI cannot go below with these requests to this daemon.
    */
   cliFloorMs?: number;
+  /** xenstored's CPU during a library list: what no client making these requests to this daemon goes below. */
+  libraryFloorMs?: number;
+  /** Each client's distance to its floor: its median time less the floor, and divided by it. */
+  aboveFloor: { library?: { ms: number; ratio: number }; cli?: { ms: number; ratio: number } };
   ratios: Record<string, number>;
   /** CPU of the template codec over all domains: parse of every template, format of the whole list. */
   codecMs?: { parse: number; format: number; roundTripsPerSecond: number };
@@ -288,6 +301,12 @@ async function main(): Promise<void> {
       const summary = Object.fromEntries(Object.entries(series).map(([name, samples]) => [name, stats(samples)])) as Partial<Record<SeriesName, Stats>>;
       const daemonCpuMs = Object.fromEntries(Object.entries(daemonCpu).map(([name, samples]) => [name, Number(stats(samples).median.toFixed(0))]));
       const cliFloorMs = nodeStarts.length > 0 ? Number((stats(nodeStarts).median + daemonCpuMs.cli!).toFixed(1)) : undefined;
+      const libraryFloorMs = daemonCpuMs.library;
+      const distance = (time: Stats | undefined, floorMs: number | undefined) =>
+        (time === undefined || !floorMs ? undefined : { ms: Number((time.median - floorMs).toFixed(1)), ratio: Number((time.median / floorMs).toFixed(2)) });
+      const aboveFloor = Object.fromEntries(Object.entries({
+        library: distance(summary.library, libraryFloorMs), cli: distance(summary.cli, cliFloorMs),
+      }).filter(([, value]) => value !== undefined)) as SizeResult['aboveFloor'];
       const ratio = (a: SeriesName, b: SeriesName) => {
         const [x, y] = [summary[a]?.median, summary[b]?.median];
         return x !== undefined && y !== undefined ? Number((x / y).toFixed(3)) : undefined;
@@ -301,7 +320,8 @@ async function main(): Promise<void> {
       }).filter(([, value]) => value !== undefined)) as Record<string, number>;
       results.push({
         domains: size, populateMs: Number(populateMs.toFixed(0)), series: summary, daemonCpuMs,
-        ...(cliFloorMs === undefined ? {} : { cliFloorMs }), ratios, ...(codecMs ? { codecMs } : {}),
+        ...(cliFloorMs === undefined ? {} : { cliFloorMs }), ...(libraryFloorMs === undefined ? {} : { libraryFloorMs }), aboveFloor,
+        ratios, ...(codecMs ? { codecMs } : {}),
       });
       log(`N=${size}: ${SERIES.filter((s) => summary[s.name]).map((s) => `${s.name} ${summary[s.name]!.median.toFixed(1)} ms`).join(', ')}`);
     }
@@ -333,6 +353,7 @@ async function main(): Promise<void> {
   const report = {
     date: new Date().toISOString(),
     mode: options.full ? 'full' : 'quick',
+    daemon: DAEMON,
     repeat: REPEAT,
     xlRepeat: XL_REPEAT,
     machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
@@ -345,12 +366,12 @@ async function main(): Promise<void> {
     checks,
   };
   mkdirSync(OUT, { recursive: true });
-  writeFileSync(join(OUT, 'list-l.json'), `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(join(OUT, 'list-l.svg'), plotSvg('list -l: median time against domains (log-log)', SERIES
+  writeFileSync(join(OUT, `${RESULTS_NAME}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(join(OUT, `${RESULTS_NAME}.svg`), plotSvg(`list -l on ${DAEMON}: median time against domains (log-log)`, SERIES
     .filter((s) => results.some((r) => r.series[s.name]))
     .map((s) => ({ label: s.label, color: s.color, points: results.map((r): [number, number] => [r.domains, r.series[s.name]?.median ?? 0]) }))));
   process.stdout.write(table(report.requestsPerDomain, results, rssKb, checks));
-  log(`results: ${join(OUT, 'list-l.json')}, ${join(OUT, 'list-l.svg')}`);
+  log(`results: ${join(OUT, `${RESULTS_NAME}.json`)}, ${join(OUT, `${RESULTS_NAME}.svg`)}`);
 }
 
 /** Parse + format of one PV template, per second, on one core (the codec's target: at least this many). */
@@ -450,11 +471,17 @@ function table(requests: Record<string, number>, results: SizeResult[], rssKb: n
     const ratio = (key: string) => (r.ratios[key] === undefined ? '-' : r.ratios[key]!.toFixed(2));
     lines.push(`| ${r.domains} | ${SERIES.map((s) => fmt(r.series[s.name])).join(' | ')} | ${ratio('cli/xl')} | ${ratio('library/xl')} | ${ratio('library/serialFloor')} | ${ratio('library/pipelinedFloor')} |`);
   }
-  lines.push('', '| N | ' + SERIES.map((s) => `xenstored CPU, ${s.name} ms`).join(' | ') + ' | cli floor ms | cli floor/xl |');
+  lines.push('', '| N | ' + SERIES.map((s) => `${DAEMON} CPU, ${s.name} ms`).join(' | ') + ' | cli floor ms | cli floor/xl |');
   lines.push('|---|' + SERIES.map(() => '---').join('|') + '|---|---|');
   for (const r of results) {
     const floorRatio = r.ratios['cliFloor/xl'];
     lines.push(`| ${r.domains} | ${SERIES.map((s) => r.daemonCpuMs[s.name] ?? '-').join(' | ')} | ${r.cliFloorMs ?? '-'} | ${floorRatio === undefined ? '-' : floorRatio.toFixed(2)} |`);
+  }
+  // The floors: the daemon's CPU for the library's requests; Node's start plus the daemon's CPU for the CLI's.
+  lines.push('', '| N | library floor ms | library − floor ms | library/floor | cli floor ms | cli − floor ms | cli/floor |', '|---|---|---|---|---|---|---|');
+  for (const r of results) {
+    const { library, cli } = r.aboveFloor;
+    lines.push(`| ${r.domains} | ${r.libraryFloorMs ?? '-'} | ${library?.ms ?? '-'} | ${library?.ratio ?? '-'} | ${r.cliFloorMs ?? '-'} | ${cli?.ms ?? '-'} | ${cli?.ratio ?? '-'} |`);
   }
   const last = results[results.length - 1];
   if (Object.keys(requests).length > 0) lines.push('', `requests per domain: ${Object.entries(requests).map(([k, v]) => `${k} ${v}`).join(', ')}`);

@@ -11,6 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { DEVICE_TYPES } from '../lib/devices/index.js';
 import { startLocalXenstored, type LocalXenstored } from '../lib/localxen/xenstored.js';
 import { packageRoot } from '../lib/util/package-root.js';
 import { WireClient } from './wire-client.js';
@@ -55,7 +56,14 @@ async function timed(what: string, requests: number, body: () => Promise<unknown
   return row(what, requests, process.hrtime.bigint() - start);
 }
 
-/** The reads of `list -l` per domain (the C floors' set), awaited one by one or all in flight. */
+/** The device dirs under /libxl/<domid>/device that a list lists. */
+const DEVICE_DIRS = new Set(DEVICE_TYPES.flatMap((type) => type.xenstoreKinds));
+
+/**
+ * The reads of `list -l` (the C floors' set): per domain, the scalars, the
+ * vCPUs, the device dirs and their devids; dom0's pci backends once. Awaited
+ * one by one or all in flight.
+ */
 async function listReads(connection: WireClient, domids: number[], pipelined: boolean): Promise<number> {
   let requests = 0;
   const readAll = async (paths: string[]): Promise<void> => {
@@ -77,13 +85,9 @@ async function listReads(connection: WireClient, domids: number[], pipelined: bo
     const cpus = await list(`${dom}/cpu`);
     await readAll(cpus.map((_, i) => `${dom}/cpu/${i}/availability`));
     const device = `/libxl/${domid}/device`;
-    await forEach(await list(device), async (kind) => {
-      await forEach(await list(`${device}/${kind}`), async (devid) => {
-        const dir = `${device}/${kind}/${devid}`;
-        await readAll((await list(dir)).map((key) => `${dir}/${key}`));
-      });
-    });
+    await forEach((await list(device)).filter((kind) => DEVICE_DIRS.has(kind)), async (kind) => { await list(`${device}/${kind}`); });
   });
+  await list('/local/domain/0/backend/pci');
   return requests;
 }
 

@@ -1,7 +1,10 @@
 /* Shared by the two floor programs: arguments, timing, the result line.
  *
- * Both programs make the minimal set of xenstore requests `list -l` needs per
- * domain (see README.md) and print one line:
+ * Both programs make exactly the xenstore requests of a `list -l` of the
+ * benchmark's domains (see README.md): /local/domain and dom0's pci backends
+ * once, then per domain name, vm, memory/target and memory/static-max, the
+ * vCPUs' availability, /libxl/D/device and each known device dir in it. They
+ * print one line:
  *   requests=<n> bytes=<value and name bytes> domains=<n> elapsed_ns=<t> ns_per_request=<t/n>
  * so that their counts and bytes can be compared and their times set side by side.
  */
@@ -16,6 +19,7 @@
 
 struct floor_args {
 	int vcpus;             /* -c N: read cpu/<i> for i < N; -1: list cpu/ first */
+	int dom0_vcpus;        /* -0 N: the same for domain 0 (default: -c's) */
 	int all;               /* domids come from /local/domain */
 	unsigned ndomids;
 	unsigned *domids;
@@ -30,10 +34,21 @@ struct floor_stats {
 static void floor_usage(const char *program)
 {
 	fprintf(stderr,
-		"usage: %s [-c VCPUS] all | DOMID...\n"
+		"usage: %s [-c VCPUS] [-0 VCPUS] all | DOMID...\n"
+		"  -c: the vCPUs whose availability is read (the templates' max_vcpus); without it cpu/ is listed first\n"
+		"  -0: the same for domain 0\n"
 		"  xenstored socket: $XENSTORED_PATH, else ${XENSTORED_RUNDIR:-/var/run/xenstored}/socket\n",
 		program);
 	exit(2);
+}
+
+static int floor_parse_vcpus(const char *text)
+{
+	char *end;
+	long vcpus = strtol(text, &end, 10);
+	if (*end || !*text || vcpus < 0 || vcpus > 4096)
+		return -1;
+	return (int)vcpus;
 }
 
 static void floor_parse_args(int argc, char **argv, struct floor_args *args)
@@ -41,16 +56,21 @@ static void floor_parse_args(int argc, char **argv, struct floor_args *args)
 	int i = 1;
 
 	args->vcpus = -1;
+	args->dom0_vcpus = -2;
 	args->all = 0;
 	args->ndomids = 0;
-	if (i + 1 < argc && strcmp(argv[i], "-c") == 0) {
-		char *end;
-		long vcpus = strtol(argv[i + 1], &end, 10);
-		if (*end || vcpus < 0 || vcpus > 4096)
+	while (i + 1 < argc && (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "-0") == 0)) {
+		int vcpus = floor_parse_vcpus(argv[i + 1]);
+		if (vcpus < 0)
 			floor_usage(argv[0]);
-		args->vcpus = (int)vcpus;
+		if (argv[i][1] == 'c')
+			args->vcpus = vcpus;
+		else
+			args->dom0_vcpus = vcpus;
 		i += 2;
 	}
+	if (args->dom0_vcpus == -2)
+		args->dom0_vcpus = args->vcpus;
 	if (i >= argc)
 		floor_usage(argv[0]);
 	if (strcmp(argv[i], "all") == 0) {
@@ -71,6 +91,30 @@ static void floor_parse_args(int argc, char **argv, struct floor_args *args)
 		args->domids[args->ndomids++] = (unsigned)domid;
 	}
 }
+
+/* The vCPU count of one domain: -1 to list cpu/ first. */
+static int floor_vcpus(const struct floor_args *args, unsigned domid)
+{
+	return domid == 0 ? args->dom0_vcpus : args->vcpus;
+}
+
+/* The device dirs under /libxl/D/device that `list -l` lists: those of the
+ * device kinds it knows (test/xenstore/wire-floors.test.ts checks them
+ * against the library's table); others, such as console, it never reads. */
+static const char *const floor_device_dirs[] = {
+	"vbd", "virtio_disk", "vif", "vtpm", "vusb", "vdispl", "vsnd", "vfb", "vkbd", "9pfs", "pvcalls",
+};
+
+static int floor_known_dir(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(floor_device_dirs) / sizeof(floor_device_dirs[0]); i++)
+		if (strlen(floor_device_dirs[i]) == len && memcmp(floor_device_dirs[i], name, len) == 0)
+			return 1;
+	return 0;
+}
+
+/* Listed once per run, as a list of many domains does (the pci probe). */
+#define FLOOR_PCI_BACKENDS "/local/domain/0/backend/pci"
 
 static uint64_t floor_now_ns(void)
 {

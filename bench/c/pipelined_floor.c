@@ -23,8 +23,7 @@ enum action {
 	A_DOMAINS_PART,   /* the same through DIRECTORY_PART, when the list is too long */
 	A_CPUS,           /* cpu/: read cpu/<i>/availability for each */
 	A_KINDS,          /* /libxl/D/device: list each kind */
-	A_DEVS,           /* /libxl/D/device/<kind>: list each device */
-	A_KEYS,           /* /libxl/D/device/<kind>/<devid>: read each key */
+	A_DEVS,           /* /libxl/D/device/<kind> (or dom0's pci backends): names, nothing below */
 };
 
 struct op {
@@ -37,7 +36,7 @@ struct op {
 static struct op *ops;
 static size_t nops, ops_capacity, next_send, nanswered;
 static struct floor_stats stats;
-static int vcpus = -1;
+static struct floor_args args;
 
 /* The /local/domain list read in parts. */
 static char *domain_list;
@@ -78,6 +77,7 @@ static void push_domain(unsigned domid)
 
 	for (unsigned k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
 		push(XS_READ, A_VALUE, 0, 1, "/local/domain/%u/%s", domid, keys[k]);
+	int vcpus = floor_vcpus(&args, domid);
 	if (vcpus < 0)
 		push(XS_DIRECTORY, A_CPUS, 0, 1, "/local/domain/%u/cpu", domid);
 	else
@@ -169,13 +169,8 @@ static void handle_reply(const struct xsd_sockmsg *header, const char *payload)
 				count++;
 				break;
 			case A_KINDS:
-				push(XS_DIRECTORY, A_DEVS, 0, 1, "%s/%.*s", op.path, (int)namelen, name);
-				break;
-			case A_DEVS:
-				push(XS_DIRECTORY, A_KEYS, 0, 1, "%s/%.*s", op.path, (int)namelen, name);
-				break;
-			case A_KEYS:
-				push(XS_READ, A_VALUE, 0, 1, "%s/%.*s", op.path, (int)namelen, name);
+				if (floor_known_dir(name, namelen))
+					push(XS_DIRECTORY, A_DEVS, 0, 1, "%s/%.*s", op.path, (int)namelen, name);
 				break;
 			default:
 				break;
@@ -288,16 +283,14 @@ static void run(int fd)
 
 int main(int argc, char **argv)
 {
-	struct floor_args args;
-
 	floor_parse_args(argc, argv, &args);
-	vcpus = args.vcpus;
 	int fd = connect_xenstored();
 
 	uint64_t start = floor_now_ns();
 	if (args.all)
 		push(XS_DIRECTORY, A_DOMAINS, 0, 1, "/local/domain");
-	else
+	push(XS_DIRECTORY, A_DEVS, 0, 1, FLOOR_PCI_BACKENDS);
+	if (!args.all)
 		for (unsigned i = 0; i < args.ndomids; i++)
 			push_domain(args.domids[i]);
 	run(fd);

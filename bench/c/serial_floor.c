@@ -31,7 +31,7 @@ static char **list(const char *path, unsigned int *num)
 
 static void read_domain(unsigned domid, int vcpus)
 {
-	char path[512]; /* room for a device dir (dev, below) and a key */
+	char path[512];
 	static const char *const keys[] = { "name", "vm", "memory/target", "memory/static-max" };
 	unsigned int ncpus, nkinds;
 
@@ -50,24 +50,16 @@ static void read_domain(unsigned domid, int vcpus)
 		read_value(path);
 	}
 
+	/* The device dirs and their devids: the template names the devices, so
+	 * no key under a device node is read (README.md). */
 	snprintf(path, sizeof(path), "/libxl/%u/device", domid);
 	char **kinds = list(path, &nkinds);
 	for (unsigned k = 0; k < nkinds; k++) {
 		unsigned int ndevs;
+		if (!floor_known_dir(kinds[k], strlen(kinds[k])))
+			continue;
 		snprintf(path, sizeof(path), "/libxl/%u/device/%s", domid, kinds[k]);
-		char **devs = list(path, &ndevs);
-		for (unsigned d = 0; d < ndevs; d++) {
-			unsigned int nkeys;
-			char dev[256];
-			snprintf(dev, sizeof(dev), "/libxl/%u/device/%s/%s", domid, kinds[k], devs[d]);
-			char **keys_here = list(dev, &nkeys);
-			for (unsigned n = 0; n < nkeys; n++) {
-				snprintf(path, sizeof(path), "%s/%s", dev, keys_here[n]);
-				read_value(path);
-			}
-			free(keys_here);
-		}
-		free(devs);
+		free(list(path, &ndevs));
 	}
 	free(kinds);
 	stats.domains++;
@@ -85,18 +77,21 @@ int main(int argc, char **argv)
 	}
 
 	uint64_t start = floor_now_ns();
+	unsigned int npci;
 	if (args.all) {
 		unsigned int n;
 		char **names = list("/local/domain", &n);
+		free(list(FLOOR_PCI_BACKENDS, &npci));
 		for (unsigned int i = 0; i < n; i++) {
 			unsigned domid;
 			if (floor_parse_domid(names[i], &domid))
-				read_domain(domid, args.vcpus);
+				read_domain(domid, floor_vcpus(&args, domid));
 		}
 		free(names);
 	} else {
+		free(list(FLOOR_PCI_BACKENDS, &npci));
 		for (unsigned i = 0; i < args.ndomids; i++)
-			read_domain(args.domids[i], args.vcpus);
+			read_domain(args.domids[i], floor_vcpus(&args, args.domids[i]));
 	}
 	uint64_t elapsed = floor_now_ns() - start;
 

@@ -100,10 +100,13 @@ export interface DeviceType {
 
   /** Directories under /libxl/<domid>/device that list this kind (frontend kind names). */
   readonly xenstoreKinds: readonly string[];
-  /** Keys read under each /libxl/<domid>/device/<kind>/<devid> node: only what identity and merge use. */
-  readonly nodeKeys: readonly string[];
-  /** Subdirectories read whole under each node (usb ports). */
-  readonly nodeTrees?: readonly string[];
+  /**
+   * Keys read under each /libxl/<domid>/device/<kind>/<devid> node, by devid:
+   * only what identity and merge use that the node's name and the template's
+   * entries of the kind do not already say (none when absent). listLive must
+   * take the same template entries to know which keys were left unread.
+   */
+  nodeKeys?(entries: readonly DeviceEntry[]): (devid: string) => readonly string[];
   /** Paths to read together with the domain's scalars. */
   probe?(domid: number): string[];
   /**
@@ -113,8 +116,13 @@ export interface DeviceType {
   readonly probeDomains?: string;
   /** Reads needed once the first batch is known (kept empty in the common case). */
   followUp?(view: Omit<LiveView, 'trees'>): FollowUpReads;
-  /** The devices xenstore says exist, and the entries it could not read (libxl's from_xenstore). */
-  listLive(view: LiveView): LiveList;
+  /**
+   * The devices xenstore says exist, and the entries it could not read
+   * (libxl's from_xenstore). `entries`, the template's of this kind, stand in
+   * for the node keys nodeKeys left unread; without them every key is taken
+   * from the view (a whole tree read).
+   */
+  listLive(view: LiveView, entries?: readonly DeviceEntry[]): LiveList;
   /** Frontend keys listDevices reports as the guest wrote them (default event-channel and ring-ref). */
   readonly reportedFrontendKeys?: readonly string[];
   /** Combines the live device with the template entry matched to it (libxl's merge hook). */

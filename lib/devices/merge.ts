@@ -40,8 +40,8 @@ export function mergeDevices(template: DeviceArrays, view: LiveView, types: read
   const arrays: DeviceMerge['arrays'] = {};
   const result: DeviceMerge = { arrays, onlyInTemplate: [], onlyInXenstore: [], changed: [], problems: [] };
   for (const type of types) {
-    const live = type.listLive(view);
     const entries = template[type.array] ?? [];
+    const live = type.listLive(view, entries);
     if (entries.length === 0 && live.devices.length === 0 && live.problems.length === 0) {
       arrays[type.array] = []; // most kinds, most domains: nothing on either side
       continue;

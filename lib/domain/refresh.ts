@@ -5,7 +5,7 @@
 import { MEMKB_DEFAULT, NIL_UUID, type DomainConfig } from '../config/index.js';
 import { mergeDevices, parseUint64, XenstoreValueError, type DeviceArrays, type DeviceMerge } from '../devices/index.js';
 import { DomainError } from './errors.js';
-import { liveView, vcpusToRead, type DomainState } from './state.js';
+import { DM_VERSION_TRADITIONAL, liveView, vcpusToRead, type DomainState } from './state.js';
 
 /** libxl's LIBXL_MAXMEM_CONSTANT: the HVM target fudge. */
 export const MAXMEM_CONSTANT = 1024n;
@@ -55,7 +55,7 @@ export function vcpuSource(template: DomainConfig, state: DomainState): VcpuSour
   const version = state.values.get(path);
   if (version === 'qemu_xen') return { from: 'qemu' };
   // qemu-xen-traditional follows cpu/<i>/availability in xenstore.
-  if (version === 'qemu_xen_traditional') return { from: 'xenstore' };
+  if (version === DM_VERSION_TRADITIONAL) return { from: 'xenstore' };
   // libxl asserts and aborts here.
   throw valueError(state.domid, new XenstoreValueError(path, version === undefined ? 'missing for an HVM guest' : 'not a known device model version', version));
 }

@@ -4,7 +4,7 @@
 // only in xenstore and which device nodes could not be read.
 import { NIL_UUID, type DomainConfig } from '../config/index.js';
 import {
-  DEVICE_TYPES, templateDeviceKinds, type DeviceArrays, type DeviceMerge, type DeviceProblem, type DeviceType, type LiveDevice, type TemplateOnlyDevice,
+  DEVICE_TYPES, type DeviceArrays, type DeviceMerge, type DeviceProblem, type DeviceType, type LiveDevice, type TemplateOnlyDevice,
 } from '../devices/index.js';
 import type { TemplateStore } from '../userdata/index.js';
 import type { XenStore } from '../xenstore/index.js';
@@ -139,7 +139,7 @@ function stateOptions(template: DomainConfig, probed: readonly DeviceType[]) {
     maxVcpus: template.b_info.max_vcpus,
     hvm: template.b_info.type === 'hvm',
     probed,
-    expectedKinds: templateDeviceKinds(template as unknown as DeviceArrays),
+    template: template as unknown as DeviceArrays,
   };
 }
 

@@ -1,14 +1,21 @@
 // Reading one domain's live state with as few requests as possible: a
-// listing of /libxl/<domid>/device, then one readMany of the toolstack-owned
-// scalars, the device table's probes, just the keys the device table uses
-// under each device node and the domain's cpu/<i>/availability; follow-ups
-// only when a kind asks (removable disks, pci, pv usb). Everything read is
+// listing of /libxl/<domid>/device and of its device dirs, then one readMany
+// of the toolstack-owned scalars, the device table's probes, the device node
+// keys the template does not imply (none for the nodes of its own disks and
+// nics, but a removable disk's params) and the domain's cpu/<i>/availability
+// (an HVM guest's only once dm-version says QEMU does not answer for them);
+// follow-ups only when a kind asks (pci, pv usb). Everything read is
 // toolstack-owned; frontend dirs are never touched.
-import { DEVICE_TYPES, deviceFollowUps, deviceProbes, MAX_DEVICES_PER_KIND, type DeviceType, type LiveView } from '../devices/index.js';
+import {
+  DEVICE_TYPES, deviceFollowUps, deviceProbes, MAX_DEVICES_PER_KIND, templateDeviceKinds, type DeviceArrays, type DeviceType, type LiveView,
+} from '../devices/index.js';
 import type { XenStoreNode, XenStoreOps } from '../xenstore/index.js';
 
 /** The requests this module makes (XenStore, its transactions and the pipelined reader offer them). */
 export type StateReader = Pick<XenStoreOps, 'readMany' | 'readTree' | 'list'>;
+
+/** The device model whose vCPUs xenstore's cpu/<i>/availability follows (qemu-xen answers over QMP). */
+export const DM_VERSION_TRADITIONAL = 'qemu_xen_traditional';
 
 /** Xen's upper bound on vCPUs; a template claiming more is not believed. */
 export const MAX_VCPUS = 4096;
@@ -50,19 +57,24 @@ export function domainPaths(domid: number) {
   };
 }
 
-/** What each /libxl device dir needs read: keys and whole subdirectories, from the table. */
-const NODE_READS = (() => {
-  const reads = new Map<string, { keys: Set<string>; trees: Set<string> }>();
+/** The kinds listed in each /libxl device dir. */
+const DEVICE_DIRS = (() => {
+  const dirs = new Map<string, DeviceType[]>();
   for (const type of DEVICE_TYPES) {
-    for (const kind of type.xenstoreKinds) {
-      const entry = reads.get(kind) ?? { keys: new Set<string>(), trees: new Set<string>() };
-      type.nodeKeys.forEach((key) => entry.keys.add(key));
-      type.nodeTrees?.forEach((tree) => entry.trees.add(tree));
-      reads.set(kind, entry);
-    }
+    for (const kind of type.xenstoreKinds) dirs.set(kind, [...dirs.get(kind) ?? [], type]);
   }
-  return reads;
+  return dirs;
 })();
+
+const NO_KEYS: readonly string[] = [];
+
+/** The keys to read under one node of a dir, by devid, for this template (what it does not imply). */
+function nodeKeysOf(kind: string, template: DeviceArrays): (devid: string) => readonly string[] {
+  const keyed = DEVICE_DIRS.get(kind)!.flatMap((type) => (type.nodeKeys ? [type.nodeKeys(template[type.array] ?? [])] : []));
+  if (keyed.length === 0) return () => NO_KEYS;
+  if (keyed.length === 1) return keyed[0]!;
+  return (devid) => [...new Set(keyed.flatMap((keys) => keys(devid)))];
+}
 
 /**
  * The nodes to watch so that a change of anything a read read is seen: the
@@ -93,10 +105,10 @@ function scalarPaths(paths: DomainPaths, domid: number, hvm: boolean, probed: re
  * together with /libxl/<domid>/device, the others it names after it.
  */
 async function listDeviceNodes(ops: StateReader, base: string, expected: readonly string[] = []): Promise<DeviceListing> {
-  const early = expected.filter((kind) => NODE_READS.has(kind));
+  const early = expected.filter((kind) => DEVICE_DIRS.has(kind));
   const [listed, ...earlyDevids] = await Promise.all([ops.list(base), ...early.map((kind) => ops.list(`${base}/${kind}`))]);
   const devids = new Map(early.map((kind, i) => [kind, earlyDevids[i]]));
-  const kinds = (listed ?? []).filter((kind) => NODE_READS.has(kind));
+  const kinds = (listed ?? []).filter((kind) => DEVICE_DIRS.has(kind));
   const late = kinds.filter((kind) => !devids.has(kind));
   (await Promise.all(late.map((kind) => ops.list(`${base}/${kind}`)))).forEach((names, i) => devids.set(late[i]!, names));
   return new Map(kinds.map((kind) => [kind, (devids.get(kind) ?? []).slice(0, MAX_DEVICES_PER_KIND + 1)]));
@@ -109,41 +121,52 @@ export interface StateReadOptions {
   hvm: boolean;
   /** The kinds whose probes to read (default all; a list leaves out those its probeDomains rule out). */
   probed?: readonly DeviceType[];
-  /** Device dirs to list at once (the template's kinds), without waiting for /libxl/<domid>/device. */
-  expectedKinds?: readonly string[];
+  /**
+   * The template's device arrays: its kinds' dirs are listed at once, without
+   * waiting for /libxl/<domid>/device, and device node keys it implies are not read.
+   */
+  template?: DeviceArrays;
+}
+
+/** The device node keys of one node, in the batch from `first` on. */
+interface NodeRead {
+  keys: readonly string[];
+  first: number;
 }
 
 export async function readDomainState(ops: StateReader, domid: number, options: StateReadOptions, paths: DomainPaths): Promise<DomainState> {
-  const listing = await listDeviceNodes(ops, paths.libxlDevices, options.expectedKinds);
+  const template = options.template ?? {};
+  const listing = await listDeviceNodes(ops, paths.libxlDevices, templateDeviceKinds(template));
   const values = new Map<string, string | undefined>();
 
-  // One batch: the scalars and probes, each listed device node's keys (in
-  // listing order), then the vCPUs; the replies are taken back in that order.
+  // One batch: the scalars and probes, the keys of each listed device node
+  // the template does not imply (in listing order), then the vCPUs; the
+  // replies are taken back in that order.
   const scalars = scalarPaths(paths, domid, options.hvm, options.probed);
   const batch = [...scalars];
-  const treePaths: string[] = [];
+  const nodeReads = new Map<string, NodeRead[]>();
   for (const [kind, devids] of listing) {
-    const reads = NODE_READS.get(kind)!;
-    for (const devid of devids) {
+    const keysOf = nodeKeysOf(kind, template);
+    nodeReads.set(kind, devids.map((devid) => {
       const node = `${paths.libxlDevices}/${kind}/${devid}`;
-      for (const key of reads.keys) batch.push(`${node}/${key}`);
-      for (const tree of reads.trees) treePaths.push(`${node}/${tree}`);
-    }
+      const read = { keys: keysOf(devid), first: batch.length };
+      for (const key of read.keys) batch.push(`${node}/${key}`);
+      return read;
+    }));
   }
   const nodeKeysEnd = batch.length;
-  const vcpus = vcpusToRead(options.maxVcpus);
-  for (let i = 0; i < vcpus; i++) batch.push(paths.availability(i));
-  const [read, trees] = await Promise.all([
-    batch.length === 0 ? [] : ops.readMany(batch),
-    Promise.all(treePaths.map((path) => ops.readTree(path))),
-  ]);
+  // An HVM guest's vCPUs come from QEMU, unless dm-version (in this batch) says qemu-xen-traditional.
+  const availability = Array.from({ length: vcpusToRead(options.maxVcpus) }, (_, i) => paths.availability(i));
+  if (!options.hvm) batch.push(...availability);
+  const read = batch.length === 0 ? [] : await ops.readMany(batch);
   // The device keys go into the tree only.
   for (let i = 0; i < scalars.length; i++) values.set(batch[i]!, read[i]);
   for (let i = nodeKeysEnd; i < batch.length; i++) values.set(batch[i]!, read[i]);
 
-  const libxlDevices = deviceTree(listing, read, scalars.length, trees);
+  const libxlDevices = deviceTree(listing, nodeReads, read);
   const state: DomainState = { domid, paths, values, libxlDevices, trees: new Map() };
   const follow = deviceFollowUps(liveView(state));
+  if (options.hvm && values.get(paths.dmVersion) === DM_VERSION_TRADITIONAL) follow.values.push(...availability);
   await Promise.all([
     follow.values.length === 0 ? undefined : ops.readMany(follow.values).then((more) => {
       follow.values.forEach((path, i) => values.set(path, more[i]));
@@ -154,32 +177,25 @@ export async function readDomainState(ops: StateReader, domid: number, options: 
 }
 
 /**
- * /libxl/<domid>/device as a tree holding just what was read: the node keys'
- * values from `read` from index `first` on, the subtrees in `subtrees`, both in
- * listing order.
+ * /libxl/<domid>/device as a tree holding just what was read: each node's
+ * keys' values from `read` where `nodeReads` says.
  */
 function deviceTree(
   listing: DeviceListing,
+  nodeReads: ReadonlyMap<string, readonly NodeRead[]>,
   read: readonly (string | undefined)[],
-  first: number,
-  subtrees: readonly (XenStoreNode | undefined)[],
 ): XenStoreNode | undefined {
   if (listing.size === 0) return undefined;
-  let next = first;
-  let nextTree = 0;
   const kinds: XenStoreNode[] = [];
   for (const [kind, devids] of listing) {
-    const reads = NODE_READS.get(kind)!;
-    const nodes = devids.map((devid): XenStoreNode => {
+    const reads = nodeReads.get(kind)!;
+    const nodes = devids.map((devid, d): XenStoreNode => {
       const children: XenStoreNode[] = [];
-      for (const key of reads.keys) {
-        const value = read[next++];
+      const { keys, first } = reads[d]!;
+      keys.forEach((key, k) => {
+        const value = read[first + k];
         if (value !== undefined) children.push({ name: key, value, children: [] });
-      }
-      for (let t = 0; t < reads.trees.size; t++) {
-        const subtree = subtrees[nextTree++];
-        if (subtree) children.push(subtree);
-      }
+      });
       return { name: devid, value: '', children };
     });
     kinds.push({ name: kind, value: '', children: nodes });

@@ -39,6 +39,39 @@ export interface LocalXenstoredOptions {
   oxenstoredConfig?: Record<string, string | number | boolean>;
   /** Runtime folder to use (created if missing), e.g. to restart on the socket of a killed daemon. */
   rundir?: string;
+  /**
+   * A file where the daemon records every request it receives: C xenstored's
+   * trace (-T), oxenstored's access log with reads and transactions, never
+   * rotated. loggedRequests() reads it.
+   */
+  requestLog?: string;
+}
+
+/** One request a daemon logged: its type (READ, DIRECTORY, …) and the path it names. */
+export interface LoggedRequest {
+  type: string;
+  path: string;
+}
+
+/** oxenstored's access log lines that are not requests (connections, error replies, watch events). */
+const OXENSTORED_NOT_REQUESTS = new Set(['newconn', 'endconn', 'error', 'w event', 'commit']);
+const OXENSTORED_TYPES: Record<string, string> = { 't start': 'TRANSACTION_START', 't end': 'TRANSACTION_END', getperms: 'GET_PERMS', setperms: 'SET_PERMS' };
+
+/** The requests in a request log (or the part of it written since some offset) of `daemon`. */
+export function loggedRequests(daemon: LocalXenstoredDaemon, text: string): LoggedRequest[] {
+  const requests: LoggedRequest[] = [];
+  for (const line of text.split('\n')) {
+    if (daemon === 'xenstored') {
+      // IN <connection> <date> <time> <TYPE> (<payload, its NULs as spaces>)
+      const match = /^IN \S+ \S+ \S+ (\S+) \((.*)\)$/.exec(line);
+      if (match) requests.push({ type: match[1]!, path: match[2]!.split(' ')[0]! });
+    } else {
+      // [<time>]  <connection>  <operation> <path> <value>
+      const match = /^\[[^\]]*\]\s+\S+\s+(t start|t end|w event|\S+)\s*(\S*)/.exec(line);
+      if (match && !OXENSTORED_NOT_REQUESTS.has(match[1]!)) requests.push({ type: OXENSTORED_TYPES[match[1]!] ?? match[1]!.toUpperCase(), path: match[2]! });
+    }
+  }
+  return requests;
 }
 
 export class LocalXenstoredError extends Error {
@@ -104,10 +137,13 @@ export async function startLocalXenstored(options: LocalXenstoredOptions = {}): 
   let args: string[];
   if (name === 'oxenstored') {
     const configFile = join(rundir, 'oxenstored.conf');
-    writeFileSync(configFile, oxenstoredConfig(rundir, options.oxenstoredConfig));
+    const accessLog: Record<string, string | number | boolean> = options.requestLog === undefined ? {} : {
+      'access-log-file': options.requestLog, 'access-log-read-ops': true, 'access-log-transactions-ops': true, 'access-log-nb-lines': 1_000_000_000,
+    };
+    writeFileSync(configFile, oxenstoredConfig(rundir, { ...accessLog, ...options.oxenstoredConfig }));
     args = ['--no-fork', '--config-file', configFile, ...(options.args ?? [])];
   } else {
-    args = ['-N', ...(options.args ?? [])];
+    args = ['-N', ...(options.requestLog === undefined ? [] : ['-T', options.requestLog]), ...(options.args ?? [])];
   }
   const child = spawn(daemon, args, {
     cwd: rundir,

@@ -172,7 +172,7 @@ describe('a malicious guest', () => {
     expect(reads.values).toContain(`/local/domain/${PLAIN}/cpu/3/availability`);
     expect(reads.values).toContain(`/local/domain/0/backend/pci/${PLAIN}/0/dev-0`);
     expect(reads.lists).toContain(`/libxl/${PLAIN}/device/vbd`);
-    expect(reads.trees).toContain(`/local/domain/0/backend/vusb/${PLAIN}`);
+    expect(reads.trees).toContain(`/local/domain/0/backend/vusb/${PLAIN}/0/port`);
     const problems: string[] = [];
     const all = [...writable.values()].flatMap((set) => [...set]);
     const guestMay = (path: string) => GUESTS.some((domid) => inRegion(path, writable.get(domid)!));

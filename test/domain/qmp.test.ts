@@ -78,6 +78,10 @@ describe('HVM with qemu-xen', () => {
     // xenstore target + 1024 (HVM, max > target) + video_memkb
     expect(config.b_info.target_memkb).toBe(524288n + 1024n + 8192n);
     expect(commands.filter((c) => c.startsWith('30:'))).toEqual(['30:qmp_capabilities', '30:query-cpus-fast']);
+    // QEMU answers for the vCPUs: cpu/<i>/availability, which retrieve no longer reads here, changes nothing.
+    await store.write('/local/domain/30/cpu/1/availability', 'online');
+    await store.rm('/local/domain/30/cpu/0');
+    expect((await host.retrieveDomainConfiguration(30)).config.b_info.avail_vcpus).toEqual([0, 2]);
   });
 
   it('falls back to query-cpus when QEMU lacks query-cpus-fast', async () => {

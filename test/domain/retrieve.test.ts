@@ -216,31 +216,63 @@ describe('device merge', () => {
     expect(drift.merged.map((m) => [m.kind, m.key, m.stored.pdev_path, m.merged.pdev_path])).toEqual([['disk', 'hdc', '/srv/cd.iso', '']]);
   });
 
-  it('one malformed /libxl disk node costs that disk only (libxl drops every disk)', async () => {
+  it('the keys under a device node the template names are not read: changing them changes nothing', async () => {
+    await createDomain(store, userdata.dir, {
+      domid: 26, name: 'keys', type: 'pv',
+      devices: [
+        { kind: 'disk', entry: disk('xvda', '/dev/vg/a') },
+        { kind: 'disk', entry: disk('hdc', '/srv/cd.iso', { is_cdrom: 1, removable: 1, readwrite: 0 }) },
+        { kind: 'nic', entry: nic(0) },
+        { kind: 'vtpm', entry: { devid: 0, backend_domid: 0, uuid: '12345678-1234-1234-1234-123456789abc' } },
+      ],
+      template: (config) => {
+        config.disks = [entryOf('disk', { vdev: 'xvda', pdev_path: '/dev/vg/a' }), entryOf('disk', { vdev: 'hdc', pdev_path: '/srv/cd.iso', is_cdrom: 1, removable: 1 })];
+        config.nics = [entryOf('nic', { devid: 0 })];
+        config.vtpms = [entryOf('vtpm', { devid: 0 })];
+      },
+    });
+    const before = await host.retrieveDomainConfiguration(26);
+    expect(before.config.disks.map((d) => d.vdev)).toEqual(['xvda', 'hdc']);
+    // What libxl's from_xenstore reads beyond the node's name: another vdev,
+    // removable flag, handle and backend (here another domain's), or none.
+    await store.write('/libxl/26/device/vbd/51712/dev', 'xvdz');
+    await store.write('/libxl/26/device/vbd/51712/removable', '1');
+    await store.write('/libxl/26/device/vbd/51712/params', '');
+    await store.rm('/libxl/26/device/vbd/5632/dev');
+    await store.write('/libxl/26/device/vbd/5632/removable', 'x');
+    await store.write('/libxl/26/device/vif/0/handle', '4');
+    await store.write('/libxl/26/device/vif/0/backend', '/local/domain/0/backend/vif/23/0');
+    await store.rm('/libxl/26/device/vtpm/0/backend');
+    expect(await host.retrieveDomainConfiguration(26)).toEqual(before);
+    // The media of a removable disk are read: its params say it is ejected.
+    await store.write('/libxl/26/device/vbd/5632/params', '');
+    expect((await host.retrieveDomainConfiguration(26)).config.disks.map((d) => [d.vdev, d.pdev_path])).toEqual([['xvda', '/dev/vg/a'], ['hdc', '']]);
+  });
+
+  it('a disk node the template does not account for is read whole; one malformed node costs that node only (libxl drops every disk)', async () => {
     await createDomain(store, userdata.dir, {
       domid: 22, name: 'bad', type: 'pv',
       devices: [{ kind: 'disk', entry: disk('xvda', '/dev/vg/a') }, { kind: 'disk', entry: disk('xvdb', '/dev/vg/b') }, { kind: 'nic', entry: nic(0) }],
       template: (config) => {
-        config.disks = ['xvda', 'xvdb'].map((vdev) => entryOf('disk', { vdev }));
+        // xvdb and d1p0 are two spellings of one device number: libxl compares the vdev strings.
+        config.disks = ['xvda', 'xvdb', 'd1p0'].map((vdev) => entryOf('disk', { vdev }));
         config.nics = [entryOf('nic', { devid: 0 })];
       },
     });
-    await store.rm('/libxl/22/device/vbd/51728/dev');
-    await store.write('/libxl/22/device/vif/0/backend', '/local/domain/0/backend/vif/23/0'); // another domain's backend
+    await store.write('/libxl/22/device/vbd/51744/backend', '/local/domain/0/backend/vbd/22/51744');
+    await store.write('/libxl/22/device/vbd/51744/removable', '0'); // no dev
     await store.write('/libxl/22/device/vbd/garbage/dev', 'xvdz');
     await store.write('/libxl/22/device/vif/3/backend', '/local/domain/0/backend/vif/22/3');
-    await store.write('/libxl/22/device/vif/3/handle', '4'); // libxl would take devid 4 from here
     const { config, devices } = await host.retrieveDomainConfiguration(22);
-    expect(config.disks.map((d) => d.vdev)).toEqual(['xvda']);
-    expect(config.nics).toEqual([]);
+    expect(config.disks.map((d) => d.vdev)).toEqual(['xvda', 'xvdb']);
+    expect(config.nics.map((n) => n.devid)).toEqual([0]);
     expect(devices.problems.map((p) => [p.kind, p.path])).toEqual([
-      ['disk', '/libxl/22/device/vbd/51728'],
+      ['disk', '/libxl/22/device/vbd/51744'],
       ['disk', '/libxl/22/device/vbd/garbage'],
-      ['nic', '/libxl/22/device/vif/0'],
-      ['nic', '/libxl/22/device/vif/3'],
     ]);
     expect(devices.problems[0]!.reason).toMatch(/dev: missing/);
-    expect(devices.onlyInTemplate.map((d) => d.key)).toEqual(['xvdb', '0']);
+    expect(devices.onlyInTemplate.map((d) => d.key)).toEqual(['d1p0']);
+    expect(devices.onlyInXenstore.map((d) => [d.kind, d.key])).toEqual([['nic', '3']]);
   });
 
   it('the same vdev under vbd and virtio_disk is ambiguous: both reported, neither kept (libxl merges it twice)', async () => {

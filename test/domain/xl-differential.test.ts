@@ -105,4 +105,33 @@ describe.skipIf(unavailable !== undefined)('xl list -l equals listDomains({ long
     expect(more.code, more.stderr).toBe(0);
     await compare();
   }, 120_000);
+
+  // Last: the nodes are put back, but xl's own detach would read them meanwhile.
+  it('the keys under the /libxl device nodes are not read: a backend xl ignores too, a handle it does not', async () => {
+    const before = await host.listDomains({ long: true });
+    const written: [string, string][] = [];
+    const rewrite = async (path: string, value: string) => {
+      written.push([path, (await host.xenstore.read(path))!]);
+      await host.xenstore.write(path, value);
+    };
+    try {
+      // libxl's from_xenstore parses `backend` for a backend domid that no list shows.
+      for (const kind of ['vbd', 'vif']) {
+        for (const devid of (await host.xenstore.list(`/libxl/1/device/${kind}`)) ?? []) {
+          await rewrite(`/libxl/1/device/${kind}/${devid}/backend`, `/local/domain/7/backend/${kind}/1/${devid}`);
+        }
+      }
+      await compare();
+      expect(await host.listDomains({ long: true })).toEqual(before);
+      // libxl takes a nic's devid from `handle`, which it writes equal to the node's name: xl
+      // then drops the nic, here the node's name decides (README, deliberate differences).
+      await rewrite('/libxl/1/device/vif/0/handle', '9');
+      const xl = parseDomainList((await fx.current.xl('list', '-l')).stdout);
+      expect(xl.find((e) => e.domid === 1)!.config.nics.map((n) => n.devid)).not.toContain(0);
+      expect(await host.listDomains({ long: true })).toEqual(before);
+    } finally {
+      for (const [path, value] of written.reverse()) await host.xenstore.write(path, value);
+    }
+    await compare();
+  }, 120_000);
 });

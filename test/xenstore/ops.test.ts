@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDaemon, useLocalXenstored } from '../harness/xenstored.js';
-import { startLocalXenstored } from '../../lib/localxen/xenstored.js';
+import { loggedRequests, startLocalXenstored } from '../../lib/localxen/xenstored.js';
 import { XenStore, XenStoreError, type XenStoreNode } from '../../lib/xenstore/index.js';
 
 const daemon = useLocalXenstored();
@@ -82,22 +82,12 @@ describe('checks before crossing', () => {
   it('answers EINVAL and E2BIG without a request to xenstored', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'xen-domconfig-trace-'));
     const trace = join(dir, 'trace');
-    // C xenstored's -T trace has an "IN " line per request. oxenstored's access
-    // log (with reads and transactions) has a line per request, plus lines for
-    // connections, error replies and watch events.
-    const traced = oxenstored
-      ? await startLocalXenstored({
-        daemon: 'oxenstored',
-        oxenstoredConfig: { 'access-log-file': trace, 'access-log-read-ops': true, 'access-log-transactions-ops': true },
-      })
-      : await startLocalXenstored({ args: ['-T', trace] });
-    const isRequest = oxenstored
-      ? (line: string) => /^\[\S+\]\s+\S+\s+\S/.test(line) && !/^\[\S+\]\s+\S+\s+(newconn|endconn|error|w event)\b/.test(line)
-      : (line: string) => line.startsWith('IN ');
+    // C xenstored's -T trace or oxenstored's access log: a line per request.
+    const traced = await startLocalXenstored({ daemon: testDaemon(), requestLog: trace });
     const own = XenStore.open({ path: traced.socketPath, poolSize: 1 });
     try {
       own.readSync('/tool'); // the handle is open and traced
-      const requests = () => readFileSync(trace, 'utf8').split('\n').filter(isRequest).length;
+      const requests = () => loggedRequests(testDaemon(), readFileSync(trace, 'utf8')).length;
       const before = requests();
       expect(before).toBeGreaterThan(0);
       await expectCode(own.read('relative'), 'EINVAL');

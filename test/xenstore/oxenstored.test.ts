@@ -2,14 +2,19 @@
 // Debian's OCaml oxenstored instead of the C xenstored: a child vitest runs
 // those files with XEN_DOMCONFIG_DAEMON=oxenstored, which useLocalXenstored()
 // reads. Where the daemons legitimately differ, the suites themselves assert
-// each daemon's behaviour (see testDaemon() in them).
+// each daemon's behaviour (see testDaemon() in them). Then `list -l` of the
+// same domains on both daemons: the same output from the same requests.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { startLocalXenstored } from '../../lib/localxen/xenstored.js';
+import { XenHost } from '../../lib/domain/host.js';
+import { loggedRequests, startLocalXenstored, type LocalXenstoredDaemon } from '../../lib/localxen/xenstored.js';
 import { packageRoot } from '../../lib/util/package-root.js';
+import { populateDom0, populateDomains } from '../../bench/populate.js';
+import { runCli } from '../cli/run.js';
+import { createDomain, disk, entryOf, nic, tempUserdataDir } from '../domain/fixture.js';
 
 const SUITES = ['test/xenstore/ops.test.ts', 'test/xenstore/transaction.test.ts', 'test/xenstore/watch.test.ts'];
 
@@ -83,4 +88,51 @@ describe('xenstore conformance against oxenstored', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+/** The benchmark's domains, a cdrom and a disk without a template entry, on a private daemon; then one list -l by the CLI. */
+async function listOn(daemon: LocalXenstoredDaemon): Promise<{ output: string; requests: string[] }> {
+  const logDir = mkdtempSync(join(tmpdir(), 'xen-domconfig-requests-'));
+  const requestLog = join(logDir, 'requests');
+  const xenstored = await startLocalXenstored({ daemon, requestLog });
+  const userdata = tempUserdataDir();
+  const host = XenHost.open({ xenstorePath: xenstored.socketPath, userdataDir: userdata.dir });
+  try {
+    await populateDom0(host);
+    await populateDomains(host, [1, 2, 3, 4]);
+    const cdrom = disk('hdc', '/srv/cd.iso', { is_cdrom: 1, removable: 1, readwrite: 0 });
+    await createDomain(host.xenstore, userdata.dir, {
+      domid: 7, name: 'shapes', type: 'pv', maxVcpus: 3, onlineVcpus: 2,
+      devices: [{ kind: 'disk', entry: disk('xvda', '/dev/vg/a') }, { kind: 'disk', entry: cdrom }, { kind: 'disk', entry: disk('xvdc', '/dev/vg/c') }, { kind: 'nic', entry: nic(1) }],
+      template: (config) => {
+        config.disks = [entryOf('disk', { vdev: 'xvda', pdev_path: '/dev/vg/a' }), entryOf('disk', { vdev: 'hdc', pdev_path: '/srv/cd.iso', is_cdrom: 1, removable: 1 })];
+        config.nics = [entryOf('nic', { devid: 1 })];
+      },
+    });
+    await host.xenstore.write('/libxl/7/device/vbd/5632/params', ''); // ejected
+    const before = statSync(requestLog).size;
+    const listed = await runCli(['--xenstore', xenstored.socketPath, '--userdata-dir', userdata.dir, 'list', '-l']);
+    expect(listed.code, listed.stderr).toBe(0);
+    const requests = loggedRequests(daemon, readFileSync(requestLog).subarray(before).toString('utf8'))
+      .map(({ type, path }) => `${type} ${path}`).sort();
+    return { output: listed.stdout, requests };
+  } finally {
+    await host.close();
+    await xenstored.stop();
+    userdata.remove();
+    rmSync(logDir, { recursive: true, force: true });
+  }
+}
+
+describe('list -l on oxenstored', () => {
+  // No skip: scripts/setup.sh unpacks oxenstored with the C daemon, and it must start.
+  it('starts, and lists the same domains as on C xenstored with the same requests', async () => {
+    const [c, ocaml] = [await listOn('xenstored'), await listOn('oxenstored')];
+    const listed = JSON.parse(ocaml.output) as { domid: number; config: { disks: { vdev: string; pdev_path: string }[] } }[];
+    expect(listed.map((entry) => entry.domid)).toEqual([0, 1, 2, 3, 4, 7]);
+    expect(listed.at(-1)!.config.disks.map((d) => [d.vdev, d.pdev_path])).toEqual([['xvda', '/dev/vg/a'], ['hdc', '']]);
+    expect(ocaml.output).toBe(c.output);
+    expect(ocaml.requests).toContain('READ /local/domain/1/name');
+    expect(ocaml.requests).toEqual(c.requests);
+  }, 60_000);
 });

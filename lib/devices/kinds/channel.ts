@@ -27,7 +27,8 @@ export const channel: DeviceType = {
   identity: 'devid',
   keyOf: (entry) => integerKey(entry.devid),
   xenstoreKinds: ['console'],
-  nodeKeys: ['backend', 'name'],
+  // Listed only (retrieve takes channels from the template): each node's backend and name are read.
+  nodeKeys: () => () => ['backend', 'name'],
   // Consoles without a name are not channels (the primary console among them).
   listLive(view) {
     const named = new Set<string>();

@@ -68,19 +68,17 @@ export function integerKey(value: unknown): string | undefined {
 }
 
 /**
- * The retrieve side of a kind whose identity is the devid and whose /libxl
- * node must name a backend (libxl's default get_path and devid compare).
+ * The retrieve side of a kind whose identity is the devid (libxl's default
+ * get_path and devid compare): the node's name is the devid, and no key under
+ * it is read. libxl's from_xenstore also reads `backend`, for a backend domid
+ * the merge never uses.
  */
-export function devidIdentity(name: string, kind: string): Pick<DeviceType, 'xenstoreKinds' | 'nodeKeys' | 'identity' | 'keyOf' | 'listLive'> {
+export function devidIdentity(name: string, kind: string): Pick<DeviceType, 'xenstoreKinds' | 'identity' | 'keyOf' | 'listLive'> {
   return {
     xenstoreKinds: [kind],
-    nodeKeys: ['backend'],
     identity: 'devid',
     keyOf: (entry) => integerKey(entry.devid),
-    listLive: (view) => listLibxlNodes(view, name, [kind], ({ path, devid, values }) => {
-      checkedBackend(path, values, view.domid);
-      return { kind: name, key: String(devid), path };
-    }),
+    listLive: (view) => listLibxlNodes(view, name, [kind], ({ path, devid }) => ({ kind: name, key: String(devid), path })),
   };
 }
 

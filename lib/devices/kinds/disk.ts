@@ -4,13 +4,13 @@
 import { stat } from 'node:fs/promises';
 import { diskDevNumber, schema } from '../../config/index.js';
 import type { DeviceType, DeviceEntry } from '../kind.js';
-import { childNamed, MAX_DEVICES_PER_KIND, type LiveDevice, type LiveList, type LiveView } from '../live.js';
+import type { LiveDevice, LiveList, LiveView } from '../live.js';
 import { MAX_LONG_VALUE, optionalValue, parseSmallUint, requireValue, XenstoreValueError } from '../parse.js';
 import { inFieldOrder, SpecError, type DeviceJson, type JsonValue } from '../spec.js';
 import { reportedInt, row } from '../listing.js';
 import type { KeyValues } from '../writes.js';
 import {
-  checkedBackend, defaultDefbool, defbool as entryDefbool, DeviceDefaultsError, DeviceEntryError, domidOfPath, flag as entryFlag, integer, isUnset,
+  defaultDefbool, defbool as entryDefbool, DeviceDefaultsError, DeviceEntryError, DEVID_NAME, flag as entryFlag, integer, isUnset,
   listLibxlNodes, requiredText, scriptPath, text, XENBUS_INITIALISING, backendDomidOf, type NodeReader,
 } from './common.js';
 
@@ -21,34 +21,68 @@ const { device_disk } = schema;
 
 const DISK_KINDS = ['vbd', 'virtio_disk'] as const;
 
-function readDisk({ path, values }: Parameters<NodeReader>[0], view: LiveView): LiveDevice {
-  const domid = domidOfPath(path);
-  checkedBackend(path, values, domid);
+/** What the template says a disk node holds: libxl wrote `dev` and `removable` from the entry it stored. */
+interface ImpliedDisk {
+  vdev: string;
+  removable: boolean;
+}
+
+/**
+ * The disk nodes the template accounts for, by devid: libxl names each node
+ * after its vdev's device number and writes `dev` and `removable` from the
+ * same entry it stores in the template (setdefault changes neither). A devid
+ * no entry names (null when two entries name it with different vdevs or
+ * flags) implies nothing, and its node's own keys are read.
+ */
+function impliedDisks(entries: readonly DeviceEntry[]): Map<number, ImpliedDisk | null> {
+  const implied = new Map<number, ImpliedDisk | null>();
+  for (const entry of entries) {
+    const vdev = diskKey(entry);
+    const devid = vdev === undefined ? null : diskDevNumber(vdev);
+    if (vdev === undefined || devid === null) continue;
+    const removable = entryFlag(entry, 'removable');
+    const known = implied.get(devid);
+    if (known === undefined) implied.set(devid, { vdev, removable });
+    else if (known !== null && (known.vdev !== vdev || known.removable !== removable)) implied.set(devid, null);
+  }
+  return implied;
+}
+
+/** Everything the merge needs of a node the template does not account for. */
+const UNIMPLIED_KEYS = ['dev', 'removable', 'params'] as const;
+/** Only removable media can be ejected: params is read for those alone. */
+const REMOVABLE_KEYS = ['params'] as const;
+
+function diskNodeKeys(entries: readonly DeviceEntry[]): (devid: string) => readonly string[] {
+  const implied = impliedDisks(entries);
+  return (devid) => {
+    if (!DEVID_NAME.test(devid)) return []; // a problem by its name alone
+    const known = implied.get(Number(devid));
+    if (!known) return UNIMPLIED_KEYS;
+    return known.removable ? REMOVABLE_KEYS : [];
+  };
+}
+
+/** libxl: everything after the first ':' of params ("<format>:<path>" for qdisk) is the media; none is ejected. */
+function ejected(path: string, values: Map<string, string>): boolean {
+  const params = optionalValue(`${path}/params`, values.get('params'), MAX_LONG_VALUE);
+  const colon = params?.indexOf(':') ?? -1;
+  const media = params !== undefined && colon >= 0 ? params.slice(colon + 1) : params;
+  return !media;
+}
+
+function readDisk({ path, devid, values }: Parameters<NodeReader>[0], implied: ReadonlyMap<number, ImpliedDisk | null>): LiveDevice {
+  const known = implied.get(devid);
+  if (known) return { kind: 'disk', key: known.vdev, path, ejected: known.removable && ejected(path, values) };
   const vdev = requireValue(`${path}/dev`, values.get('dev'));
   if (vdev === '') throw new XenstoreValueError(`${path}/dev`, 'empty', vdev);
   const removable = parseSmallUint(`${path}/removable`, values.get('removable'), 1);
-  if (removable !== 1) return { kind: 'disk', key: vdev, path, ejected: false };
-  // Only removable media can be ejected: params is read for those alone (a follow-up).
-  const params = optionalValue(`${path}/params`, view.values.get(`${path}/params`), MAX_LONG_VALUE);
-  // libxl: everything after the first ':' ("<format>:<path>" for qdisk) is the media.
-  const colon = params?.indexOf(':') ?? -1;
-  const media = params !== undefined && colon >= 0 ? params.slice(colon + 1) : params;
-  return { kind: 'disk', key: vdev, path, ejected: !media };
+  return { kind: 'disk', key: vdev, path, ejected: removable === 1 && ejected(path, values) };
 }
 
-/** params of the removable disks, read once their `removable` is known. */
-function removableDiskParams(view: Omit<LiveView, 'trees'>): string[] {
-  const paths: string[] = [];
-  for (const kind of DISK_KINDS) {
-    for (const node of childNamed(view.libxlDevices, kind)?.children.slice(0, MAX_DEVICES_PER_KIND) ?? []) {
-      if (childNamed(node, 'removable')?.value === '1') paths.push(`/libxl/${view.domid}/device/${kind}/${node.name}/params`);
-    }
-  }
-  return paths;
-}
-
-function listDisks(view: LiveView): LiveList {
-  const list = listLibxlNodes(view, 'disk', DISK_KINDS, (node) => readDisk(node, view));
+function listDisks(view: LiveView, entries: readonly DeviceEntry[] = []): LiveList {
+  const implied = impliedDisks(entries);
+  const list = listLibxlNodes(view, 'disk', DISK_KINDS, (node) => readDisk(node, implied));
   // The same vdev under both vbd and virtio_disk is ambiguous: report both, keep neither.
   const seen = new Map<string, LiveDevice>();
   const duplicated = new Set<string>();
@@ -62,6 +96,10 @@ function listDisks(view: LiveView): LiveList {
     if (duplicated.has(device.key)) problems.push({ kind: 'disk', path: device.path, reason: `vdev ${device.key} is listed more than once` });
   }
   return { devices: list.devices.filter((device) => !duplicated.has(device.key)), problems };
+}
+
+function diskKey(entry: DeviceEntry): string | undefined {
+  return typeof entry.vdev === 'string' && entry.vdev !== '' ? entry.vdev : undefined;
 }
 
 // ---------------------------------------------------------------------------
@@ -313,10 +351,9 @@ export const disk: DeviceType = {
   schema: device_disk,
   array: 'disks',
   identity: 'vdev',
-  keyOf: (entry) => (typeof entry.vdev === 'string' && entry.vdev !== '' ? entry.vdev : undefined),
+  keyOf: diskKey,
   xenstoreKinds: DISK_KINDS,
-  nodeKeys: ['backend', 'dev', 'removable'],
-  followUp: (view) => ({ values: removableDiskParams(view) }),
+  nodeKeys: diskNodeKeys,
   listLive: listDisks,
   // Removable media with nothing inserted in xenstore is ejected; otherwise
   // the template wins, since cdrom insert writes the template first.

@@ -4,13 +4,13 @@
 // network-attach/-detach with parse_nic_config's keys.
 import { fieldNames, formatMac, parseMac, schema, ZERO_MAC } from '../../config/index.js';
 import type { DeviceType } from '../kind.js';
-import { parseSmallUint, XenstoreValueError } from '../parse.js';
 import { asString, leadingZeroFree, parseKeyValueSpec, splitOnce, unsignedDecimal, type Fail, type JsonValue, type SpecKey } from '../spec.js';
 import { field, reportedInt, row } from '../listing.js';
 import type { KeyValues } from '../writes.js';
+import { XenstoreValueError } from '../parse.js';
 import {
-  backendDomidOf, checkedBackend, defaultDefbool, defbool, DeviceDefaultsError, DeviceEntryError, devidOf, devidIdentity,
-  genericBackend, genericFrontend, integer, isUnset, listLibxlNodes, MAX_DEVID, parseDevid, requiredText, scriptPath, text,
+  backendDomidOf, defaultDefbool, defbool, DeviceDefaultsError, DeviceEntryError, devidOf, devidIdentity,
+  genericBackend, genericFrontend, integer, isUnset, MAX_DEVID, parseDevid, requiredText, scriptPath, text,
 } from './common.js';
 
 const { device_nic } = schema;
@@ -121,24 +121,14 @@ export function parseVifSpec(words: string | readonly string[]) {
 
 // ---------------------------------------------------------------------------
 
-const identity = devidIdentity('nic', 'vif');
-
 export const nic: DeviceType = {
   name: 'nic',
   schema: device_nic,
   array: 'nics',
-  ...identity,
-  nodeKeys: ['backend', 'handle'],
+  // libxl__nic_from_xenstore takes the devid from `handle` (0 when absent),
+  // which libxl writes equal to the node's name; here the name alone decides.
+  ...devidIdentity('nic', 'vif'),
   reportedFrontendKeys: ['event-channel', 'tx-ring-ref', 'rx-ring-ref'],
-  // libxl__nic_from_xenstore takes the devid from `handle`, 0 when absent;
-  // here the node's own devid decides and a disagreeing `handle` is a problem.
-  listLive: (view) => listLibxlNodes(view, 'nic', ['vif'], ({ path, devid, values }) => {
-    checkedBackend(path, values, view.domid);
-    if (values.has('handle') && parseSmallUint(`${path}/handle`, values.get('handle')) !== devid) {
-      throw new XenstoreValueError(`${path}/handle`, `is not the node's devid ${devid}`, values.get('handle'));
-    }
-    return { kind: 'nic', key: String(devid), path };
-  }),
 
   // libxl__domain_config_setdefault numbers unset devids after the highest one
   // given; MAC and nictype come from what the builder wrote, else libxl's rules.

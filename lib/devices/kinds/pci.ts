@@ -96,7 +96,6 @@ export const pci: DeviceType = {
   identity: 'BDF',
   keyOf: pciKey,
   xenstoreKinds: [],
-  nodeKeys: [],
   probe: (domid) => [`${pciBackend(domid)}/num_devs`],
   probeDomains: PCI_BACKENDS,
   followUp: (view) => {

@@ -69,6 +69,13 @@ function readUsbController({ path, devid, values, tree }: Parameters<NodeReader>
   return { devid, path, type, backendDomid, node: tree };
 }
 
+/**
+ * Where a controller's ports are, whatever the template says (its type may be
+ * `auto`, its backend a domain name): the type, and the backend of a pv one.
+ */
+const USB_NODE_KEYS = ['backend', 'type'] as const;
+export const usbNodeKeys = () => () => USB_NODE_KEYS;
+
 /** The controllers /libxl/<domid>/device/vusb lists, and the nodes it could not read. */
 export function usbControllers(view: Omit<LiveView, 'trees'>): { controllers: UsbController[]; problems: DeviceProblem[] } {
   const controllers: UsbController[] = [];
@@ -138,8 +145,7 @@ export const usbctrl: DeviceType = {
   schema: device_usbctrl,
   array: 'usbctrls',
   ...devidIdentity('usbctrl', 'vusb'),
-  nodeKeys: ['backend', 'type'],
-  nodeTrees: ['port'],
+  nodeKeys: usbNodeKeys,
   reportedFrontendKeys: ['event-channel', 'urb-ring-ref', 'conn-ring-ref'],
   listLive: (view) => {
     const { controllers, problems } = usbControllers(view);

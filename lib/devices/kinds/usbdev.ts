@@ -6,32 +6,32 @@
 // drops every usbdev on retrieve; here they are read.
 import { schema } from '../../config/index.js';
 import type { DeviceEntry, DeviceType } from '../kind.js';
-import { childNamed, type DeviceProblem, type LiveDevice, type LiveList, type LiveView, type XenStoreNode } from '../live.js';
+import { childNamed, type DeviceProblem, type LiveDevice, type LiveList, type LiveView } from '../live.js';
 import { parseSmallUint, requireValue } from '../parse.js';
 import { integerKey, reasonOf } from './common.js';
-import { usbControllers } from './usbctrl.js';
+import { usbControllers, usbNodeKeys, type UsbController } from './usbctrl.js';
 
 const MAX_USB_PORTS = 31;
 
-function usbBackendTree(domid: number): string {
-  return `/local/domain/0/backend/vusb/${domid}`;
+/**
+ * Where controller `controller`'s ports are: under its own /libxl node for a
+ * devicemodel controller, under dom0's backend dir for a pv or qusb one
+ * backed by dom0; undefined for others (libxl attaches no usb device there).
+ */
+function portsPath(view: Pick<LiveView, 'domid'>, controller: UsbController): string | undefined {
+  if (controller.type === 'devicemodel') return `${controller.path}/port`;
+  if (controller.backendDomid === 0) return `/local/domain/0/backend/vusb/${view.domid}/${controller.devid}/port`;
+  return undefined;
 }
 
 function listUsbdevs(view: LiveView): LiveList {
   const devices: LiveDevice[] = [];
   const problems: DeviceProblem[] = [];
   for (const controller of usbControllers(view).controllers) {
-    let ports: XenStoreNode | undefined;
-    let base: string;
-    if (controller.type === 'devicemodel') {
-      ports = childNamed(controller.node, 'port');
-      base = `${controller.path}/port`;
-    } else if (controller.backendDomid === 0) {
-      ports = childNamed(childNamed(view.trees.get(usbBackendTree(view.domid)), String(controller.devid)), 'port');
-      base = `${usbBackendTree(view.domid)}/${controller.devid}/port`;
-    } else {
-      continue; // usb devices are only attached to dom0-backed controllers
-    }
+    const base = portsPath(view, controller);
+    if (base === undefined) continue;
+    // A whole /libxl tree (hotplug, listDevices) holds a devicemodel controller's ports; a list reads them as a follow-up.
+    const ports = controller.type === 'devicemodel' ? childNamed(controller.node, 'port') ?? view.trees.get(base) : view.trees.get(base);
     for (const port of ports?.children.slice(0, MAX_USB_PORTS) ?? []) {
       const path = `${base}/${port.name}`;
       try {
@@ -59,11 +59,8 @@ export const usbdev: DeviceType = {
   identity: 'ctrl:port',
   keyOf: usbdevKey,
   xenstoreKinds: ['vusb'],
-  nodeKeys: ['backend', 'type'],
-  nodeTrees: ['port'],
-  followUp: (view) => {
-    const needsBackend = usbControllers(view).controllers.some((c) => c.type !== 'devicemodel' && c.backendDomid === 0);
-    return needsBackend ? { trees: [usbBackendTree(view.domid)] } : {};
-  },
+  nodeKeys: usbNodeKeys,
+  // Each controller's ports, once its type and backend are known.
+  followUp: (view) => ({ trees: usbControllers(view).controllers.flatMap((controller) => portsPath(view, controller) ?? []) }),
   listLive: listUsbdevs,
 };

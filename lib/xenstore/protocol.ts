@@ -142,8 +142,18 @@ export function isSubpath(watched: string, path: string): boolean {
 
 const DEFAULT_RUNDIR = '/var/run/xenstored';
 
+/** The variables libxenstore's socket rules read. */
+export interface XenstoredEnv {
+  XENSTORED_PATH?: string | undefined;
+  XENSTORED_RUNDIR?: string | undefined;
+}
+
+function processEnv(): XenstoredEnv {
+  return { XENSTORED_PATH: process.env.XENSTORED_PATH, XENSTORED_RUNDIR: process.env.XENSTORED_RUNDIR };
+}
+
 /** The socket libxenstore tries first: $XENSTORED_PATH, else ${XENSTORED_RUNDIR:-/var/run/xenstored}/socket. */
-export function xenstoredSocketPath(env: NodeJS.ProcessEnv = process.env): string {
+export function xenstoredSocketPath(env: XenstoredEnv = processEnv()): string {
   return env.XENSTORED_PATH ?? join(env.XENSTORED_RUNDIR ?? DEFAULT_RUNDIR, 'socket');
 }
 
@@ -153,8 +163,8 @@ export function xenstoredSocketPath(env: NodeJS.ProcessEnv = process.env): strin
  * then the kernel's xenbus device (/dev/xen/xenbus, or /proc/xen/xenbus on
  * kernels without it).
  */
-export function xenstoreCandidates(path: string | undefined, env: NodeJS.ProcessEnv = process.env): string[] {
+export function xenstoreCandidates(path: string | undefined, env: XenstoredEnv = processEnv()): string[] {
   if (path !== undefined) return [path];
-  if (env.XENSTORED_PATH) return [env.XENSTORED_PATH];
+  if (env.XENSTORED_PATH !== undefined) return [env.XENSTORED_PATH];
   return [xenstoredSocketPath(env), existsSync('/dev/xen/xenbus') ? '/dev/xen/xenbus' : '/proc/xen/xenbus'];
 }

@@ -8,7 +8,7 @@
 // sends a guest without permission) to requests under /parity/forbidden and
 // passes everything else through.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer, type Server } from 'node:net';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,19 +38,39 @@ async function failure(request: () => Promise<unknown>): Promise<ReturnType<type
   throw new Error('the request succeeded');
 }
 
+/** A connection to the real xenstored, retried while its listen queue (a backlog of 1) is full. */
+function daemonConnection(): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const attempt = (left: number): void => {
+      const socket = createConnection(xs.current.socketPath);
+      socket.once('connect', () => {
+        socket.removeAllListeners('error');
+        resolve(socket);
+      });
+      socket.once('error', (error: NodeJS.ErrnoException) => {
+        if (error.code === 'EAGAIN' && left > 0) setTimeout(() => attempt(left - 1), 2);
+        else reject(error);
+      });
+    };
+    attempt(200);
+  });
+}
+
 /** Forwards to the real xenstored, answering EACCES itself to requests whose path is under FORBIDDEN. */
 async function refusingRelay(path: string): Promise<Server> {
   const server = createServer((client) => {
-    const daemon = createConnection(xs.current.socketPath);
+    const daemon = daemonConnection();
     readFrames(client, (request) => {
       const target = request.payload.toString('latin1', 0, Math.max(0, request.payload.indexOf(0)));
       if (target.startsWith(FORBIDDEN)) client.write(frame(XsType.ERROR, request.reqId, 'EACCES\0', request.txId));
-      else daemon.write(frame(request.type, request.reqId, request.payload, request.txId));
+      else void daemon.then((socket) => socket.write(frame(request.type, request.reqId, request.payload, request.txId)));
     });
-    readFrames(daemon, (reply) => client.write(frame(reply.type, reply.reqId, reply.payload, reply.txId)));
-    client.on('close', () => daemon.destroy());
+    daemon.then((socket) => {
+      readFrames(socket, (reply) => client.write(frame(reply.type, reply.reqId, reply.payload, reply.txId)));
+      client.on('close', () => socket.destroy());
+      socket.on('error', () => client.destroy());
+    }, () => client.destroy());
     client.on('error', () => {});
-    daemon.on('error', () => client.destroy());
   });
   await new Promise<void>((resolve) => server.listen(path, resolve));
   return server;

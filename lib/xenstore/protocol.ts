@@ -86,7 +86,7 @@ export function errnoOf(code: string): number {
   return HOST_ERRNO[code] ?? 0;
 }
 
-/** Largest payload of one message, either way (requests are refused beyond it with E2BIG). */
+/** Largest payload of a request (libxenstore refuses a longer one with E2BIG; xenstored drops the connection). */
 export const XENSTORE_PAYLOAD_MAX = 4096;
 /** Longest absolute path xenstored accepts. */
 export const XENSTORE_ABS_PATH_MAX = 3072;

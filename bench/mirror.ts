@@ -23,7 +23,7 @@ import type { RetrievedDomain } from '../lib/domain/retrieve.js';
 import { startLocalXenstored, type LocalXenstored } from '../lib/localxen/xenstored.js';
 import type { ConfigMirror } from '../lib/mirror/index.js';
 import { packageRoot } from '../lib/util/package-root.js';
-import { XenStoreConnection } from '../lib/xenstore/wire.js';
+import { WireClient } from './wire-client.js';
 import { plotSvg } from './plot.js';
 import { populateDom0, populateDomains } from './populate.js';
 import { benchXlState, findRealXl, xlEnv, type RealXl } from './realxl.js';
@@ -107,7 +107,7 @@ async function requestsPerChange(domains: number): Promise<{ domains: number; pe
   const trace = join(traceDir, 'trace');
   const bench = await startBench(domains, ['-T', trace]);
   const mirror = bench.host.mirror();
-  const wire = await XenStoreConnection.connect(bench.daemon.socketPath);
+  const wire = await WireClient.connect(bench.daemon.socketPath);
   try {
     await mirror.ready;
     const seen = eventTimes(mirror);
@@ -182,7 +182,7 @@ async function latencyAt(domains: number): Promise<Latency> {
 
 /** Change-to-event latency under RATE writes a second to random domains' memory/target, for SECONDS. */
 async function latency(bench: Bench, mirror: ConfigMirror, domains: number): Promise<Latency> {
-  const wire = await XenStoreConnection.connect(bench.daemon.socketPath);
+  const wire = await WireClient.connect(bench.daemon.socketPath);
   const seen = eventTimes(mirror);
   const samples: Promise<number>[] = [];
   const interval = 1000 / RATE;

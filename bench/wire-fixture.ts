@@ -1,6 +1,6 @@
 // Synthetic running domains in xenstore, laid out like libxl writes them (the
 // keys `list -l` reads), for the wire benchmarks and the C floor programs.
-import type { XenStoreConnection } from '../lib/xenstore/wire.js';
+import type { WireClient } from './wire-client.js';
 
 export interface SyntheticDomainShape {
   vcpus?: number;
@@ -73,14 +73,14 @@ function hex2(value: number): string {
 }
 
 /** Writes `entries`, pipelined in slices so the queue stays small. */
-export async function writeEntries(connection: XenStoreConnection, entries: readonly [string, string][]): Promise<void> {
+export async function writeEntries(connection: WireClient, entries: readonly [string, string][]): Promise<void> {
   const slice = 4096;
   for (let i = 0; i < entries.length; i += slice) {
     await Promise.all(entries.slice(i, i + slice).map(([path, value]) => connection.write(path, value)));
   }
 }
 
-export async function populateSyntheticDomains(connection: XenStoreConnection, domids: readonly number[],
+export async function populateSyntheticDomains(connection: WireClient, domids: readonly number[],
   shape: SyntheticDomainShape = {}): Promise<void> {
   await writeEntries(connection, domids.flatMap((domid) => syntheticDomainEntries(domid, shape)));
 }

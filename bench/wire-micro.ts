@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { DEVICE_TYPES } from '../lib/devices/index.js';
 import { startLocalXenstored, type LocalXenstored } from '../lib/localxen/xenstored.js';
 import { packageRoot } from '../lib/util/package-root.js';
-import { XenStoreConnection } from '../lib/xenstore/wire.js';
+import { WireClient } from './wire-client.js';
 import { populateSyntheticDomains, writeEntries } from './wire-fixture.js';
 
 interface Row { what: string; requests: number; totalMs: number; usPerRequest: number }
@@ -64,7 +64,7 @@ const DEVICE_DIRS = new Set(DEVICE_TYPES.flatMap((type) => type.xenstoreKinds));
  * vCPUs, the device dirs and their devids; dom0's pci backends once. Awaited
  * one by one or all in flight.
  */
-async function listReads(connection: XenStoreConnection, domids: number[], pipelined: boolean): Promise<number> {
+async function listReads(connection: WireClient, domids: number[], pipelined: boolean): Promise<number> {
   let requests = 0;
   const readAll = async (paths: string[]): Promise<void> => {
     requests += paths.length;
@@ -100,7 +100,7 @@ function runFloor(program: string, socketPath: string, domids: number[]): Row {
 async function main(): Promise<void> {
   let daemon: LocalXenstored | undefined;
   const socketPath = options.socket ?? (daemon = await startLocalXenstored()).socketPath;
-  const connection = await XenStoreConnection.connect(socketPath);
+  const connection = await WireClient.connect(socketPath);
   const rows: Row[] = [];
   try {
     const keys = Array.from({ length: keyCount }, (_, i): [string, string] => [`/bench-wire/k${i % 100}/key-${i}`, `value-${i}`]);
@@ -111,7 +111,7 @@ async function main(): Promise<void> {
       for (let i = 0; i < serialCount; i++) await connection.read(paths[i]!);
     })));
     for (const window of [1, 16, 64, 256]) {
-      const windowed = await XenStoreConnection.connect(socketPath, { window });
+      const windowed = await WireClient.connect(socketPath, { window });
       rows.push(await best(() => timed(`TS readMany, window ${window}`, keyCount, () => windowed.readMany(paths))));
       await windowed.close();
     }

@@ -1,13 +1,18 @@
 // The native addon: loaded once, the file chosen by node-gyp-build from the
 // package root (build/Release, else the prebuild for this platform, arch and
 // libc). The interfaces below are the only contract between TypeScript and
-// native/*.cc; keep them in step with the C++.
+// native/*.cc. The numbers both sides must agree on (request ordinals, pool
+// limit, payload limit, permission bits, error codes) the addon reports when
+// it loads, and a report that differs from EXPECTED_CONSTANTS refuses the
+// addon, so a stale or foreign build fails at once instead of misbehaving.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { packageRoot } from './util/package-root.js';
+import { CLOSED_ERRNO } from './xenstore/errors.js';
+import { errnoOf, xsCall, XsType, XS_ERRNO, XS_PERM, XENSTORE_PAYLOAD_MAX } from './xenstore/protocol.js';
 
-/** Request kinds of NativeConnection.request, in the order of native/connection.cc `Op`. */
+/** Request kinds of NativeConnection.request, by the ordinal the addon knows them by. */
 export const NativeOp = {
   read: 0,
   readBuffer: 1,
@@ -25,6 +30,82 @@ export const NativeOp = {
   transactionEnd: 13,
 } as const;
 export type NativeOp = (typeof NativeOp)[keyof typeof NativeOp];
+
+/** The message each request sends (readMany: a READ per key; readTree: a DIRECTORY and a READ per node). */
+const NATIVE_OP_MESSAGE: Record<NativeOp, XsType> = {
+  [NativeOp.read]: XsType.READ,
+  [NativeOp.readBuffer]: XsType.READ,
+  [NativeOp.write]: XsType.WRITE,
+  [NativeOp.directory]: XsType.DIRECTORY,
+  [NativeOp.mkdir]: XsType.MKDIR,
+  [NativeOp.rm]: XsType.RM,
+  [NativeOp.getPermissions]: XsType.GET_PERMS,
+  [NativeOp.setPermissions]: XsType.SET_PERMS,
+  [NativeOp.readMany]: XsType.READ,
+  [NativeOp.readTree]: XsType.DIRECTORY,
+  [NativeOp.getDomainPath]: XsType.GET_DOMAIN_PATH,
+  [NativeOp.isDomainIntroduced]: XsType.IS_DOMAIN_INTRODUCED,
+  [NativeOp.transactionStart]: XsType.TRANSACTION_START,
+  [NativeOp.transactionEnd]: XsType.TRANSACTION_END,
+};
+
+/** The libxenstore call a request makes: the syscall of its errors. */
+export function nativeOpCall(op: NativeOp): string {
+  return xsCall(NATIVE_OP_MESSAGE[op]);
+}
+
+/** Most libxenstore handles one Connection holds. */
+export const MAX_POOL_SIZE = 64;
+
+/** The addon's `constants` export: what it was built to, reported once when it loads. */
+export interface NativeConstants {
+  /** Request name → ordinal. */
+  ops: Readonly<Record<string, number>>;
+  maxPoolSize: number;
+  /** Largest value a write carries (XENSTORE_PAYLOAD_MAX). */
+  payloadMax: number;
+  /** Bits of getPermissions' and setPermissions' flat lists. */
+  permissions: Readonly<Record<string, number>>;
+  /** Each error code the addon raises → the errno it raises it with. */
+  errors: Readonly<Record<string, number>>;
+}
+
+/** What this TypeScript expects of the addon. */
+export const EXPECTED_CONSTANTS: NativeConstants = {
+  ops: NativeOp,
+  maxPoolSize: MAX_POOL_SIZE,
+  payloadMax: XENSTORE_PAYLOAD_MAX,
+  permissions: XS_PERM,
+  errors: { ...XS_ERRNO, ERR_XENSTORE_CLOSED: CLOSED_ERRNO, ERR_DLOPEN_FAILED: errnoOf('ENOENT') },
+};
+
+/**
+ * Throws a NativeAddonError naming every way `reported` (the addon's
+ * `constants`) differs from EXPECTED_CONSTANTS; `file` is the addon's path.
+ */
+export function checkNativeConstants(reported: unknown, file: string): void {
+  const differences: string[] = [];
+  compareConstants('constants', EXPECTED_CONSTANTS, reported, differences);
+  if (differences.length === 0) return;
+  throw addonError(`${file} was built from other sources than this TypeScript (${differences.join('; ')}); ${REBUILD}`);
+}
+
+function compareConstants(name: string, expected: unknown, reported: unknown, differences: string[]): void {
+  if (typeof expected !== 'object' || expected === null) {
+    if (reported !== expected) differences.push(`${name} is ${JSON.stringify(reported) ?? 'missing'}, expected ${JSON.stringify(expected)}`);
+    return;
+  }
+  if (typeof reported !== 'object' || reported === null) {
+    differences.push(`${name} is ${reported === undefined ? 'missing' : JSON.stringify(reported)}`);
+    return;
+  }
+  const expectedFields = expected as Record<string, unknown>;
+  const reportedFields = reported as Record<string, unknown>;
+  for (const key of Object.keys(expectedFields)) compareConstants(`${name}.${key}`, expectedFields[key], reportedFields[key], differences);
+  for (const key of Object.keys(reportedFields)) {
+    if (!Object.hasOwn(expectedFields, key)) differences.push(`${name}.${key} is unknown here`);
+  }
+}
 
 /** Any handle of the pool (the least busy one). */
 export const ANY_SLOT = -1;
@@ -92,6 +173,7 @@ export interface NativeAddon {
   setErrorConstructor(constructor: new (message: string) => Error): void;
   /** Whether libxenstore can be dlopen'd here. */
   libraryStatus(): { loaded: boolean; library?: string; error?: string };
+  readonly constants: NativeConstants;
 }
 
 let addon: NativeAddon | undefined;
@@ -145,6 +227,7 @@ function loadAddon(): NativeAddon {
     const remedy = override ? 'unset XEN_DOMCONFIG_NATIVE or name a xen_domconfig.node built for this host' : REBUILD;
     throw addonError(`${file} cannot be loaded (${why}); ${remedy}`, cause);
   }
+  checkNativeConstants(loaded.exports.constants, file);
   return loaded.exports;
 }
 

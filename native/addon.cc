@@ -1,6 +1,8 @@
 // Entry point: exports the Connection and Watcher classes, flock, the
-// one-call file steps of the userdata lock and template read, and the hook
-// through which JS hands over its XenStoreError class.
+// one-call file steps of the userdata lock and template read, the hook
+// through which JS hands over its XenStoreError class, and `constants`: the
+// numbers this build uses, which lib/native.ts checks against its own when
+// it loads the addon.
 #include "addon.h"
 
 #include <fcntl.h>
@@ -39,10 +41,16 @@ Napi::Error MakeXenStoreError(Napi::Env env, const Failure& failure) {
 
 void ThrowXenStoreError(Napi::Env env, const Failure& failure) { throw MakeXenStoreError(env, failure); }
 
+// The addon's own error codes, with the errno each carries.
+static constexpr const char* kClosedCode = "ERR_XENSTORE_CLOSED";
+static constexpr int kClosedErrno = EBADF;
+static constexpr const char* kDlopenFailedCode = "ERR_DLOPEN_FAILED";
+static constexpr int kDlopenFailedErrno = ENOENT;
+
 void ThrowClosed(Napi::Env env, const char* syscall) {
   Failure failure;
-  failure.err = EBADF;
-  failure.code = "ERR_XENSTORE_CLOSED";
+  failure.err = kClosedErrno;
+  failure.code = kClosedCode;
   failure.syscall = syscall;
   failure.detail = "the xenstore connection is closed";
   ThrowXenStoreError(env, failure);
@@ -102,8 +110,8 @@ const XsApi* RequireXenstore(Napi::Env env) {
   const XsApi* xs = LoadXenstore(&why);
   if (!xs) {
     Failure failure;
-    failure.err = ENOENT;
-    failure.code = "ERR_DLOPEN_FAILED";
+    failure.err = kDlopenFailedErrno;
+    failure.code = kDlopenFailedCode;
     failure.syscall = "dlopen";
     failure.detail = why;
     ThrowXenStoreError(env, failure);
@@ -301,6 +309,28 @@ static Napi::Value LibraryStatus(const Napi::CallbackInfo& info) {
   return status;
 }
 
+// The errno values libxenstore sets from xenstored's error replies (xsd_errors
+// in xs_wire.h), reported under the names errors carry (ErrnoCode).
+constexpr int kXenstoredErrnos[] = {EINVAL, EACCES, EEXIST,    EISDIR, ENOENT, ENOMEM,  ENOSPC, EIO,
+                                    ENOTEMPTY, ENOSYS, EROFS, EBUSY, EAGAIN, EISCONN, E2BIG, EPERM};
+
+static Napi::Object Constants(Napi::Env env) {
+  Napi::Object permissions = Napi::Object::New(env);
+  permissions.Set("read", kPermRead);
+  permissions.Set("write", kPermWrite);
+  Napi::Object errors = Napi::Object::New(env);
+  for (int err : kXenstoredErrnos) errors.Set(ErrnoCode(err), err);
+  errors.Set(kClosedCode, kClosedErrno);
+  errors.Set(kDlopenFailedCode, kDlopenFailedErrno);
+  Napi::Object constants = Napi::Object::New(env);
+  constants.Set("ops", OpOrdinals(env));
+  constants.Set("maxPoolSize", kMaxPoolSize);
+  constants.Set("payloadMax", static_cast<double>(kPayloadMax));
+  constants.Set("permissions", permissions);
+  constants.Set("errors", errors);
+  return constants;
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
   exports.Set("Connection", DefineConnection(env));
@@ -311,6 +341,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("readSmallFile", Napi::Function::New(env, ReadSmallFile, "readSmallFile"));
   exports.Set("setErrorConstructor", Napi::Function::New(env, SetErrorConstructor, "setErrorConstructor"));
   exports.Set("libraryStatus", Napi::Function::New(env, LibraryStatus, "libraryStatus"));
+  exports.Set("constants", Constants(env));
   return exports;
 }
 

@@ -45,7 +45,12 @@ const XsApi* RequireXenstore(Napi::Env env);
 // Opens a handle or throws the errno of xs_open.
 xs_handle* OpenOrThrow(Napi::Env env, const XsApi* xs, const Napi::Value& path_value, unsigned long flags);
 
+// Most libxenstore handles one Connection holds.
+constexpr uint32_t kMaxPoolSize = 64;
+
 Napi::Function DefineConnection(Napi::Env env);
+// Connection's request names → ordinals, for `constants.ops`.
+Napi::Object OpOrdinals(Napi::Env env);
 Napi::Function DefineWatcher(Napi::Env env);
 
 }  // namespace xdc

@@ -15,26 +15,36 @@
 namespace xdc {
 namespace {
 
-// Kept in step with lib/native.ts (NativeOp).
+// The request kinds, by ordinal, with the names `constants.ops` reports them
+// by (lib/native.ts refuses an addon whose list differs from NativeOp).
+#define XDC_OPS(X)                            \
+  X(kRead, "read")                            \
+  X(kReadBuffer, "readBuffer")                \
+  X(kWrite, "write")                          \
+  X(kDirectory, "directory")                  \
+  X(kMkdir, "mkdir")                          \
+  X(kRm, "rm")                                \
+  X(kGetPermissions, "getPermissions")        \
+  X(kSetPermissions, "setPermissions")        \
+  X(kReadMany, "readMany")                    \
+  X(kReadTree, "readTree")                    \
+  X(kGetDomainPath, "getDomainPath")          \
+  X(kIsDomainIntroduced, "isDomainIntroduced") \
+  X(kTransactionStart, "transactionStart")    \
+  X(kTransactionEnd, "transactionEnd")
+
 enum class Op : uint32_t {
-  kRead,
-  kReadBuffer,
-  kWrite,
-  kDirectory,
-  kMkdir,
-  kRm,
-  kGetPermissions,
-  kSetPermissions,
-  kReadMany,
-  kReadTree,
-  kGetDomainPath,
-  kIsDomainIntroduced,
-  kTransactionStart,
-  kTransactionEnd,
+#define XDC_OP_ID(id, name) id,
+  XDC_OPS(XDC_OP_ID)
+#undef XDC_OP_ID
   kCount,
 };
 
-constexpr uint32_t kMaxPoolSize = 64;
+constexpr const char* kOpNames[] = {
+#define XDC_OP_NAME(id, name) name,
+    XDC_OPS(XDC_OP_NAME)
+#undef XDC_OP_NAME
+};
 constexpr uint32_t kMaxDomid = 0xFFFF;
 constexpr size_t kMaxBatch = 1 << 20;
 constexpr size_t kMaxTreeNodes = 1 << 20;
@@ -363,7 +373,8 @@ class Connection : public Napi::ObjectWrap<Connection> {
           failure.err = E2BIG;
           failure.syscall = "xs_write";
           failure.path = r.path;
-          failure.detail = "value of " + std::to_string(r.data.size()) + " bytes exceeds the 4096-byte payload limit";
+          failure.detail = "value of " + std::to_string(r.data.size()) + " bytes exceeds the " +
+                           std::to_string(kPayloadMax) + "-byte payload limit";
           ThrowXenStoreError(env, failure);
         }
         break;
@@ -376,7 +387,8 @@ class Connection : public Napi::ObjectWrap<Connection> {
           ThrowTypeError(env, "ERR_INVALID_ARG_VALUE", "The \"perms\" argument must hold [domid, bits] pairs");
         }
         for (uint32_t i = 0; i < length; i += 2) {
-          r.perms.push_back({UintArg(flat.Get(i), "domid", kMaxDomid), UintArg(flat.Get(i + 1), "bits", 3)});
+          r.perms.push_back(
+              {UintArg(flat.Get(i), "domid", kMaxDomid), UintArg(flat.Get(i + 1), "bits", kPermRead | kPermWrite)});
         }
         break;
       }
@@ -510,5 +522,11 @@ void RequestWorker::OnOK() {
 }  // namespace
 
 Napi::Function DefineConnection(Napi::Env env) { return Connection::Define(env); }
+
+Napi::Object OpOrdinals(Napi::Env env) {
+  Napi::Object ops = Napi::Object::New(env);
+  for (uint32_t i = 0; i < static_cast<uint32_t>(Op::kCount); i++) ops.Set(kOpNames[i], Napi::Number::New(env, i));
+  return ops;
+}
 
 }  // namespace xdc

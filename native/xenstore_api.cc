@@ -13,6 +13,9 @@ XsApi api;
 bool loaded = false;
 std::string load_error;
 const char* loaded_name = "";
+// Held by every use of the environment in the addon: the getenv calls of
+// LoadXenstore and of libxenstore's xs_open, and the setenv / unsetenv around
+// an xs_open against an explicit path (OpenXenstore, below).
 std::mutex env_mutex;
 
 template <typename Fn>
@@ -52,6 +55,7 @@ bool BindAll(void* lib, std::string* missing) {
 }  // namespace
 
 const XsApi* LoadXenstore(std::string* error) {
+  std::lock_guard<std::mutex> lock(env_mutex);  // worker threads load too, and it reads the environment
   if (loaded) return &api;
   if (!load_error.empty()) {
     *error = load_error;
@@ -90,21 +94,48 @@ const XsApi* LoadXenstore(std::string* error) {
 
 const char* LoadedXenstoreName() { return loaded_name; }
 
+// Why the environment is written, and why that is safe enough:
+//
+// libxenstore (4.17, tools/libs/store/xs.c and xs_lib.c) has no way to open a
+// handle on a given path: xs_open(flags) takes only flags (XS_UNWATCH_FILTER
+// just marks the handle), reads the path with getenv("XENSTORED_PATH") (else
+// XENSTORED_RUNDIR/socket, built in a static buffer, then the xenbus device)
+// and fills a private struct xs_handle, so no fd of ours can be handed to it.
+// An explicit path can only reach it through XENSTORED_PATH.
+//
+// Every open, with or without a path, holds env_mutex: concurrent opens (the
+// main thread and worker threads each construct Connections and Watchers)
+// neither see each other's value nor share libxenstore's static buffer. No
+// other thread of the addon reads the environment meanwhile: the addon's only
+// getenv outside xs_open is LoadXenstore's, under the same mutex; requests on
+// the libuv pool and libxenstore's watch reader threads (xs_read, xs_watch, …)
+// never call getenv. The variable is written only when the path differs from
+// its current value, and restored at once.
+//
+// Node guards its own environment accesses (process.env from any thread,
+// which a worker reads only with `env: SHARE_ENV`; otherwise a worker's
+// process.env is a copy) with its own per-process mutex, which an addon
+// cannot take. What Node's other threads could read unguarded meanwhile is
+// libc's: getaddrinfo on the libuv pool when it reads the resolver settings
+// (RES_OPTIONS, LOCALDOMAIN) and tzset (TZ). Replacing an existing variable
+// only swaps one pointer in environ (glibc keeps the old string); adding or
+// removing one moves the array, which is why it happens only for an explicit
+// path that the environment does not name already.
 xs_handle* OpenXenstore(const XsApi* xs, const std::string* path, unsigned long flags, int* err) {
   std::lock_guard<std::mutex> lock(env_mutex);
-  if (!path) {
+  auto open = [&] {
     errno = 0;
     xs_handle* h = xs->open(flags);
     *err = h ? 0 : (errno ? errno : ENOENT);
     return h;
-  }
+  };
   const char* previous = getenv("XENSTORED_PATH");
-  std::string saved = previous ? previous : "";
+  if (!path || (previous && *path == previous)) return open();
+  bool had_previous = previous != nullptr;
+  std::string saved = had_previous ? previous : "";
   setenv("XENSTORED_PATH", path->c_str(), 1);
-  errno = 0;
-  xs_handle* h = xs->open(flags);
-  *err = h ? 0 : (errno ? errno : ENOENT);
-  if (previous) {
+  xs_handle* h = open();
+  if (had_previous) {
     setenv("XENSTORED_PATH", saved.c_str(), 1);
   } else {
     unsetenv("XENSTORED_PATH");

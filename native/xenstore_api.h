@@ -51,7 +51,7 @@ const char* LoadedXenstoreName();
 
 // xs_open, optionally against an explicit socket or device path. libxenstore
 // only reads the path from XENSTORED_PATH, so the variable is set around the
-// call under a mutex and restored afterwards. Main thread only.
+// call and restored afterwards (see xenstore_api.cc for why that is safe).
 xs_handle* OpenXenstore(const XsApi* api, const std::string* path, unsigned long flags, int* err);
 
 }  // namespace xdc

@@ -1,6 +1,12 @@
 // Errors raised by xenstore operations: Node-style system errors whose
 // `code` is the errno name xenstored answered with ('ENOENT', 'EACCES',
-// 'EAGAIN', …), or an ERR_XENSTORE_* code of this library.
+// 'EAGAIN', …), or an ERR_XENSTORE_* code of this library. Both transports
+// (the addon and the wire client) raise them with the same fields for the
+// same failure: code, errno (positive, as libxenstore sets it), syscall (the
+// libxenstore call) and path.
+import { getSystemErrorMap } from 'node:util';
+import { errnoOf, refusal, XENSTORE_PAYLOAD_MAX } from './protocol.js';
+
 export class XenStoreError extends Error {
   declare code: string;
   declare errno: number;
@@ -30,6 +36,38 @@ export class AbortError extends Error {
   }
 }
 Object.defineProperty(AbortError.prototype, 'name', { value: 'AbortError', enumerable: false, configurable: true, writable: true });
+
+/** The errno of ERR_XENSTORE_CLOSED, as the addon sets it. */
+export const CLOSED_ERRNO = errnoOf('EBADF');
+
+/**
+ * The error of a request that failed with `code`, worded as the addon words
+ * it: "CODE: reason, syscall 'path'" (reason: the system's text for the errno).
+ */
+export function xenStoreError(
+  code: string, syscall: string, path?: string,
+  options: { reason?: string; errno?: number; cause?: unknown } = {},
+): XenStoreError {
+  const errno = options.errno ?? errnoOf(code);
+  const reason = options.reason ?? getSystemErrorMap().get(-errno)?.[1] ?? 'failed';
+  const shown = path === undefined ? '' : ` '${path.length > 80 ? `${path.slice(0, 80)}…` : path}'`;
+  return new XenStoreError(`${code}: ${reason}, ${syscall}${shown}`, {
+    code, errno, syscall, cause: options.cause, ...(path !== undefined ? { path } : {}),
+  });
+}
+
+const REFUSAL_REASON = { EINVAL: 'not a valid absolute xenstore path', E2BIG: `request larger than ${XENSTORE_PAYLOAD_MAX} bytes` };
+
+/** The EINVAL or E2BIG a request of `syscall` on `path`, carrying `bodyLength` more bytes, meets before it is sent. */
+export function refusedRequest(syscall: string, path: string, bodyLength = 0, pathChecked = false): XenStoreError | undefined {
+  const code = refusal(path, bodyLength, pathChecked);
+  return code && xenStoreError(code, syscall, path, { reason: REFUSAL_REASON[code] });
+}
+
+/** What every request of a closed store or connection raises (the addon's syscall for it: xs_request). */
+export function closedError(syscall = 'xs_request'): XenStoreError {
+  return xenStoreError('ERR_XENSTORE_CLOSED', syscall, undefined, { reason: 'the xenstore connection is closed', errno: CLOSED_ERRNO });
+}
 
 export function isXenStoreError(error: unknown, code?: string): error is XenStoreError {
   return error instanceof XenStoreError && (code === undefined || error.code === code);

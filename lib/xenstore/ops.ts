@@ -3,58 +3,27 @@
 // transaction id its requests carry, whether it is still usable, and what a
 // failed request means for it. Paths and values are checked here, before
 // they cross into the addon.
-import { NativeOp, type NativeConnection, type NativeRequests } from '../native.js';
-import { XenStoreError } from './errors.js';
-import { isValidXenStorePath, XENSTORE_PAYLOAD_MAX } from './paths.js';
-import type { XenStoreNode, XenStoreOps, XenStorePermission } from './types.js';
+import { nativeOpCall, NativeOp, type NativeConnection, type NativeRequests } from '../native.js';
+import { refusedRequest, type XenStoreError } from './errors.js';
+import { XS_PERM, type XenStoreNode } from './protocol.js';
+import type { XenStoreOps, XenStorePermission } from './types.js';
 
-const PERM_READ = 1;
-const PERM_WRITE = 2;
-
-/** The libxenstore call each request stands for: the syscall of its errors. */
-const SYSCALL: Record<NativeOp, string> = {
-  [NativeOp.read]: 'xs_read',
-  [NativeOp.readBuffer]: 'xs_read',
-  [NativeOp.write]: 'xs_write',
-  [NativeOp.directory]: 'xs_directory',
-  [NativeOp.mkdir]: 'xs_mkdir',
-  [NativeOp.rm]: 'xs_rm',
-  [NativeOp.getPermissions]: 'xs_get_permissions',
-  [NativeOp.setPermissions]: 'xs_set_permissions',
-  [NativeOp.readMany]: 'xs_read',
-  [NativeOp.readTree]: 'xs_directory',
-  [NativeOp.getDomainPath]: 'xs_get_domain_path',
-  [NativeOp.isDomainIntroduced]: 'xs_is_domain_introduced',
-  [NativeOp.transactionStart]: 'xs_transaction_start',
-  [NativeOp.transactionEnd]: 'xs_transaction_end',
-};
-
-function requestError(code: 'EINVAL' | 'E2BIG', op: NativeOp, path: unknown): XenStoreError {
-  const shown = typeof path === 'string' ? (path.length > 80 ? `${path.slice(0, 80)}…` : path) : String(path);
-  const reason = code === 'EINVAL' ? 'not a valid absolute xenstore path' : `request larger than ${XENSTORE_PAYLOAD_MAX} bytes`;
-  return new XenStoreError(`${code}: ${reason}, ${SYSCALL[op]} '${shown}'`, {
-    code,
-    errno: code === 'EINVAL' ? 22 : 7,
-    syscall: SYSCALL[op],
-    ...(typeof path === 'string' ? { path } : {}),
-  });
-}
-
-/** The EINVAL or E2BIG xenstored would answer, or undefined when the request may cross. */
+/** The EINVAL or E2BIG the request meets (as it would once sent), or undefined when it may cross. */
 function invalidRequest(op: NativeOp, path: unknown, arg: unknown): XenStoreError | undefined {
   if (op === NativeOp.readMany) {
     if (!Array.isArray(arg)) return undefined; // the addon's type error
-    for (const item of arg) if (typeof item === 'string' && !isValidXenStorePath(item)) return requestError('EINVAL', op, item);
+    for (const item of arg) {
+      const refused = typeof item === 'string' ? refusedRequest(nativeOpCall(op), item) : undefined;
+      if (refused) return refused;
+    }
     return undefined;
   }
   if (typeof path !== 'string') return undefined; // no path, or the addon's type error
-  if (path.length >= XENSTORE_PAYLOAD_MAX) return requestError('E2BIG', op, path); // libxenstore's answer
-  if (!isValidXenStorePath(path)) return requestError('EINVAL', op, path); // xenstored's answer
+  let bytes = 0;
   if (op === NativeOp.write && (typeof arg === 'string' || arg instanceof Uint8Array)) {
-    const bytes = typeof arg === 'string' ? Buffer.byteLength(arg) : arg.byteLength;
-    if (path.length + 1 + bytes > XENSTORE_PAYLOAD_MAX) return requestError('E2BIG', op, path);
+    bytes = typeof arg === 'string' ? Buffer.byteLength(arg) : arg.byteLength;
   }
-  return undefined;
+  return refusedRequest(nativeOpCall(op), path, bytes);
 }
 
 export abstract class StoreOps implements XenStoreOps {
@@ -140,7 +109,7 @@ function permissionsFromFlat(flat: number[]): XenStorePermission[] {
   const perms: XenStorePermission[] = [];
   for (let i = 0; i < flat.length; i += 2) {
     const bits = flat[i + 1]!;
-    perms.push({ domid: flat[i]!, read: (bits & PERM_READ) !== 0, write: (bits & PERM_WRITE) !== 0 });
+    perms.push({ domid: flat[i]!, read: (bits & XS_PERM.read) !== 0, write: (bits & XS_PERM.write) !== 0 });
   }
   return perms;
 }
@@ -154,7 +123,7 @@ function permissionsToFlat(perms: readonly XenStorePermission[]): number[] {
     if (typeof perm !== 'object' || perm === null) {
       throw Object.assign(new TypeError('Each permission must be { domid, read, write }'), { code: 'ERR_INVALID_ARG_TYPE' });
     }
-    flat.push(perm.domid, (perm.read ? PERM_READ : 0) | (perm.write ? PERM_WRITE : 0));
+    flat.push(perm.domid, (perm.read ? XS_PERM.read : 0) | (perm.write ? XS_PERM.write : 0));
   }
   return flat;
 }

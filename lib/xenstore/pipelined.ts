@@ -12,9 +12,9 @@
 // its libxenstore handles. Callers pass only paths isValidXenStorePath
 // accepts (XenStore checks them before it picks the wire), so the
 // connections do not check them again.
-import { XenStoreError } from './errors.js';
-import type { XenStoreNode } from './types.js';
-import { XenStoreConnection, XenStoreWireError } from './wire.js';
+import { isXenStoreError } from './errors.js';
+import type { XenStoreNode } from './protocol.js';
+import { XenStoreConnection } from './wire.js';
 
 /** Most connections one store opens for its batches. */
 const MAX_CONNECTIONS = 2;
@@ -38,17 +38,17 @@ export class PipelinedReads {
 
   /** paths' values over the wire, or the fallback's where no socket is reachable. */
   readMany(paths: readonly string[], fallback: () => Promise<(string | undefined)[]>): Promise<(string | undefined)[]> {
-    return this.run('xs_read', (wire) => wire.readMany(paths), fallback);
+    return this.run((wire) => wire.readMany(paths), fallback);
   }
 
   /** The subtree at path over the wire (undefined when missing), or the fallback's. */
   readTree(path: string, fallback: () => Promise<XenStoreNode | undefined>): Promise<XenStoreNode | undefined> {
-    return this.run('xs_directory', (wire) => wire.readTree(path).catch(undefinedIfMissing), fallback);
+    return this.run((wire) => wire.readTree(path).catch(undefinedIfMissing), fallback);
   }
 
   /** The children of path over the wire (undefined when missing), or the fallback's. */
   list(path: string, fallback: () => Promise<string[] | undefined>): Promise<string[] | undefined> {
-    return this.run('xs_directory', (wire) => wire.directory(path).catch(undefinedIfMissing), fallback);
+    return this.run((wire) => wire.directory(path).catch(undefinedIfMissing), fallback);
   }
 
   /** Waits for the batches in flight, then closes the connection. */
@@ -92,10 +92,10 @@ export class PipelinedReads {
   }
 
   /** One request or batch on the wire, or by fallback; tracked for close(). */
-  private run<T>(syscall: string, onWire: (wire: XenStoreConnection) => Promise<T>, fallback: () => Promise<T>): Promise<T> {
+  private run<T>(onWire: (wire: XenStoreConnection) => Promise<T>, fallback: () => Promise<T>): Promise<T> {
     const start = (wire: XenStoreConnection | undefined): Promise<T> => {
       if (!wire) return fallback();
-      return onWire(wire).catch((error: unknown) => { throw this.failed(wire, error, syscall); });
+      return onWire(wire).catch((error: unknown) => { throw this.failed(wire, error); });
     };
     // An open connection takes the batch at once, so the next pick sees its queue.
     const chosen = this.connection();
@@ -112,20 +112,10 @@ export class PipelinedReads {
     if (this.slots.length < before) void wire.close().catch(() => undefined);
   }
 
-  /** The wire's error as the XenStoreError libxenstore's path would raise; a lost connection is dropped. */
-  private failed(wire: XenStoreConnection, error: unknown, syscall: string): unknown {
-    if (error instanceof XenStoreWireError) {
-      if (error.code === 'ERR_XENSTORE_CONNECTION_LOST') this.drop(wire); // later batches connect afresh
-      return new XenStoreError(`${error.code}: ${error.message}`, { code: error.code, errno: 104, syscall, cause: error });
-    }
-    const failure = error as NodeJS.ErrnoException;
-    if (typeof failure?.code !== 'string') return error;
-    return new XenStoreError(failure.message, {
-      code: failure.code,
-      errno: Math.abs(failure.errno ?? 0),
-      syscall: failure.syscall ?? syscall,
-      ...(failure.path === undefined ? {} : { path: failure.path }),
-    });
+  /** The wire's error, already the one libxenstore's path would raise; a lost connection is dropped. */
+  private failed(wire: XenStoreConnection, error: unknown): unknown {
+    if (isXenStoreError(error, 'ERR_XENSTORE_CONNECTION_LOST')) this.drop(wire); // later batches connect afresh
+    return error;
   }
 }
 

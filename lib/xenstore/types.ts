@@ -1,14 +1,11 @@
+import type { XenStoreNode } from './protocol.js';
+
+export type { XenStoreNode };
+
 export interface XenStorePermission {
   domid: number;
   read: boolean;
   write: boolean;
-}
-
-/** A node of readTree: its own name (the last path component), value and children. */
-export interface XenStoreNode {
-  name: string;
-  value: string;
-  children: XenStoreNode[];
 }
 
 /** The requests a XenStore and a transaction both offer. Missing nodes read as undefined. */

@@ -2,16 +2,7 @@
 // missing, what was tried, and how to fix it.
 import { existsSync } from 'node:fs';
 import { XenStoreError } from './errors.js';
-
-const DEFAULT_RUNDIR = '/var/run/xenstored';
-
-/** Where xs_open looks, in order (libxenstore's own rules). */
-export function xenstoreCandidates(path: string | undefined): string[] {
-  if (path !== undefined) return [path];
-  if (process.env.XENSTORED_PATH) return [process.env.XENSTORED_PATH];
-  const rundir = process.env.XENSTORED_RUNDIR ?? DEFAULT_RUNDIR;
-  return [`${rundir}/socket`, existsSync('/dev/xen/xenbus') ? '/dev/xen/xenbus' : '/proc/xen/xenbus'];
-}
+import { xenstoreCandidates } from './protocol.js';
 
 export function unavailableError(cause: unknown, path: string | undefined): Error {
   if (!(cause instanceof XenStoreError)) return cause as Error;

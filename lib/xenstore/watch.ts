@@ -13,7 +13,7 @@
 import { createConnection, type Socket } from 'node:net';
 import type { NativeAddon, NativeWatcher } from '../native.js';
 import { AbortError, XenStoreError } from './errors.js';
-import { xenstoredSocketPath } from './paths.js';
+import { errnoOf, isSubpath, xenstoredSocketPath } from './protocol.js';
 import { unavailableError } from './unavailable.js';
 import type { XenStoreWatchEvent } from './types.js';
 
@@ -83,7 +83,7 @@ export class WatchHub {
     if (!(error instanceof XenStoreError) || !LOST_ON_WATCH.has(error.code)) return error;
     const lost = new XenStoreError(
       `ERR_XENSTORE_CONNECTION_LOST: xenstored did not set the watch (${error.code}); the connection was lost`,
-      { code: 'ERR_XENSTORE_CONNECTION_LOST', errno: error.errno ?? 104, syscall: 'xs_watch', path, cause: error },
+      { code: 'ERR_XENSTORE_CONNECTION_LOST', errno: error.errno ?? errnoOf('ECONNRESET'), syscall: 'xs_watch', path, cause: error },
     );
     this.failAll(lost);
     return lost;
@@ -111,7 +111,7 @@ export class WatchHub {
       if (!connected) return;
       this.failAll(new XenStoreError(
         `ERR_XENSTORE_CONNECTION_LOST: xenstored closed its connection (${path}); watches have ended`,
-        { code: 'ERR_XENSTORE_CONNECTION_LOST', errno: 104, syscall: 'xs_watch', path },
+        { code: 'ERR_XENSTORE_CONNECTION_LOST', errno: errnoOf('ECONNRESET'), syscall: 'xs_watch', path },
       ));
     });
     socket.on('data', () => undefined); // xenstored never writes to an idle connection
@@ -128,15 +128,10 @@ export class WatchHub {
       const path = events[i]!;
       const token = events[i + 1]!;
       for (const iterator of this.byToken.get(token) ?? []) {
-        if (covers(iterator.path, path)) iterator.push({ path, token });
+        if (isSubpath(iterator.path, path)) iterator.push({ path, token });
       }
     }
   }
-}
-
-/** xs_path_is_subpath: the watched path itself or anything below it. */
-function covers(watched: string, path: string): boolean {
-  return path === watched || (path.startsWith(watched) && (watched.endsWith('/') || path[watched.length] === '/'));
 }
 
 type Waiter = { resolve(result: IteratorResult<XenStoreWatchEvent>): void; reject(error: unknown): void };

@@ -2,14 +2,18 @@
 // xenstored's Unix socket. libxenstore keeps one request in flight per handle;
 // xenstored matches replies by req_id and answers many requests in flight, so
 // batches of reads cost one round trip per window instead of one per key.
-// Used as the fast path for batch reads; when no Unix socket is reachable
+// Used as the fast path for batch reads and listings (the only requests
+// offered here; send() takes any other); when no Unix socket is reachable
 // (a guest with only /dev/xen/xenbus) connect() fails with
-// ERR_XENSTORE_NO_SOCKET and callers fall back to libxenstore.
+// ERR_XENSTORE_NO_SOCKET and callers fall back to libxenstore. A failed
+// request raises the XenStoreError the addon raises for the same failure.
 import { createConnection, type Socket } from 'node:net';
-import { constants as osConstants, endianness } from 'node:os';
-import { isValidXenStorePath, XENSTORE_PAYLOAD_MAX, xenstoredSocketPath } from './paths.js';
+import { endianness } from 'node:os';
+import { AbortError, closedError, refusedRequest, xenStoreError, type XenStoreError } from './errors.js';
+import {
+  errnoOf, isValidXenStorePath, xenstoredSocketPath, xsCall, xsErrorCode, XsType, XENSTORE_PAYLOAD_MAX, type XenStoreNode,
+} from './protocol.js';
 
-export { isValidXenStorePath, XENSTORE_ABS_PATH_MAX, XENSTORE_PAYLOAD_MAX, xenstoredSocketPath } from './paths.js';
 const HEADER_SIZE = 16;
 /**
  * Largest reply accepted. Requests stay within XENSTORE_PAYLOAD_MAX, but
@@ -24,75 +28,25 @@ const CONNECT_ATTEMPTS = 20;
 /** Restarts of a DIRECTORY_PART listing whose node keeps changing underneath. */
 const DIRECTORY_PART_RESTARTS = 16;
 
-/** Message types used here (xsd_sockmsg_type). */
-export const XsType = {
-  DIRECTORY: 1,
-  READ: 2,
-  TRANSACTION_START: 6,
-  TRANSACTION_END: 7,
-  WRITE: 11,
-  RM: 13,
-  WATCH_EVENT: 15,
-  ERROR: 16,
-  DIRECTORY_PART: 22,
-} as const;
-
-/** The libxenstore call each request type stands for, used as the error's syscall. */
-const SYSCALL: Record<number, string> = {
-  [XsType.DIRECTORY]: 'xs_directory',
-  [XsType.DIRECTORY_PART]: 'xs_directory',
-  [XsType.READ]: 'xs_read',
-  [XsType.TRANSACTION_START]: 'xs_transaction_start',
-  [XsType.TRANSACTION_END]: 'xs_transaction_end',
-  [XsType.WRITE]: 'xs_write',
-  [XsType.RM]: 'xs_rm',
-};
-
-/** Errno names xenstored may send (xsd_errors); anything else is EINVAL, as in libxenstore. */
-const XS_ERRNO_NAMES = new Set([
-  'EINVAL', 'EACCES', 'EEXIST', 'EISDIR', 'ENOENT', 'ENOMEM', 'ENOSPC', 'EIO',
-  'ENOTEMPTY', 'ENOSYS', 'EROFS', 'EBUSY', 'EAGAIN', 'EISCONN', 'E2BIG', 'EPERM',
-]);
-
-// ---------------------------------------------------------------- errors
-
-/** Builds the error for a failed request; swappable so callers get their own error class. */
-export type XenStoreErrorFactory = (code: string, syscall: string, path: string | undefined) => Error;
-
-const defaultErrorFactory: XenStoreErrorFactory = (code, syscall, path) => {
-  const error: NodeJS.ErrnoException = new Error(`${syscall}${path === undefined ? '' : ` ${path}`}: ${code}`);
-  error.code = code;
-  const errno = (osConstants.errno as Record<string, number>)[code];
-  if (errno !== undefined) error.errno = -errno;
-  error.syscall = syscall;
-  if (path !== undefined) error.path = path;
-  return error;
-};
-
-let errorFactory: XenStoreErrorFactory = defaultErrorFactory;
-
-/** Replaces the factory of request errors (ENOENT, EAGAIN…); no argument restores the default. */
-export function setErrorFactory(factory?: XenStoreErrorFactory): void {
-  errorFactory = factory ?? defaultErrorFactory;
+/**
+ * Why the connection ended, shared by every request it fails:
+ * ERR_XENSTORE_CONNECTION_LOST (the socket failed or xenstored went away),
+ * ERR_XENSTORE_PROTOCOL (a reply that is not one; the connection is closed)
+ * or ERR_XENSTORE_CLOSED (close() was called).
+ */
+interface ConnectionFailure {
+  code: 'ERR_XENSTORE_CONNECTION_LOST' | 'ERR_XENSTORE_PROTOCOL' | 'ERR_XENSTORE_CLOSED';
+  detail: string;
+  cause?: Error;
 }
 
-export type XenStoreWireErrorCode =
-  /** No xenstored Unix socket could be connected: fall back to libxenstore. */
-  | 'ERR_XENSTORE_NO_SOCKET'
-  /** The socket failed or xenstored went away; every pending request gets this. */
-  | 'ERR_XENSTORE_CONNECTION_LOST'
-  /** xenstored sent something that is not a valid reply; the connection is closed. */
-  | 'ERR_XENSTORE_PROTOCOL'
-  /** close() was called. */
-  | 'ERR_XENSTORE_CLOSED'
-  | 'ABORT_ERR';
-
-/** Failure of the connection itself, as opposed to an errno reply to one request. */
-export class XenStoreWireError extends Error {
-  override name = 'XenStoreWireError';
-  constructor(readonly code: XenStoreWireErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
+/** The error a request of `type` on `path` raises once the connection has ended, as the addon raises it. */
+function failureError(failure: ConnectionFailure, type: XsType, path: string | undefined): XenStoreError {
+  if (failure.code === 'ERR_XENSTORE_CLOSED') return closedError();
+  const errno = (failure.cause as NodeJS.ErrnoException | undefined)?.errno;
+  return xenStoreError(failure.code, xsCall(type), path, {
+    reason: failure.detail, errno: errno === undefined ? errnoOf('ECONNRESET') : Math.abs(errno), cause: failure.cause,
+  });
 }
 
 /** A tx_id header value: 0 (none) or an id from transactionStart. */
@@ -110,19 +64,12 @@ function baseName(path: string): string {
 
 // ---------------------------------------------------------------- requests
 
-/** A node of a subtree, the same shape as the addon's XenStoreNode. */
-export interface XenStoreNode {
-  name: string;
-  value: string;
-  children: XenStoreNode[];
-}
-
 /** Receives the outcome of requests; `index` tells a batch which of its requests it is. */
 interface ReplySink {
   /** A reply of the request's own type; the payload is buffer[start, end). */
   onReply(request: Request, buffer: Buffer, start: number, end: number): void;
-  /** An XS_ERROR reply (`failure` undefined: build the error on demand) or a connection failure. */
-  onError(request: Request, code: string, failure: Error | undefined): void;
+  /** An XS_ERROR reply (`failure` undefined: build the error on demand) or the end of the connection. */
+  onError(request: Request, code: string, failure: ConnectionFailure | undefined): void;
 }
 
 /** What the batch readers below need from the connection. */
@@ -136,7 +83,7 @@ type ListDone = (error: Error | undefined, names?: string[]) => void;
 class Request {
   reqId = 0;
   constructor(
-    readonly type: number,
+    readonly type: XsType,
     readonly txId: number,
     /** First payload string, sent NUL-terminated (a path, or T/F, or empty). */
     readonly arg: string,
@@ -153,21 +100,24 @@ class Request {
   }
 }
 
-function requestError(request: Request, code: string, failure: Error | undefined): Error {
-  return failure ?? errorFactory(code, SYSCALL[request.type] ?? 'xs_talkv', request.path);
+function requestError(request: Request, code: string, failure: ConnectionFailure | undefined): XenStoreError {
+  return failure ? failureError(failure, request.type, request.path) : xenStoreError(code, xsCall(request.type), request.path);
 }
+
+/** Turns a reply's payload, buffer[start, end), into a result. */
+export type Decoder<T> = (buffer: Buffer, start: number, end: number) => T;
 
 /** Settles one promise from one request, decoding the payload with `decode`. */
 class SingleSink<T> implements ReplySink {
   constructor(
-    private readonly decode: (buffer: Buffer, start: number, end: number) => T,
+    private readonly decode: Decoder<T>,
     private readonly resolve: (value: T) => void,
     private readonly reject: (error: Error) => void,
   ) {}
   onReply(_request: Request, buffer: Buffer, start: number, end: number): void {
     this.resolve(this.decode(buffer, start, end));
   }
-  onError(request: Request, code: string, failure: Error | undefined): void {
+  onError(request: Request, code: string, failure: ConnectionFailure | undefined): void {
     this.reject(requestError(request, code, failure));
   }
 }
@@ -179,7 +129,7 @@ class ReadManySink<T> implements ReplySink {
   readonly values: (T | undefined)[];
   constructor(
     count: number,
-    private readonly decode: (buffer: Buffer, start: number, end: number) => T,
+    private readonly decode: Decoder<T>,
     private readonly resolve: (values: (T | undefined)[]) => void,
     private readonly reject: (error: Error) => void,
   ) {
@@ -190,7 +140,7 @@ class ReadManySink<T> implements ReplySink {
     this.values[request.index] = this.decode(buffer, start, end);
     this.done();
   }
-  onError(request: Request, code: string, failure: Error | undefined): void {
+  onError(request: Request, code: string, failure: ConnectionFailure | undefined): void {
     if (code === 'ENOENT' && !failure) return this.done();
     if (this.settled) return;
     this.settled = true;
@@ -204,9 +154,7 @@ class ReadManySink<T> implements ReplySink {
   }
 }
 
-const decodeUtf8 = (buffer: Buffer, start: number, end: number): string => buffer.toString('utf8', start, end);
-const decodeBuffer = (buffer: Buffer, start: number, end: number): Buffer => Buffer.from(buffer.subarray(start, end));
-const decodeNothing = (): void => undefined;
+const decodeUtf8: Decoder<string> = (buffer, start, end) => buffer.toString('utf8', start, end);
 
 /** NUL-terminated names (node names are ASCII by xenstored's charset). */
 function decodeNames(buffer: Buffer, start: number, end: number): string[] {
@@ -239,7 +187,7 @@ interface ReadTarget {
 function connectSocket(socketPath: string, signal: AbortSignal | undefined, target: ReadTarget): Promise<Socket> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
-      reject(new XenStoreWireError('ABORT_ERR', 'connect to xenstored aborted', { cause: signal.reason }));
+      reject(new AbortError(signal));
       return;
     }
     // Reads land in one buffer of the connection's own and are handed over at
@@ -250,13 +198,14 @@ function connectSocket(socketPath: string, signal: AbortSignal | undefined, targ
     });
     const onAbort = (): void => {
       socket.destroy();
-      reject(new XenStoreWireError('ABORT_ERR', 'connect to xenstored aborted', { cause: signal?.reason }));
+      reject(new AbortError(signal!));
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     socket.once('error', (error: NodeJS.ErrnoException) => {
       signal?.removeEventListener('abort', onAbort);
-      reject(new XenStoreWireError('ERR_XENSTORE_NO_SOCKET',
-        `no xenstored socket at ${socketPath} (${error.code ?? error.message})`, { cause: error }));
+      reject(xenStoreError('ERR_XENSTORE_NO_SOCKET', 'connect', socketPath, {
+        reason: `no xenstored socket (${error.code ?? error.message})`, errno: Math.abs(error.errno ?? 0), cause: error,
+      }));
     });
     socket.once('connect', () => {
       signal?.removeEventListener('abort', onAbort);
@@ -284,7 +233,7 @@ export class XenStoreConnection {
   private pumpScheduled = false;
   /** The socket keeps the event loop alive only while requests are in flight. */
   private referenced = false;
-  private failure: XenStoreWireError | undefined;
+  private failure: ConnectionFailure | undefined;
   /** Holds one message split across socket reads; grows for oxenstored's larger replies. */
   private partial = Buffer.allocUnsafe(HEADER_SIZE + XENSTORE_PAYLOAD_MAX);
   private partialView = viewOf(this.partial);
@@ -295,7 +244,7 @@ export class XenStoreConnection {
     listChildren: (path, txId, done) => this.listChildren(path, txId, done),
   };
 
-  private constructor(private readonly socket: Socket, readonly socketPath: string, target: ReadTarget, options: XenStoreConnectOptions) {
+  protected constructor(private readonly socket: Socket, readonly socketPath: string, target: ReadTarget, options: XenStoreConnectOptions) {
     this.window = Math.max(1, Math.floor(options.window ?? DEFAULT_WINDOW));
     this.pathsChecked = options.pathsChecked === true;
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
@@ -304,10 +253,10 @@ export class XenStoreConnection {
     const received = target.buffer;
     const receivedView = viewOf(received);
     target.onRead = (length) => this.onData(received, receivedView, length);
-    socket.on('error', (error) => this.fail(new XenStoreWireError(
-      'ERR_XENSTORE_CONNECTION_LOST', `xenstored connection ${socketPath} failed: ${error.message}`, { cause: error })));
-    socket.on('close', () => this.fail(new XenStoreWireError(
-      'ERR_XENSTORE_CONNECTION_LOST', `xenstored closed the connection ${socketPath}`)));
+    socket.on('error', (error) => this.fail({
+      code: 'ERR_XENSTORE_CONNECTION_LOST', detail: `xenstored connection ${socketPath} failed: ${error.message}`, cause: error }));
+    socket.on('close', () => this.fail({
+      code: 'ERR_XENSTORE_CONNECTION_LOST', detail: `xenstored closed the connection ${socketPath}` }));
   }
 
   /**
@@ -319,9 +268,9 @@ export class XenStoreConnection {
     const target: ReadTarget = { buffer: Buffer.allocUnsafe(RECEIVE_BUFFER_SIZE) }; // a failed attempt's socket is gone
     for (let attempt = 1; ; attempt++) {
       try {
-        return new XenStoreConnection(await connectSocket(socketPath, options.signal, target), socketPath, target, options);
+        return new this(await connectSocket(socketPath, options.signal, target), socketPath, target, options);
       } catch (error) {
-        const busy = error instanceof XenStoreWireError && (error.cause as NodeJS.ErrnoException | undefined)?.code === 'EAGAIN';
+        const busy = ((error as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'EAGAIN';
         if (!busy || attempt === CONNECT_ATTEMPTS) throw error;
         await new Promise((resolve) => setTimeout(resolve, attempt * 2));
       }
@@ -335,98 +284,51 @@ export class XenStoreConnection {
 
   // -------------------------------------------------------------- operations
 
-  /** Value of `path` as UTF-8. */
-  read(path: string, txId = 0): Promise<string> {
-    return this.single(XsType.READ, txId, path, undefined, decodeUtf8);
-  }
-
-  /** Value of `path` as raw bytes. */
-  readBuffer(path: string, txId = 0): Promise<Buffer> {
-    return this.single(XsType.READ, txId, path, undefined, decodeBuffer);
-  }
-
   /** Names of the children of `path` (DIRECTORY, or DIRECTORY_PART when the list exceeds one payload). */
-  directory(path: string, txId = 0): Promise<string[]> {
-    const invalid = this.check(XsType.DIRECTORY, txId, path);
-    if (invalid) return Promise.reject(invalid);
-    return new Promise((resolve, reject) => {
-      this.listChildren(path, txId, (error, names) => (error ? reject(error) : resolve(names!)));
-    });
+  directory(path: string): Promise<string[]> {
+    return this.list(path, 0);
   }
 
   /** Values of all `paths` as UTF-8, pipelined; a missing node gives undefined. */
-  readMany(paths: readonly string[], txId = 0): Promise<(string | undefined)[]> {
-    return this.many(paths, txId, decodeUtf8);
-  }
-
-  /** Values of all `paths` as raw bytes, pipelined; a missing node gives undefined. */
-  readManyBuffers(paths: readonly string[], txId = 0): Promise<(Buffer | undefined)[]> {
-    return this.many(paths, txId, decodeBuffer);
+  readMany(paths: readonly string[]): Promise<(string | undefined)[]> {
+    return this.sendMany(paths, 0, decodeUtf8);
   }
 
   /** The subtree at `path`, breadth first: each node's DIRECTORY and READ go out together. */
-  readTree(path: string, txId = 0): Promise<XenStoreNode> {
-    const invalid = this.check(XsType.DIRECTORY, txId, path);
-    if (invalid) return Promise.reject(invalid);
-    return new Promise((resolve, reject) => new TreeWalk(this.requests, path, txId, resolve, reject).start());
-  }
-
-  write(path: string, value: string | Buffer, txId = 0): Promise<void> {
-    const body = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
-    return this.single(XsType.WRITE, txId, path, body, decodeNothing);
-  }
-
-  /** Removes `path` and everything under it; a missing `path` is not an error. */
-  rm(path: string, txId = 0): Promise<void> {
-    return this.single(XsType.RM, txId, path, undefined, decodeNothing);
-  }
-
-  transactionStart(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const sink = new SingleSink((b, s, e) => Number.parseInt(b.toString('latin1', s, e), 10), resolve, reject);
-      this.enqueue(new Request(XsType.TRANSACTION_START, 0, '', undefined, undefined, sink, 0));
-    });
-  }
-
-  /** Commits (default) or aborts; a conflicting commit rejects with code EAGAIN: redo the transaction. */
-  transactionEnd(txId: number, commit = true): Promise<void> {
-    if (!isTransactionId(txId) || txId === 0) {
-      return Promise.reject(errorFactory('EINVAL', SYSCALL[XsType.TRANSACTION_END]!, undefined));
-    }
-    return new Promise((resolve, reject) => {
-      const sink = new SingleSink(decodeNothing, resolve, reject);
-      this.enqueue(new Request(XsType.TRANSACTION_END, txId, commit ? 'T' : 'F', undefined, undefined, sink, 0));
-    });
+  readTree(path: string): Promise<XenStoreNode> {
+    return this.walk(path, 0);
   }
 
   /** Closes the socket; requests still pending reject with ERR_XENSTORE_CLOSED. */
   async close(): Promise<void> {
-    this.fail(new XenStoreWireError('ERR_XENSTORE_CLOSED', 'xenstore connection closed'));
+    this.fail({ code: 'ERR_XENSTORE_CLOSED', detail: 'the xenstore connection is closed' });
     await this.closed;
   }
 
-  // -------------------------------------------------------------- internals
+  // -------------------------------------------------------------- requests of any type
 
   /** Error for a path or payload xenstored would refuse, or for a connection that is gone. */
-  private check(type: number, txId: number, path: string, bodyLength = 0): Error | undefined {
-    if (this.failure) return this.failure;
-    if (!isTransactionId(txId)) return errorFactory('EINVAL', SYSCALL[type]!, path);
-    if (!this.pathsChecked && !isValidXenStorePath(path)) return errorFactory('EINVAL', SYSCALL[type]!, String(path));
-    if (path.length + 1 + bodyLength > XENSTORE_PAYLOAD_MAX) return errorFactory('E2BIG', SYSCALL[type]!, path);
-    return undefined;
+  private check(type: XsType, txId: number, path: string | undefined, bodyLength = 0): XenStoreError | undefined {
+    if (this.failure) return failureError(this.failure, type, path);
+    if (!isTransactionId(txId)) return xenStoreError('EINVAL', xsCall(type), path);
+    return path === undefined ? undefined : refusedRequest(xsCall(type), path, bodyLength, this.pathsChecked);
   }
 
-  private single<T>(type: number, txId: number, path: string, body: Buffer | undefined,
-    decode: (buffer: Buffer, start: number, end: number) => T): Promise<T> {
+  /**
+   * One request: `arg` NUL-terminated, then `body`; `path` (checked unless
+   * undefined) names the node in errors. The reply's payload goes through decode.
+   */
+  protected send<T>(type: XsType, txId: number, arg: string, path: string | undefined, body: Buffer | undefined,
+    decode: Decoder<T>): Promise<T> {
     const invalid = this.check(type, txId, path, body?.length);
     if (invalid) return Promise.reject(invalid);
     return new Promise((resolve, reject) => {
-      this.enqueue(new Request(type, txId, path, path, body, new SingleSink(decode, resolve, reject), 0));
+      this.enqueue(new Request(type, txId, arg, path, body, new SingleSink(decode, resolve, reject), 0));
     });
   }
 
-  private many<T>(paths: readonly string[], txId: number,
-    decode: (buffer: Buffer, start: number, end: number) => T): Promise<(T | undefined)[]> {
+  /** READs of all `paths`, pipelined; a missing node gives undefined. */
+  protected sendMany<T>(paths: readonly string[], txId: number, decode: Decoder<T>): Promise<(T | undefined)[]> {
     for (const path of paths) {
       const invalid = this.check(XsType.READ, txId, path);
       if (invalid) return Promise.reject(invalid);
@@ -439,6 +341,22 @@ export class XenStoreConnection {
       }
     });
   }
+
+  protected list(path: string, txId: number): Promise<string[]> {
+    const invalid = this.check(XsType.DIRECTORY, txId, path);
+    if (invalid) return Promise.reject(invalid);
+    return new Promise((resolve, reject) => {
+      this.listChildren(path, txId, (error, names) => (error ? reject(error) : resolve(names!)));
+    });
+  }
+
+  protected walk(path: string, txId: number): Promise<XenStoreNode> {
+    const invalid = this.check(XsType.DIRECTORY, txId, path);
+    if (invalid) return Promise.reject(invalid);
+    return new Promise((resolve, reject) => new TreeWalk(this.requests, path, txId, resolve, reject).start());
+  }
+
+  // -------------------------------------------------------------- internals
 
   /** Calls back with the children of `path`, falling back to DIRECTORY_PART on E2BIG. */
   private listChildren(path: string, txId: number, done: ListDone): void {
@@ -584,7 +502,7 @@ export class XenStoreConnection {
       let nul = buffer.indexOf(0, start);
       if (nul < 0 || nul > end) nul = end;
       const name = buffer.toString('latin1', start, nul);
-      request.sink.onError(request, XS_ERRNO_NAMES.has(name) ? name : 'EINVAL', undefined);
+      request.sink.onError(request, xsErrorCode(name), undefined);
     } else {
       request.sink.onReply(request, buffer, start, end);
     }
@@ -592,11 +510,11 @@ export class XenStoreConnection {
   }
 
   private protocolError(detail: string): void {
-    this.fail(new XenStoreWireError('ERR_XENSTORE_PROTOCOL', `invalid reply from xenstored: ${detail}`));
+    this.fail({ code: 'ERR_XENSTORE_PROTOCOL', detail: `invalid reply from xenstored: ${detail}` });
   }
 
   /** Ends the connection once: every request in flight or queued rejects with `error`. */
-  private fail(error: XenStoreWireError): void {
+  private fail(error: ConnectionFailure): void {
     if (this.failure) return;
     this.failure = error;
     this.socket.destroy();
@@ -653,7 +571,7 @@ class DirectoryPartListing implements ReplySink {
     this.done(undefined, decodeNames(list, 0, list.length));
   }
 
-  onError(request: Request, code: string, failure: Error | undefined): void {
+  onError(request: Request, code: string, failure: ConnectionFailure | undefined): void {
     // A daemon without DIRECTORY_PART cannot list this node at all, as libxenstore reports it.
     this.done(requestError(request, code === 'ENOSYS' && !failure ? 'E2BIG' : code, failure));
   }
@@ -702,7 +620,7 @@ class TreeWalk implements ReplySink {
     this.finishOne();
   }
 
-  onError(request: Request, code: string, failure: Error | undefined): void {
+  onError(request: Request, code: string, failure: ConnectionFailure | undefined): void {
     if (this.settled) return;
     if (!failure && code === 'ENOENT' && request.index > 0) {
       this.gone[request.index] = this.anyGone = true;
@@ -733,7 +651,7 @@ class TreeWalk implements ReplySink {
       const child: XenStoreNode = { name, value: '', children: [] };
       parent.children.push(child);
       const path = childPath(parentPath, name);
-      if (!isValidXenStorePath(path)) return this.fail(errorFactory('EINVAL', 'xs_directory', parentPath));
+      if (!isValidXenStorePath(path)) return this.fail(xenStoreError('EINVAL', 'xs_directory', parentPath));
       this.visit(child, path);
     }
   }

@@ -3,10 +3,10 @@
 // EAGAIN; watches share one dedicated handle. When xenstored goes away the
 // failing request says so (ERR_XENSTORE_CONNECTION_LOST) and the next one
 // opens a fresh pool.
-import { ANY_SLOT, NativeOp, native, type NativeConnection } from '../native.js';
-import { AbortError, XenStoreError, isXenStoreError } from './errors.js';
+import { ANY_SLOT, MAX_POOL_SIZE, NativeOp, native, type NativeConnection } from '../native.js';
+import { AbortError, XenStoreError, closedError, isXenStoreError, xenStoreError } from './errors.js';
 import { StoreOps } from './ops.js';
-import { isValidWatchPath, isValidXenStorePath, xenstoredSocketPath } from './paths.js';
+import { isValidWatchPath, isValidXenStorePath, xenstoredSocketPath } from './protocol.js';
 import { PipelinedReads } from './pipelined.js';
 import type {
   XenStoreNode,
@@ -20,7 +20,6 @@ import { unavailableError } from './unavailable.js';
 import { WatchHub, WatchIterator } from './watch.js';
 
 const DEFAULT_POOL_SIZE = 4;
-const MAX_POOL_SIZE = 64;
 const DEFAULT_MAX_RETRIES = 16;
 const BACKOFF_BASE_MS = 1;
 const BACKOFF_CAP_MS = 100;
@@ -29,10 +28,6 @@ let errorConstructorSet = false;
 
 /** What libxenstore reports once the daemon's end of the socket is gone. */
 const CONNECTION_LOST_CODES = new Set(['EPIPE', 'ECONNRESET', 'ENOTCONN', 'EBADF', 'ESHUTDOWN']);
-
-function closedError(syscall: string): XenStoreError {
-  return new XenStoreError('ERR_XENSTORE_CLOSED: the xenstore connection is closed', { code: 'ERR_XENSTORE_CLOSED', errno: 9, syscall });
-}
 
 function connectionLost(cause: XenStoreError): XenStoreError {
   return new XenStoreError(
@@ -89,7 +84,7 @@ export class XenStore extends StoreOps {
   }
 
   protected connection(): NativeConnection {
-    if (this.closing) throw closedError('xs_request');
+    if (this.closing) throw closedError();
     return (this.pool ??= openPool(this.path, this.configuredPoolSize));
   }
 
@@ -160,7 +155,7 @@ export class XenStore extends StoreOps {
       // The transaction lives on the pool it started on, even if a lost
       // connection has replaced the store's pool since.
       const tx = new Transaction(() => {
-        if (this.closing) throw closedError('xs_request');
+        if (this.closing) throw closedError();
         return pool;
       }, (error, connection) => this.failed(error, connection), slot, id);
       let result: T;
@@ -195,9 +190,7 @@ export class XenStore extends StoreOps {
     if (typeof path !== 'string') {
       throw Object.assign(new TypeError('The "path" argument must be a string'), { code: 'ERR_INVALID_ARG_TYPE' });
     }
-    if (!isValidWatchPath(path)) {
-      throw new XenStoreError(`EINVAL: not a valid watch path, xs_watch '${path.slice(0, 80)}'`, { code: 'EINVAL', errno: 22, syscall: 'xs_watch', path });
-    }
+    if (!isValidWatchPath(path)) throw xenStoreError('EINVAL', 'xs_watch', path, { reason: 'not a valid watch path' });
     const token = options.token ?? this.watches.uniqueToken();
     return new WatchIterator(this.watches, path, token, options.signal);
   }

@@ -13,7 +13,7 @@ import { XenHost } from '../../lib/domain/host.js';
 import { startLocalXenstored, type LocalXenstoredDaemon, type LocalXenstoredOptions } from '../../lib/localxen/xenstored.js';
 import type { MirrorEvent } from '../../lib/mirror/index.js';
 import { XenStore } from '../../lib/xenstore/index.js';
-import { XenStoreConnection } from '../../lib/xenstore/wire.js';
+import { WireClient } from '../../bench/wire-client.js';
 import { createDomain, tempUserdataDir, uuidOf } from '../domain/fixture.js';
 import { nextEvent, untilEqual } from './helpers.js';
 
@@ -180,7 +180,7 @@ describe('ConfigMirror faults', () => {
     const host = new XenHost({ xenstore: store, userdataDir: userdata.dir, reader });
     await populate(store, [[11, 'a'], [12, 'b'], [13, 'c']]);
     const mirror = host.mirror();
-    const wire = await XenStoreConnection.connect(daemon.socketPath);
+    const wire = await WireClient.connect(daemon.socketPath);
     try {
       await mirror.ready;
       const events = mirror.events(); // not read during the flood: a consumer that falls behind

@@ -9,44 +9,14 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startLocalXenstored } from '../../lib/localxen/xenstored.js';
 import { useLocalXenstored } from '../harness/xenstored.js';
-import { XenStoreConnection, XsType } from '../../lib/xenstore/wire.js';
+import { XsType } from '../../lib/xenstore/protocol.js';
+import { WireClient } from '../../bench/wire-client.js';
 import { writeEntries } from '../../bench/wire-fixture.js';
+import { frame, header, readFrames, type Frame } from '../harness/wire-frames.js';
 
 const socketDir = mkdtempSync(join(tmpdir(), 'xen-domconfig-wire-'));
 afterAll(() => rmSync(socketDir, { recursive: true, force: true }));
 let socketCount = 0;
-
-interface Frame { type: number; reqId: number; txId: number; payload: Buffer }
-
-function header(type: number, reqId: number, txId: number, length: number): Buffer {
-  const buffer = Buffer.alloc(16);
-  buffer.writeUInt32LE(type, 0);
-  buffer.writeUInt32LE(reqId, 4);
-  buffer.writeUInt32LE(txId, 8);
-  buffer.writeUInt32LE(length, 12);
-  return buffer;
-}
-
-function frame(type: number, reqId: number, payload: string | Buffer, txId = 0): Buffer {
-  const body = typeof payload === 'string' ? Buffer.from(payload, 'latin1') : payload;
-  return Buffer.concat([header(type, reqId, txId, body.length), body]);
-}
-
-/** Calls `onFrame` for each whole message arriving on `socket`. */
-function readFrames(socket: Socket, onFrame: (frame: Frame) => void): void {
-  let buffered = Buffer.alloc(0);
-  socket.on('data', (chunk: Buffer) => {
-    buffered = Buffer.concat([buffered, chunk]);
-    while (buffered.length >= 16 && buffered.length >= 16 + buffered.readUInt32LE(12)) {
-      const length = buffered.readUInt32LE(12);
-      onFrame({
-        type: buffered.readUInt32LE(0), reqId: buffered.readUInt32LE(4), txId: buffered.readUInt32LE(8),
-        payload: buffered.subarray(16, 16 + length),
-      });
-      buffered = buffered.subarray(16 + length);
-    }
-  });
-}
 
 /** A Unix-socket server answering each request frame with `respond`. */
 async function fakeXenstored(respond: (socket: Socket, request: Frame) => void): Promise<{ path: string; server: Server }> {
@@ -60,9 +30,9 @@ async function fakeXenstored(respond: (socket: Socket, request: Frame) => void):
 }
 
 async function withFake(respond: (socket: Socket, request: Frame) => void,
-  body: (connection: XenStoreConnection) => Promise<void>): Promise<void> {
+  body: (connection: WireClient) => Promise<void>): Promise<void> {
   const { path, server } = await fakeXenstored(respond);
-  const connection = await XenStoreConnection.connect(path);
+  const connection = await WireClient.connect(path);
   try {
     await body(connection);
   } finally {
@@ -93,7 +63,7 @@ describe('bad replies close the connection with a typed error', () => {
         ]);
         for (const result of results) {
           expect(result.status).toBe('rejected');
-          expect((result as PromiseRejectedResult).reason).toMatchObject({ name: 'XenStoreWireError', code });
+          expect((result as PromiseRejectedResult).reason).toMatchObject({ name: 'XenStoreError', code });
         }
         // The connection stays failed: later requests reject at once instead of hanging.
         await expect(connection.read('/a')).rejects.toMatchObject({ code });
@@ -178,7 +148,7 @@ describe.skipIf(!hasPython)('a full listen queue (xenstored listens with a backl
       const refused = await new Promise<NodeJS.ErrnoException>((resolve) => createConnection(path).once('error', resolve));
       expect(refused.code).toBe('EAGAIN');
 
-      const connecting = XenStoreConnection.connect(path);
+      const connecting = WireClient.connect(path);
       setTimeout(() => listener.stdin!.write('go\n'), 10);
       const connection = await connecting;
       await connection.close();
@@ -193,7 +163,7 @@ describe('a daemon killed mid-batch', () => {
   it('rejects every pending request with ERR_XENSTORE_CONNECTION_LOST', async () => {
     const daemon = await startLocalXenstored();
     try {
-      const connection = await XenStoreConnection.connect(daemon.socketPath);
+      const connection = await WireClient.connect(daemon.socketPath);
       const entries = Array.from({ length: 500 }, (_, i): [string, string] => [`/killed/k${i}`, `v${i}`]);
       await writeEntries(connection, entries);
       process.kill(daemon.pid, 'SIGSTOP'); // nothing gets answered from here on
@@ -210,7 +180,7 @@ describe('a daemon killed mid-batch', () => {
       const results = await Promise.allSettled(requests);
       for (const result of results) {
         expect(result.status).toBe('rejected');
-        expect((result as PromiseRejectedResult).reason).toMatchObject({ name: 'XenStoreWireError', code: 'ERR_XENSTORE_CONNECTION_LOST' });
+        expect((result as PromiseRejectedResult).reason).toMatchObject({ name: 'XenStoreError', code: 'ERR_XENSTORE_CONNECTION_LOST' });
       }
       expect(connection.pending).toBe(0);
       await expect(connection.read('/killed/k1')).rejects.toMatchObject({ code: 'ERR_XENSTORE_CONNECTION_LOST' });
@@ -261,13 +231,13 @@ describe('pipelining through a counting proxy in front of the real xenstored', (
   }
 
   it('has 1000 requests written before the first reply is read', async () => {
-    const setup = await XenStoreConnection.connect(xs.current.socketPath);
+    const setup = await WireClient.connect(xs.current.socketPath);
     const entries = Array.from({ length: 1000 }, (_, i): [string, string] => [`/pipe/k${i}`, `v${i}`]);
     await writeEntries(setup, entries);
     await setup.close();
 
     const proxy = await countingProxy(1000);
-    const connection = await XenStoreConnection.connect(proxy.path, { window: 1000 });
+    const connection = await WireClient.connect(proxy.path, { window: 1000 });
     const values = await connection.readMany(entries.map(([key]) => key));
     await connection.close();
     await proxy.close();
@@ -282,7 +252,7 @@ describe('pipelining through a counting proxy in front of the real xenstored', (
 
   it('never has more than the window in flight', async () => {
     const proxy = await countingProxy(256);
-    const connection = await XenStoreConnection.connect(proxy.path);
+    const connection = await WireClient.connect(proxy.path);
     const values = await connection.readMany(Array.from({ length: 1000 }, (_, i) => `/pipe/k${i}`));
     await connection.close();
     await proxy.close();

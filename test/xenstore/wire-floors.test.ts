@@ -11,7 +11,7 @@ import { packageRoot } from '../../lib/util/package-root.js';
 import { DEVICE_TYPES } from '../../lib/devices/index.js';
 import { XenHost } from '../../lib/domain/host.js';
 import { loggedRequests, startLocalXenstored } from '../../lib/localxen/xenstored.js';
-import { XenStoreConnection } from '../../lib/xenstore/wire.js';
+import { WireClient } from '../../bench/wire-client.js';
 import { syntheticDomainEntries, writeEntries } from '../../bench/wire-fixture.js';
 import { floorVcpuArgs, populateDom0, populateDomains } from '../../bench/populate.js';
 
@@ -84,7 +84,7 @@ describe.skipIf(!buildable)('C floors', () => {
     for (const domid of FULL_DOMAINS) {
       for (const [path, value] of syntheticDomainEntries(domid, SHAPES[domid as keyof typeof SHAPES])) entries.set(path, value);
     }
-    const connection = await XenStoreConnection.connect(xs.current.socketPath);
+    const connection = await WireClient.connect(xs.current.socketPath);
     await writeEntries(connection, [...entries]);
     await connection.close();
   });

@@ -5,10 +5,11 @@
 // setdefault and libxl__device_usbctrl_add_xenstore, and xl's
 // usbctrl-attach/-detach. The QEMU-served types (qusb, devicemodel) are
 // refused: they need a device model.
-import { lstat, readFile } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { schema } from '../../config/index.js';
 import type { DeviceType } from '../kind.js';
+import { busAddressOf, USBBACK_DRIVER } from '../usbback.js';
 import { row, valueAt, xlAtoi, type ListedDevice, type ListingReader } from '../listing.js';
 import { childNamed, type LiveDevice, type LiveView, type DeviceProblem, type XenStoreNode } from '../live.js';
 import { parseEnum } from '../parse.js';
@@ -21,8 +22,6 @@ import {
 const { device_usbctrl, usbctrl_type } = schema;
 /** USBIF_MAX_PORTNR */
 const MAX_PV_PORTS = 31;
-/** SYSFS_USBBACK_DRIVER below the sysfs root. */
-const USBBACK_DRIVER = 'bus/usb/drivers/usbback';
 
 async function usbbackLoaded(sysfsRoot: string): Promise<boolean> {
   try {
@@ -84,24 +83,7 @@ export function usbControllers(view: Omit<LiveView, 'trees'>): { controllers: Us
 // xl usb-list (xl_usb.c main_usblist over libxl_device_usbctrl_getinfo and
 // libxl_ctrlport_to_device_usbdev)
 
-/** SYSFS_USB_DEV below the sysfs root. */
-const USB_DEVICES = 'bus/usb/devices';
-/** A usb bus id as usbback names its devices (1-1, 2-1.4). */
-const BUSID = /^[0-9]{1,3}-[0-9]{1,3}(\.[0-9]{1,3}){0,6}$/;
-
 interface ListedPort { port: number; busid: string; hostbus?: number; hostaddr?: number }
-
-/** usbdev_busaddr_from_busid: the device's bus and address (uint8, from atoi) from sysfs, or undefined. */
-async function busAddress(sysfsRoot: string, busid: string): Promise<{ hostbus: number; hostaddr: number } | undefined> {
-  if (!BUSID.test(busid)) return undefined;
-  try {
-    const [bus, address] = await Promise.all(['busnum', 'devnum'].map((name) => readFile(join(sysfsRoot, USB_DEVICES, busid, name), 'utf8')));
-    return { hostbus: xlAtoi(bus) & 0xff, hostaddr: xlAtoi(address) & 0xff };
-  } catch (error) {
-    if ((error as { code?: string }).code === 'ENOENT') return undefined;
-    throw error;
-  }
-}
 
 async function usbctrlDetails(device: ListedDevice, reader: ListingReader) {
   const [type] = await reader.readMany([`${device.libxlPath}/type`]);
@@ -109,7 +91,7 @@ async function usbctrlDetails(device: ListedDevice, reader: ListingReader) {
   const ports: ListedPort[] = [];
   for (const port of childNamed(backend, 'port')?.children ?? []) {
     if (!/^[1-9][0-9]{0,2}$/.test(port.name)) continue;
-    const address = port.value === '' ? undefined : await busAddress(reader.sysfsRoot, port.value);
+    const address = port.value === '' ? undefined : await busAddressOf(reader.sysfsRoot, port.value);
     ports.push({ port: Number(port.name), busid: port.value, ...address });
   }
   const version = valueAt(backend, 'usb-ver');

@@ -43,6 +43,7 @@ async function usbEntries(sysfsRoot: string): Promise<string[]> {
   try {
     return (await readdir(join(sysfsRoot, USB_DEVICES))).slice(0, MAX_SYSFS_ENTRIES);
   } catch (error) {
+    if (isMissing(error)) return []; // no usb bus at all
     throw new UsbbackError('ENODEV', `cannot list ${join(sysfsRoot, USB_DEVICES)}: ${(error as Error).message}`, { cause: error });
   }
 }

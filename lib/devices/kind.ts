@@ -27,6 +27,8 @@ export interface DefaultsContext {
   scriptDir: string;
   /** Where sysfs is mounted (/sys; tests point it at a folder of their own). */
   sysfsRoot: string;
+  /** Reads a xenstore node (what a device model offers). */
+  read(path: string): Promise<string | undefined>;
 }
 
 /** The xenstore reads a create-time patch may make (the trusted /libxl copy). */
@@ -105,7 +107,7 @@ export interface AttachContext {
 
 /** Host-side work around a transaction of xenstore writes (sysfs binding, a QMP command). */
 export interface AttachStep {
-  /** The identity of the device (ctrl:port) and the node that holds it. */
+  /** The identity of the device (ctrl:port, devid) and the node whose non-empty value says it is there (a port's busid, a controller's type). */
   readonly key: string;
   readonly path: string;
   /** The number reported as the device's devid (a usb device's port), and its controller's /libxl and frontend paths. */
@@ -132,10 +134,14 @@ export interface AttachStep {
  * is a busid at a controller's port).
  */
 export interface AttachRecipe {
-  /** libxl's setdefault and checks, then what the attach writes and does; the entry is modified. */
-  attach(entry: DeviceEntry, context: AttachContext): Promise<AttachStep>;
-  /** What the detach of the live device with this identity does. */
-  detach(identity: string, context: AttachContext): Promise<AttachStep>;
+  /**
+   * libxl's setdefault and checks, then what the attach writes and does; the
+   * entry is modified. Undefined where the entry is added as `add` says (a PV
+   * usb controller; a QEMU-served one has its own procedure).
+   */
+  attach(entry: DeviceEntry, context: AttachContext): Promise<AttachStep | undefined>;
+  /** What the detach of the live device with this identity does; undefined where `add`'s remove applies. */
+  detach(identity: string, context: AttachContext): Promise<AttachStep | undefined>;
 }
 
 export interface DeviceType {

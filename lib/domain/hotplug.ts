@@ -184,7 +184,10 @@ export async function addDevice(
   options: AddDeviceOptions = {},
 ): Promise<AddedDevice> {
   checkDomid(domid);
-  if (type.attach) return attachDevice(context, domid, type, type.attach, device, options);
+  if (type.attach) {
+    const attached = await attachDevice(context, domid, type, type.attach, device, options);
+    if (attached) return attached;
+  }
   const recipe = hotplugRecipe(type);
   const kind = type.name;
   const timeoutMs = checkTimeout(options.timeoutMs, BACKEND_INIT_TIMEOUT_MS);
@@ -200,7 +203,7 @@ export async function addDevice(
   }
   const full = cloneDomainConfig(saved);
   try {
-    await recipe.setDefault(full, { domid, domainType, hotplug: true, scriptDir, sysfsRoot: context.sysfsRoot ?? '/sys' });
+    await recipe.setDefault(full, { domid, domainType, hotplug: true, scriptDir, sysfsRoot: context.sysfsRoot ?? '/sys', read: (path) => xenstore.read(path) });
   } catch (error) {
     throw invalid(error, domid, kind);
   }
@@ -291,7 +294,10 @@ export async function removeDevice(
   if (options.force !== undefined && typeof options.force !== 'boolean' && options.force !== 'never') {
     throw new HotplugError('EINVAL', `invalid force ${String(options.force)}: expected true, false or 'never'`, { domid, kind });
   }
-  if (type.attach) return detachDevice(context, domid, type, type.attach, identity, options);
+  if (type.attach) {
+    const detached = await detachDevice(context, domid, type, type.attach, identity, options);
+    if (detached) return detached;
+  }
   const { xenstore, templates } = context;
   const found = await findLiveDevice(xenstore, domid, type, identity);
   const { nodes, key } = found;
@@ -425,18 +431,19 @@ async function undoOf(ops: XenStoreOps, writes: KeyValues): Promise<{ restore: K
 
 async function attachDevice(
   context: HotplugContext, domid: number, type: DeviceType, recipe: AttachRecipe, device: Partial<DeviceEntry>, options: AddDeviceOptions,
-): Promise<AddedDevice> {
+): Promise<AddedDevice | undefined> {
   const kind = type.name;
   const { xenstore, templates } = context;
   const domainType = await readDomainType(xenstore, domid);
   // libxl saves the struct as its setdefault left it (usbdev has no update_config).
   const entry = validatedEntry(type, device);
-  let step: AttachStep;
+  let step: AttachStep | undefined;
   try {
     step = await recipe.attach(entry, attachContext(context, domid, domainType, options));
   } catch (error) {
     throw invalid(attachFailure(error, domid, kind), domid, kind);
   }
+  if (!step) return undefined;
   const release = await templates.lock(domid, lockOptions(options));
   try {
     faultPoint('add.locked');
@@ -475,17 +482,19 @@ async function attachDevice(
 
 async function detachDevice(
   context: HotplugContext, domid: number, type: DeviceType, recipe: AttachRecipe, identity: string | number, options: RemoveDeviceOptions,
-): Promise<RemovedDevice> {
+): Promise<RemovedDevice | undefined> {
   const kind = type.name;
   const { xenstore, templates } = context;
   const domainType = await readDomainType(xenstore, domid);
-  let step: AttachStep;
+  let step: AttachStep | undefined;
   try {
     step = await recipe.detach(String(identity), attachContext(context, domid, domainType, options));
-    await step.before?.();
+    await step?.before?.();
   } catch (error) {
     throw attachFailure(error, domid, kind);
   }
+  if (!step) return undefined;
+  const { path, key } = step;
   faultPoint('remove.before-destroy');
   await xenstore.transaction(async (tx) => {
     for (const [path, value] of step.writes) await tx.write(path, value);
@@ -503,8 +512,8 @@ async function detachDevice(
   if (options.pruneTemplate) {
     prunedEntries = await templates.withLock(domid, async () => {
       // A concurrent attach may have taken the port again: then the entry is live.
-      if (await xenstore.read(step.path) !== '') return 0;
-      const { config, removed } = withoutEntries(await templates.read(domid), type, step.key);
+      if ((await xenstore.read(path) ?? '') !== '') return 0;
+      const { config, removed } = withoutEntries(await templates.read(domid), type, key);
       if (removed > 0) await templates.write(domid, config);
       faultPoint('remove.template-pruned');
       return removed;

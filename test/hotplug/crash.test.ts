@@ -17,7 +17,9 @@ import { FAULT_POINTS, type FaultPoint } from '../../lib/domain/faults.js';
 import { XenHost } from '../../lib/domain/host.js';
 import { XenStore } from '../../lib/xenstore/index.js';
 import { fakexenAvailable, useFakexen } from '../harness/fakexen.js';
-import { checkInvariant, createGuest, kindOfDir, xenstoreDevices } from './guest.js';
+import { hotplugKinds } from '../../lib/domain/hotplug.js';
+import { createFakeSysfs } from '../harness/fakesysfs.js';
+import { checkInvariant, createGuest, kindOfDir, operationsPerKind, removeAll, WORKER_USB_DEVICES, xenstoreDevices } from './guest.js';
 import { useHotplugRig } from './rig.js';
 import { runWorker, type WorkerArgs } from './worker.js';
 
@@ -29,6 +31,8 @@ interface Tally {
   killedAtPoint: Record<string, number>;
   killedAtRandom: number;
   finished: number;
+  /** Operations done (before the kill) per kind: "add usbdev" → n. */
+  operations: Record<string, number>;
 }
 
 /** Trials that visit every point once at its first occurrence, with the random kills in between. */
@@ -49,13 +53,14 @@ async function crashTrials(
   seedBase: number,
   afterKill: () => Promise<void> = async () => undefined,
 ): Promise<Tally> {
-  const tally: Tally = { trials, killedAtPoint: {}, killedAtRandom: 0, finished: 0 };
+  const tally: Tally = { trials, killedAtPoint: {}, killedAtRandom: 0, finished: 0, operations: {} };
   const trial = async (seed: number, point: FaultPoint | undefined, occurrence: number) => {
     const fault = point ? `${point}:${occurrence}` : undefined;
     const run = await runWorker({ ...args, seed, operations: 16 }, {
       ...(fault ? { fault } : { killAfterMs: 150 + ((seed * 7919) % 700) }),
     });
     if (run.code !== null && run.code !== 0) throw new Error(`seed ${seed} (${fault ?? 'random kill'}) failed:\n${run.stderr}`);
+    for (const [operation, count] of Object.entries(operationsPerKind([run.stdout]))) tally.operations[operation] = (tally.operations[operation] ?? 0) + count;
     if (run.signal === 'SIGKILL') {
       if (point) tally.killedAtPoint[point] = (tally.killedAtPoint[point] ?? 0) + 1;
       else tally.killedAtRandom++;
@@ -87,21 +92,26 @@ async function crashTrials(
 describe('crash safety on the local xenstored', () => {
   const rig = useHotplugRig({ name: 'crash' });
 
-  it(`keeps the invariant across ${TRIALS} killed workers`, async () => {
+  it(`keeps the invariant across ${TRIALS} killed workers, over every hotplugged kind`, async () => {
     const domid = 5;
     await createGuest(rig.xenstore, rig.host.templates, domid);
-    const tally = await crashTrials(rig.host, { socketPath: rig.socketPath, userdataDir: rig.userdataDir, domid }, TRIALS, 1000);
-    console.log(`crash trials (local): ${JSON.stringify(tally)}`);
-    // Most trials really die (a worker can finish before its point or its moment).
-    const killed = tally.killedAtRandom + Object.values(tally.killedAtPoint).reduce((a, b) => a + b, 0);
-    expect(killed).toBeGreaterThanOrEqual(TRIALS / 2);
-    if (TRIALS >= COVERING_TRIALS) expect(Object.keys(tally.killedAtPoint).sort()).toEqual([...HOTPLUG_POINTS].sort());
-    // The survivors, of every kind, can still be removed.
-    for (const device of await xenstoreDevices(rig.xenstore, domid)) {
-      const [dir, devid] = device.split('/');
-      await rig.host.removeDevice(domid, kindOfDir(dir!), Number(devid), { timeoutMs: 2000 });
+    const sysfs = createFakeSysfs(WORKER_USB_DEVICES);
+    const host = new XenHost({ xenstore: rig.xenstore, userdataDir: rig.userdataDir, runHotplugScripts: false, sysfsRoot: sysfs.root });
+    try {
+      const tally = await crashTrials(host, { socketPath: rig.socketPath, userdataDir: rig.userdataDir, domid, sysfsRoot: sysfs.root }, TRIALS, 1000);
+      console.log(`crash trials (local): ${JSON.stringify(tally)}`);
+      // Most trials really die (a worker can finish before its point or its moment).
+      const killed = tally.killedAtRandom + Object.values(tally.killedAtPoint).reduce((a, b) => a + b, 0);
+      expect(killed).toBeGreaterThanOrEqual(TRIALS / 2);
+      if (TRIALS >= COVERING_TRIALS) expect(Object.keys(tally.killedAtPoint).sort()).toEqual([...HOTPLUG_POINTS].sort());
+      // The workers spread their operations over every kind the library hotplugs.
+      expect(hotplugKinds().filter((kind) => !tally.operations[`add ${kind}`])).toEqual([]);
+      // The survivors, of every kind, can still be removed.
+      await removeAll(host, domid);
+      expect(await xenstoreDevices(rig.xenstore, domid)).toEqual([]);
+    } finally {
+      sysfs.close();
     }
-    expect(await xenstoreDevices(rig.xenstore, domid)).toEqual([]);
     expect(rig.backend.errors).toEqual([]);
   }, 3_600_000);
 

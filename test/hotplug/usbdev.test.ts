@@ -142,6 +142,8 @@ describe('refusals leave template, xenstore and sysfs as they were', () => {
     await expectRefused(domid, { port: 1, type: 'hostdev', u: { hostbus: 2, hostaddr: 5 } }, 'EINVAL', /must be specified/);
     // libxl_devid_to_device_usbctrl fails for an unknown controller
     await expectRefused(domid, { ctrl: 5, type: 'hostdev', u: { hostbus: 2, hostaddr: 5 } }, 'ENODEV', /no usb controller 5/);
+    // libxl reads a port node it does not find as free and writes it; a port the controller lacks is refused here.
+    await expectRefused(domid, { ctrl: 0, port: 9, type: 'hostdev', u: { hostbus: 2, hostaddr: 5 } }, 'EINVAL', /has ports 1 to 1, not 9/);
     // "No available port under specified controller"
     await expectRefused(domid, { ctrl: 0, type: 'hostdev', u: { hostbus: 2, hostaddr: 5 } }, 'EBUSY', /no available port/);
     // get_assigned_devices + is_usbdev_in_array: "USB device already attached to a domain"

@@ -2,7 +2,8 @@
 // random sequence of addDevice / removeDevice on one domain, spread evenly
 // over every kind the library hotplugs (usb devices where a sysfs root is given).
 //   node --import ./ts-register.mjs worker.ts <socket> <userdataDir> <domid> <seed> <operations> [sysfsRoot]
-// Prints one line per operation ("add disk xvdb", "remove nic 3", "skip …")
+// Prints one line per operation ("add disk xvdb", "remove nic 3", "skip …"),
+// each after a "begin add disk" line (what a kill interrupted)
 // and "done" at the end; a negative count instead stores the domain's
 // template again, renamed "stored" (the create-time save). XEN_DOMCONFIG_FAULT kills it at a named point.
 import { XenHost } from '../../../lib/domain/host.js';
@@ -95,6 +96,7 @@ async function devids(dir: string): Promise<number[]> {
 async function step(): Promise<void> {
   const { kind, add, live } = pick(kinds);
   if (random() < 0.5) {
+    say(`begin add ${kind}`);
     say(`add ${kind} ${await add()}`);
     return;
   }
@@ -104,6 +106,7 @@ async function step(): Promise<void> {
     return;
   }
   const identity = pick(identities);
+  say(`begin remove ${kind}`);
   await host.removeDevice(domid, kind, identity, { timeoutMs: 5000, pruneTemplate: random() < 0.3 });
   say(`remove ${kind} ${identity}`);
 }

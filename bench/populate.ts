@@ -141,7 +141,8 @@ export async function planDomain(domain: LocalDomain, devices: { disks: string[]
   // layOutDomain uses only transaction/write/setPermissions, which the recorder offers.
   await layOutDomain(recorder as unknown as XenStore, domain);
   const template = baseTemplate(domain);
-  const context = { domid: domain.domid, domainType: domain.type, hotplug: false, scriptDir: '/etc/xen/scripts', sysfsRoot: '/sys' };
+  // Disks' and nics' defaults read nothing from xenstore.
+  const context = { domid: domain.domid, domainType: domain.type, hotplug: false, scriptDir: '/etc/xen/scripts', sysfsRoot: '/sys', read: async () => undefined };
   const addContext = { domid: domain.domid, domainType: domain.type, scriptDir: context.scriptDir, nativeProtocol: 'x86_64-abi' };
   const entries: [kind: 'disk' | 'nic', entry: DeviceEntry][] = [
     ...devices.disks.map((spec): ['disk', DeviceEntry] => ['disk', parseDevice('disk', JSON.stringify(parseDiskSpec(spec))) as unknown as DeviceEntry]),

@@ -267,7 +267,8 @@ function detachCommand(type: DeviceType, cli: DeviceCli): CommandSpec {
     description: cli.detachDescription,
     ...(cli.forceOption ? { options: [{ flags: '-f, --force', description: `remove the nodes without waiting for the backend (xl ${cli.noun}-detach -f)` }] } : {}),
     async run(context) {
-      const which = context.args[1] as string;
+      // xl's usbdev-detach names the device by two words (controller, port).
+      const which = (context.args.slice(1) as string[]).join(' ');
       const target = cli.detachTarget(which);
       if ('invalid' in target) throw new CliError(target.invalid, EXIT.USAGE);
       return withHost(context, async (host) => {

@@ -8,7 +8,7 @@ import type { DeviceArrayName, DeviceKind, StructType } from '../config/index.js
 import type { FollowUpReads, LiveDevice, LiveList, LiveView, XenStoreNode } from './live.js';
 import type { DeviceListCli } from './listing.js';
 import type { DeviceJson } from './spec.js';
-import type { AddRecipe } from './writes.js';
+import type { AddRecipe, KeyValues } from './writes.js';
 
 export type { DeviceArrayName };
 
@@ -27,6 +27,8 @@ export interface DefaultsContext {
   scriptDir: string;
   /** Where sysfs is mounted (/sys; tests point it at a folder of their own). */
   sysfsRoot: string;
+  /** Reads a xenstore node (what a device model offers). */
+  read(path: string): Promise<string | undefined>;
 }
 
 /** The xenstore reads a create-time patch may make (the trusted /libxl copy). */
@@ -84,6 +86,62 @@ export interface DeviceCli {
   detachTarget(text: string): { identity: string | number } | { lookup: (entry: DeviceEntry) => boolean; what: string } | { invalid: string };
   /** libxl's remove mode of xl's detach: 'never' for safe remove (fail on timeout), false to force after it. */
   readonly detachForce: false | 'never';
+}
+
+/** What a kind's own attach procedure may read and call (the domain layer provides it). */
+export interface AttachContext {
+  domid: number;
+  domainType: DomainType;
+  /** Where sysfs is mounted (/sys; tests point it at a folder of their own). */
+  sysfsRoot: string;
+  xenstore: {
+    read(path: string): Promise<string | undefined>;
+    list(path: string): Promise<string[] | undefined>;
+    readTree(path: string): Promise<XenStoreNode | undefined>;
+  };
+  /** Runs one command on the domain's QEMU over QMP; resolves to its "return". */
+  qmp(command: string, args: Record<string, unknown>): Promise<unknown>;
+  /** Hotplugs a device of another kind first (libxl adds a usb controller for a usb device that has none). */
+  addDevice(type: DeviceType, device: DeviceEntry): Promise<{ devid: number }>;
+}
+
+/** Host-side work around a transaction of xenstore writes (sysfs binding, a QMP command). */
+export interface AttachStep {
+  /** The identity of the device (ctrl:port, devid) and the node whose non-empty value says it is there (a port's busid, a controller's type). */
+  readonly key: string;
+  readonly path: string;
+  /** The number reported as the device's devid (a usb device's port), and its controller's /libxl and frontend paths. */
+  readonly devid: number;
+  readonly libxlPath: string;
+  readonly frontendPath: string;
+  /** Nodes written (path, value) in the transaction, with the template for an attach. */
+  readonly writes: KeyValues;
+  /** Nodes removed in that transaction. */
+  readonly removes: readonly string[];
+  /** Checked again inside the transaction (a port another attach took meanwhile); a message refuses. */
+  recheck?(read: (path: string) => Promise<string | undefined>): Promise<string | undefined>;
+  /** Before the transaction (a detach unbinds first, as libxl does). */
+  before?(): Promise<void>;
+  /** After the commit; on failure it leaves the host as it found it and throws. */
+  after?(): Promise<void>;
+  /** Removed once `after` succeeded (the notes a rebind used). */
+  readonly cleanup?: readonly string[];
+}
+
+/**
+ * A kind libxl hotplugs by a procedure of its own rather than
+ * libxl__device_add: it has no frontend or backend of its own (a usb device
+ * is a busid at a controller's port).
+ */
+export interface AttachRecipe {
+  /**
+   * libxl's setdefault and checks, then what the attach writes and does; the
+   * entry is modified. Undefined where the entry is added as `add` says (a PV
+   * usb controller; a QEMU-served one has its own procedure).
+   */
+  attach(entry: DeviceEntry, context: AttachContext): Promise<AttachStep | undefined>;
+  /** What the detach of the live device with this identity does; undefined where `add`'s remove applies. */
+  detach(identity: string, context: AttachContext): Promise<AttachStep | undefined>;
 }
 
 export interface DeviceType {
@@ -145,6 +203,8 @@ export interface DeviceType {
   patchCreated?(entries: DeviceEntry[], domain: CreatedDomain): Promise<void>;
   /** Hotplug: defaults and libxl's writes (libxl__device_generic_add and the kind's set_xenstore_config). */
   readonly add?: HotplugRecipe;
+  /** Hotplug by the kind's own procedure (usbdev), instead of `add`. */
+  readonly attach?: AttachRecipe;
   /** xl's <noun>-attach / <noun>-detach. */
   readonly cli?: DeviceCli;
   /** xl's <noun>-list. */

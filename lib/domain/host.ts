@@ -92,6 +92,8 @@ export class XenHost {
       ...(options.scriptDir === undefined ? {} : { scriptDir: options.scriptDir }),
       ...(options.runHotplugScripts === undefined ? {} : { runHotplugScripts: options.runHotplugScripts }),
       ...(options.sysfsRoot === undefined ? {} : { sysfsRoot: options.sysfsRoot }),
+      qmpSocketPath: this.#context.qmpSocketPath,
+      qmpTimeoutMs: this.#context.qmpTimeoutMs,
     };
   }
 

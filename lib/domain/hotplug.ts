@@ -16,6 +16,7 @@ import {
   type DomainConfig,
 } from '../config/index.js';
 import {
+  cleanupPath,
   DEVICE_TYPES,
   DeviceDefaultsError,
   deviceExists,
@@ -26,18 +27,23 @@ import {
   writeDeviceAdd,
   writeDeviceClosing,
   XenstoreValueError,
+  type AttachContext,
+  type AttachRecipe,
+  type AttachStep,
   type DeviceAddPlan,
   type DeviceEntry,
   type DeviceNodes,
   type DeviceType,
   type DomainType,
   type HotplugRecipe,
+  type KeyValues,
   type XenStoreWriteOps,
 } from '../devices/index.js';
 import type { TemplateStore } from '../userdata/index.js';
 import { AbortError, type XenStore, type XenStoreOps } from '../xenstore/index.js';
 import { faultPoint, faultsArmed } from './faults.js';
 import { HOTPLUG_SCRIPT_TIMEOUT_MS, runHotplugScript } from './hotplug-scripts.js';
+import { defaultQmpSocketPath, executeQmp, QMP_TIMEOUT_MS } from './qmp.js';
 
 /** libxl's LIBXL_INIT_TIMEOUT and LIBXL_DESTROY_TIMEOUT. */
 export const BACKEND_INIT_TIMEOUT_MS = 10_000;
@@ -56,6 +62,9 @@ export type HotplugErrorCode =
   | 'ENODOMAIN'   // the domain has no /libxl/<domid>/type
   | 'ETIMEDOUT'   // the backend did not reach the state in time
   | 'EHOTPLUG'    // the backend or its hotplug script reported failure
+  | 'EBUSY'       // the usb device or controller port is taken
+  | 'EIO'         // a sysfs write of the host-side binding failed
+  | 'EQMP'        // QEMU refused the device or could not be asked
   | 'ABORT_ERR';  // the signal was aborted after the device was committed
 
 export class HotplugError extends Error {
@@ -94,6 +103,10 @@ export interface HotplugContext {
   nativeProtocol?: string;
   /** Where sysfs is mounted (default /sys): libxl looks there for usbback. */
   sysfsRoot?: string;
+  /** QMP socket of a domain's QEMU (default /var/run/xen/qmp-libxl-<domid>). */
+  qmpSocketPath?: (domid: number) => string;
+  /** How long QEMU may take to answer (default 10 s, libxl's LIBXL_QMP_CMD_TIMEOUT). */
+  qmpTimeoutMs?: number;
 }
 
 export interface AddDeviceOptions {
@@ -151,7 +164,7 @@ export interface RemovedDevice {
 
 /** Kinds with libxl's write recipe and defaults. */
 export function hotplugKinds(): string[] {
-  return DEVICE_TYPES.filter((type) => type.add).map((type) => type.name);
+  return DEVICE_TYPES.filter((type) => type.add || type.attach).map((type) => type.name);
 }
 
 /** The descriptor of a kind named by a caller, among `types`: EINVAL for a name no descriptor has. */
@@ -171,6 +184,10 @@ export async function addDevice(
   options: AddDeviceOptions = {},
 ): Promise<AddedDevice> {
   checkDomid(domid);
+  if (type.attach) {
+    const attached = await attachDevice(context, domid, type, type.attach, device, options);
+    if (attached) return attached;
+  }
   const recipe = hotplugRecipe(type);
   const kind = type.name;
   const timeoutMs = checkTimeout(options.timeoutMs, BACKEND_INIT_TIMEOUT_MS);
@@ -186,7 +203,7 @@ export async function addDevice(
   }
   const full = cloneDomainConfig(saved);
   try {
-    await recipe.setDefault(full, { domid, domainType, hotplug: true, scriptDir, sysfsRoot: context.sysfsRoot ?? '/sys' });
+    await recipe.setDefault(full, { domid, domainType, hotplug: true, scriptDir, sysfsRoot: context.sysfsRoot ?? '/sys', read: (path) => xenstore.read(path) });
   } catch (error) {
     throw invalid(error, domid, kind);
   }
@@ -277,6 +294,10 @@ export async function removeDevice(
   if (options.force !== undefined && typeof options.force !== 'boolean' && options.force !== 'never') {
     throw new HotplugError('EINVAL', `invalid force ${String(options.force)}: expected true, false or 'never'`, { domid, kind });
   }
+  if (type.attach) {
+    const detached = await detachDevice(context, domid, type, type.attach, identity, options);
+    if (detached) return detached;
+  }
   const { xenstore, templates } = context;
   const found = await findLiveDevice(xenstore, domid, type, identity);
   const { nodes, key } = found;
@@ -361,6 +382,144 @@ function lockOptions(options: { lockTimeoutMs?: number; signal?: AbortSignal }) 
 
 function signalOption(signal: AbortSignal | undefined): { signal?: AbortSignal } {
   return signal ? { signal } : {};
+}
+
+// ---------------------------------------------------------------------------
+// Kinds with an attach procedure of their own (a usb device at a controller's
+// port): the same invariant, template and nodes in one transaction under the
+// lock; the host-side step (sysfs binding, QMP) runs after the commit with
+// the lock still held, and its failure restores template and nodes as they were.
+
+const TYPED_ATTACH_CODES = new Set<string>(['EINVAL', 'ENODEV', 'EBUSY', 'EIO', 'EQMP', 'ETIMEDOUT']);
+
+/** A kind's refusal or a failed host-side step as a HotplugError with its code. */
+function attachFailure(error: unknown, domid: number, kind: string, committed = false): unknown {
+  const code = (error as { code?: unknown })?.code;
+  if (error instanceof HotplugError || typeof code !== 'string' || !TYPED_ATTACH_CODES.has(code)) return error;
+  const message = (error as Error).message;
+  return new HotplugError(code as HotplugErrorCode, message.startsWith(`${kind}:`) ? message : `${kind}: ${message}`, { domid, kind, committed, cause: error });
+}
+
+function attachContext(context: HotplugContext, domid: number, domainType: DomainType, options: AddDeviceOptions): AttachContext {
+  const socketPath = (context.qmpSocketPath ?? defaultQmpSocketPath)(domid);
+  return {
+    domid,
+    domainType,
+    sysfsRoot: context.sysfsRoot ?? '/sys',
+    xenstore: context.xenstore,
+    qmp: (command, args) => executeQmp(socketPath, domid, command, args, { timeoutMs: context.qmpTimeoutMs ?? QMP_TIMEOUT_MS, ...signalOption(options.signal) }),
+    addDevice: async (other, device) => ({ devid: (await addDevice(context, domid, other, device, options)).devid }),
+  };
+}
+
+/** The nodes as they were before `writes`: old values to put back, and the topmost new node of each path to remove. */
+async function undoOf(ops: XenStoreOps, writes: KeyValues): Promise<{ restore: KeyValues; remove: string[] }> {
+  const restore: Array<readonly [string, string]> = [];
+  const remove = new Set<string>();
+  for (const [path] of writes) {
+    const value = await ops.read(path);
+    if (value !== undefined) {
+      restore.push([path, value]);
+      continue;
+    }
+    let topmost = path;
+    for (let parent = path.slice(0, path.lastIndexOf('/')); parent !== '' && await ops.read(parent) === undefined; parent = parent.slice(0, parent.lastIndexOf('/'))) topmost = parent;
+    remove.add(topmost);
+  }
+  return { restore, remove: [...remove] };
+}
+
+async function attachDevice(
+  context: HotplugContext, domid: number, type: DeviceType, recipe: AttachRecipe, device: Partial<DeviceEntry>, options: AddDeviceOptions,
+): Promise<AddedDevice | undefined> {
+  const kind = type.name;
+  const { xenstore, templates } = context;
+  const domainType = await readDomainType(xenstore, domid);
+  // libxl saves the struct as its setdefault left it (usbdev has no update_config).
+  const entry = validatedEntry(type, device);
+  let step: AttachStep | undefined;
+  try {
+    step = await recipe.attach(entry, attachContext(context, domid, domainType, options));
+  } catch (error) {
+    throw invalid(attachFailure(error, domid, kind), domid, kind);
+  }
+  if (!step) return undefined;
+  const release = await templates.lock(domid, lockOptions(options));
+  try {
+    faultPoint('add.locked');
+    const before = await templates.readText(domid);
+    const template = await templates.read(domid);
+    let undo: Awaited<ReturnType<typeof undoOf>> = { restore: [], remove: [] };
+    await xenstore.transaction(async (tx) => {
+      const refused = await step.recheck?.((path) => tx.read(path));
+      if (refused) throw new HotplugError('EBUSY', `${kind}: ${refused}`, { domid, kind, path: step.path });
+      undo = await undoOf(tx, step.writes);
+      await templates.write(domid, withEntry(template, type, entry));
+      faultPoint('add.template-written');
+      for (const [path, value] of step.writes) await tx.write(path, value);
+      faultPoint('add.before-commit');
+    }, signalOption(options.signal));
+    faultPoint('add.after-commit');
+    try {
+      await step.after?.();
+    } catch (error) {
+      await xenstore.transaction(async (tx) => {
+        for (const [path, value] of undo.restore) await tx.write(path, value);
+        for (const path of undo.remove) await tx.rm(path);
+      });
+      await templates.write(domid, before);
+      throw attachFailure(error, domid, kind);
+    }
+  } finally {
+    await release();
+  }
+  faultPoint('add.unlocked');
+  return {
+    domid, kind, devid: step.devid, entry, libxlPath: step.libxlPath, frontendPath: step.frontendPath, backendPath: step.path,
+    backendState: undefined, hotplugStatus: undefined,
+  };
+}
+
+async function detachDevice(
+  context: HotplugContext, domid: number, type: DeviceType, recipe: AttachRecipe, identity: string | number, options: RemoveDeviceOptions,
+): Promise<RemovedDevice | undefined> {
+  const kind = type.name;
+  const { xenstore, templates } = context;
+  const domainType = await readDomainType(xenstore, domid);
+  let step: AttachStep | undefined;
+  try {
+    step = await recipe.detach(String(identity), attachContext(context, domid, domainType, options));
+    await step?.before?.();
+  } catch (error) {
+    throw attachFailure(error, domid, kind);
+  }
+  if (!step) return undefined;
+  const { path, key } = step;
+  faultPoint('remove.before-destroy');
+  await xenstore.transaction(async (tx) => {
+    for (const [path, value] of step.writes) await tx.write(path, value);
+    for (const path of step.removes) await cleanupPath(tx, path);
+  }, signalOption(options.signal));
+  faultPoint('remove.after-destroy');
+  try {
+    await step.after?.();
+  } catch (error) {
+    throw attachFailure(error, domid, kind, true);
+  }
+  // libxl removes its notes once the rebind is done (usbdev_rebind).
+  for (const path of step.cleanup ?? []) await xenstore.rm(path).catch((error: unknown) => { if ((error as { code?: string }).code !== 'ENOENT') throw error; });
+  let prunedEntries = 0;
+  if (options.pruneTemplate) {
+    prunedEntries = await templates.withLock(domid, async () => {
+      // A concurrent attach may have taken the port again: then the entry is live.
+      if ((await xenstore.read(path) ?? '') !== '') return 0;
+      const { config, removed } = withoutEntries(await templates.read(domid), type, key);
+      if (removed > 0) await templates.write(domid, config);
+      faultPoint('remove.template-pruned');
+      return removed;
+    }, lockOptions(options));
+  }
+  return { domid, kind, devid: step.devid, identity: step.key, backendPath: step.path, forced: false, prunedEntries };
 }
 
 function hotplugRecipe(type: DeviceType): HotplugRecipe {

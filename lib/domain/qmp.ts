@@ -1,6 +1,7 @@
-// The vCPU query libxl sends to QEMU (qemu-xen) for HVM guests: connect to
-// the QMP socket, read the greeting, qmp_capabilities, then query-cpus-fast,
-// falling back to query-cpus when QEMU predates it (CommandNotFound).
+// What libxl asks QEMU (qemu-xen) over QMP: connect to the socket, read the
+// greeting, qmp_capabilities, then the vCPU query for HVM guests
+// (query-cpus-fast, falling back to query-cpus when QEMU predates it:
+// CommandNotFound) or one command of a hotplug (device_add, device_del).
 import { createConnection, type Socket } from 'node:net';
 import { DomainError } from './errors.js';
 
@@ -30,6 +31,19 @@ export async function queryQemuCpus(socketPath: string, domid: number, options: 
     const fast = await session.execute('query-cpus-fast', { allowCommandNotFound: true });
     if (fast !== undefined) return cpuIndexes(fast, 'cpu-index', session);
     return cpuIndexes(await session.execute('query-cpus'), 'CPU', session);
+  } finally {
+    session.close();
+  }
+}
+
+/** One command with its arguments (libxl__ev_qmp_send), after the greeting and capabilities negotiation; resolves to its "return". */
+export async function executeQmp(socketPath: string, domid: number, command: string, args: Record<string, unknown>, options: QmpQueryOptions = {}): Promise<unknown> {
+  const session = new QmpSession(socketPath, domid, options.timeoutMs ?? QMP_TIMEOUT_MS, options.signal);
+  try {
+    const greeting = await session.next();
+    if (typeof greeting.QMP !== 'object' || greeting.QMP === null) throw session.fail('no QMP greeting');
+    await session.execute('qmp_capabilities');
+    return await session.execute(command, { arguments: args });
   } finally {
     session.close();
   }
@@ -73,9 +87,9 @@ class QmpSession {
   }
 
   /** Sends a command; resolves to its "return", or undefined for CommandNotFound when allowed. */
-  async execute(command: string, options: { allowCommandNotFound?: boolean } = {}): Promise<unknown> {
+  async execute(command: string, options: { allowCommandNotFound?: boolean; arguments?: Record<string, unknown> } = {}): Promise<unknown> {
     const id = this.#nextId++;
-    this.#socket.write(`${JSON.stringify({ execute: command, id })}\r\n`);
+    this.#socket.write(`${JSON.stringify({ execute: command, ...(options.arguments ? { arguments: options.arguments } : {}), id })}\r\n`);
     for (;;) {
       const message = await this.next();
       if ('event' in message || message.id !== id) continue; // asynchronous events and stale replies

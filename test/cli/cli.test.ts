@@ -51,7 +51,7 @@ describe('usage', () => {
     expect(result.code).toBe(0);
     for (const command of [
       'list', 'retrieve', 'diff', 'show-template', 'store', 'block-attach', 'block-detach', 'network-attach', 'network-detach',
-      'vtpm-attach', 'vtpm-detach', 'vkb-attach', 'vkb-detach', 'vdispl-attach', 'vdispl-detach', 'vsnd-attach', 'vsnd-detach', 'usbctrl-attach', 'usbctrl-detach', 'block-list', 'network-list', 'vtpm-list', 'vkb-list',
+      'vtpm-attach', 'vtpm-detach', 'vkb-attach', 'vkb-detach', 'vdispl-attach', 'vdispl-detach', 'vsnd-attach', 'vsnd-detach', 'usbctrl-attach', 'usbctrl-detach', 'usbdev-attach', 'usbdev-detach', 'block-list', 'network-list', 'vtpm-list', 'vkb-list',
       'vdispl-list', 'vsnd-list', 'usb-list', 'pci-list', 'channel-list', 'demo',
     ]) {
       expect(result.stdout).toContain(command);
@@ -326,6 +326,19 @@ describe('hotplug', () => {
     expect([after.vkbs, after.vdispls, after.vsnds, after.usbctrls]).toEqual([[], [], [], []]);
   });
 
+  it('usbdev-attach of a device the host does not have, and usbdev-detach of an empty port, are not found (exit 4) and write nothing', async () => {
+    const before = await cli('show-template', '1');
+    // libxl__device_usbdev_add: is_usbdev_assignable fails first (no bus 250 address 250 under /sys/bus/usb/devices)
+    const attach = await cli('usbdev-attach', 'alpha', 'type=hostdev', 'hostbus=250', 'hostaddr=250');
+    expect(attach.code).toBe(4);
+    expectOneLineError(attach.stderr, /usbdev: .*bus 250 address 250/);
+    // xl usbdev-detach <domain> <ctrl> <port>: libxl_ctrlport_to_device_usbdev finds nothing there
+    const detach = await cli('usbdev-detach', 'alpha', '0', '1');
+    expect(detach.code).toBe(4);
+    expectOneLineError(detach.stderr, /usbdev: domain 1 has no usb controller 0/);
+    expect((await cli('show-template', '1')).stdout).toBe(before.stdout);
+  });
+
   it.each([
     [['vkb-attach', '1', 'unique-id=K0'], /invalid vkb specification .*backend-type should be set/],
     [['vkb-attach', '1', 'backend-type=linux', 'colour=red'], /invalid vkb specification .*unknown key 'colour'/],
@@ -335,6 +348,9 @@ describe('hotplug', () => {
     [['vdispl-detach', '1', '99999999999999999999'], /'99999999999999999999' is not a devid \(0 to 2147483647\)/],
     [['vtpm-attach', '1', 'uuid=nope'], /invalid vtpm specification .*invalid uuid 'nope'/],
     [['usbctrl-attach', '1', 'type=pv,version=1'], /invalid usbctrl specification .*invalid usb controller type 'pv,version=1'/],
+    [['usbdev-attach', '1', 'hostbus=0x1'], /invalid usbdev specification .*'0x1' is not a number from 0 to 255/],
+    [['usbdev-attach', '1', 'vendor=0951'], /invalid usbdev specification .*unknown string 'vendor=0951'/],
+    [['usbdev-detach', '1', '0', 'first'], /'0 first' is not <controller> <port>/],
   ])('%j is a one-line usage error (exit 2) that writes nothing', async (args, message) => {
     const before = await cli('show-template', '1');
     const result = await cli(...args);

@@ -7,6 +7,7 @@ import { SpecError } from '../../lib/devices/spec.js';
 import { formatStruct, parseStruct } from '../../lib/config/index.js';
 import { deviceType } from '../../lib/devices/index.js';
 import { parseUsbctrlSpec } from '../../lib/devices/kinds/usbctrl.js';
+import { parseUsbdevSpec } from '../../lib/devices/kinds/usbdev.js';
 import { parseVdisplSpec } from '../../lib/devices/kinds/vdispl.js';
 import { parseVkbSpec } from '../../lib/devices/kinds/vkb.js';
 import { parseVsndSpec } from '../../lib/devices/kinds/vsnd.js';
@@ -84,6 +85,14 @@ describe('vkb, vdispl and vsnd specifications', () => {
   it('takes usbctrl-attach words one KEY=VALUE each, as xl does (xl usbctrl-attach has no -N)', () => {
     expect(parseUsbctrlSpec(['type=PV', 'version=1', 'ports=4'])).toEqual({ type: 'pv', version: 1, ports: 4 });
     expect(() => parseUsbctrlSpec(['type=pv,version=1'])).toThrow(/invalid usb controller type 'pv,version=1'/);
+  });
+
+  it('takes usbdev-attach words as parse_usbdev_config does: type, hostbus, hostaddr, controller, port', () => {
+    expect(parseUsbdevSpec(['type=hostdev', 'hostbus=1', 'hostaddr=3', 'controller=0', 'port=2'])).toEqual({ ctrl: 0, port: 2, 'type.hostdev': { hostbus: 1, hostaddr: 3 } });
+    expect(parseUsbdevSpec(['hostbus=2', 'hostaddr=5'])).toEqual({ 'type.hostdev': { hostbus: 2, hostaddr: 5 } });
+    expect(() => parseUsbdevSpec(['type=host'])).toThrow(/invalid usb device type: host/);
+    expect(() => parseUsbdevSpec(['hostbus=256'])).toThrow(/'256' is not a number from 0 to 255/);
+    expect(() => parseUsbdevSpec(['port=32'])).toThrow(/from 0 to 31/);
   });
 
   it('turns multi-touch on for a multi-touch size, as xl does', () => {

@@ -17,7 +17,9 @@ import { FAULT_POINTS, type FaultPoint } from '../../lib/domain/faults.js';
 import { XenHost } from '../../lib/domain/host.js';
 import { XenStore } from '../../lib/xenstore/index.js';
 import { fakexenAvailable, useFakexen } from '../harness/fakexen.js';
-import { checkInvariant, createGuest, kindOfDir, xenstoreDevices } from './guest.js';
+import { hotplugKinds } from '../../lib/domain/hotplug.js';
+import { createFakeSysfs } from '../harness/fakesysfs.js';
+import { checkInvariant, createGuest, kindOfDir, operationsPerKind, removeAll, WORKER_USB_DEVICES, xenstoreDevices } from './guest.js';
 import { useHotplugRig } from './rig.js';
 import { runWorker, type WorkerArgs } from './worker.js';
 
@@ -29,10 +31,23 @@ interface Tally {
   killedAtPoint: Record<string, number>;
   killedAtRandom: number;
   finished: number;
+  /** Operations done (before the kill) per kind: "add usbdev" → n. */
+  operations: Record<string, number>;
+  /** What each kill interrupted: "add usbdev" → n. */
+  killedDuring: Record<string, number>;
+}
+
+/** The operation a killed worker had begun and not finished ("add usbdev"), if any. */
+function interruptedOperation(stdout: string): string | undefined {
+  const lines = stdout.trim().split('\n');
+  const last = lines.at(-1) ?? '';
+  return last.startsWith('begin ') ? last.slice('begin '.length) : undefined;
 }
 
 /** Trials that visit every point once at its first occurrence, with the random kills in between. */
 const COVERING_TRIALS = 2 * HOTPLUG_POINTS.length;
+/** Trials from which every kind's add and remove is killed at least once (about 20 kills each). */
+const KIND_COVERING_TRIALS = 400;
 /** Extra trials per point that no trial reached (the random operations may not lead there). */
 const MAX_EXTRA_TRIALS = 8;
 
@@ -49,14 +64,17 @@ async function crashTrials(
   seedBase: number,
   afterKill: () => Promise<void> = async () => undefined,
 ): Promise<Tally> {
-  const tally: Tally = { trials, killedAtPoint: {}, killedAtRandom: 0, finished: 0 };
+  const tally: Tally = { trials, killedAtPoint: {}, killedAtRandom: 0, finished: 0, operations: {}, killedDuring: {} };
   const trial = async (seed: number, point: FaultPoint | undefined, occurrence: number) => {
     const fault = point ? `${point}:${occurrence}` : undefined;
     const run = await runWorker({ ...args, seed, operations: 16 }, {
       ...(fault ? { fault } : { killAfterMs: 150 + ((seed * 7919) % 700) }),
     });
     if (run.code !== null && run.code !== 0) throw new Error(`seed ${seed} (${fault ?? 'random kill'}) failed:\n${run.stderr}`);
+    for (const [operation, count] of Object.entries(operationsPerKind([run.stdout]))) tally.operations[operation] = (tally.operations[operation] ?? 0) + count;
     if (run.signal === 'SIGKILL') {
+      const interrupted = interruptedOperation(run.stdout);
+      if (interrupted) tally.killedDuring[interrupted] = (tally.killedDuring[interrupted] ?? 0) + 1;
       if (point) tally.killedAtPoint[point] = (tally.killedAtPoint[point] ?? 0) + 1;
       else tally.killedAtRandom++;
     } else {
@@ -87,21 +105,32 @@ async function crashTrials(
 describe('crash safety on the local xenstored', () => {
   const rig = useHotplugRig({ name: 'crash' });
 
-  it(`keeps the invariant across ${TRIALS} killed workers`, async () => {
+  it(`keeps the invariant across ${TRIALS} killed workers, over every hotplugged kind`, async () => {
     const domid = 5;
     await createGuest(rig.xenstore, rig.host.templates, domid);
-    const tally = await crashTrials(rig.host, { socketPath: rig.socketPath, userdataDir: rig.userdataDir, domid }, TRIALS, 1000);
-    console.log(`crash trials (local): ${JSON.stringify(tally)}`);
-    // Most trials really die (a worker can finish before its point or its moment).
-    const killed = tally.killedAtRandom + Object.values(tally.killedAtPoint).reduce((a, b) => a + b, 0);
-    expect(killed).toBeGreaterThanOrEqual(TRIALS / 2);
-    if (TRIALS >= COVERING_TRIALS) expect(Object.keys(tally.killedAtPoint).sort()).toEqual([...HOTPLUG_POINTS].sort());
-    // The survivors, of every kind, can still be removed.
-    for (const device of await xenstoreDevices(rig.xenstore, domid)) {
-      const [dir, devid] = device.split('/');
-      await rig.host.removeDevice(domid, kindOfDir(dir!), Number(devid), { timeoutMs: 2000 });
+    const sysfs = createFakeSysfs(WORKER_USB_DEVICES);
+    const host = new XenHost({ xenstore: rig.xenstore, userdataDir: rig.userdataDir, runHotplugScripts: false, sysfsRoot: sysfs.root });
+    try {
+      const tally = await crashTrials(host, { socketPath: rig.socketPath, userdataDir: rig.userdataDir, domid, sysfsRoot: sysfs.root }, TRIALS, 1000);
+      console.log(`crash trials (local): ${JSON.stringify(tally)}`);
+      // Most trials really die (a worker can finish before its point or its moment).
+      const killed = tally.killedAtRandom + Object.values(tally.killedAtPoint).reduce((a, b) => a + b, 0);
+      expect(killed).toBeGreaterThanOrEqual(TRIALS / 2);
+      if (TRIALS >= COVERING_TRIALS) expect(Object.keys(tally.killedAtPoint).sort()).toEqual([...HOTPLUG_POINTS].sort());
+      // The workers spread their operations over every kind the library hotplugs, and the kills with them
+      // (a short run on a loaded machine gets through few operations: a third of the kinds at least).
+      const touched = hotplugKinds().filter((kind) => ['add', 'remove'].some((op) => tally.operations[`${op} ${kind}`] || tally.killedDuring[`${op} ${kind}`]));
+      expect(touched.length).toBeGreaterThanOrEqual(hotplugKinds().length / 3);
+      if (TRIALS >= KIND_COVERING_TRIALS) {
+        expect(hotplugKinds().filter((kind) => !tally.operations[`add ${kind}`] || !tally.operations[`remove ${kind}`])).toEqual([]);
+        expect(hotplugKinds().filter((kind) => !tally.killedDuring[`add ${kind}`] || !tally.killedDuring[`remove ${kind}`])).toEqual([]);
+      }
+      // The survivors, of every kind, can still be removed.
+      await removeAll(host, domid);
+      expect(await xenstoreDevices(rig.xenstore, domid)).toEqual([]);
+    } finally {
+      sysfs.close();
     }
-    expect(await xenstoreDevices(rig.xenstore, domid)).toEqual([]);
     expect(rig.backend.errors).toEqual([]);
   }, 3_600_000);
 

@@ -43,6 +43,33 @@ export interface InvariantReport {
   entries: number;
 }
 
+/** The usb devices of the stand-in sysfs the workers attach (bus 1, addresses 2 to 7: children/worker.ts). */
+export const WORKER_USB_DEVICES = [2, 3, 4, 5, 6, 7].map((address) => ({ busid: `1-${address}`, bus: 1, address, interfaces: { '1.0': 'usb-storage' } }));
+
+/** Removes every device the workers left: usb devices first (a controller keeps them), then the rest by devid. */
+export async function removeAll(host: XenHost, domid: number): Promise<void> {
+  const usb = await host.xenstore.readTree(`/local/domain/0/backend/vusb/${domid}`);
+  for (const ctrl of usb?.children ?? []) {
+    for (const port of ctrl.children.find((child) => child.name === 'port')?.children ?? []) {
+      if (port.value !== '') await host.removeDevice(domid, 'usbdev', `${ctrl.name}:${port.name}`);
+    }
+  }
+  for (const device of await xenstoreDevices(host.xenstore, domid)) {
+    const [dir, devid] = device.split('/');
+    await host.removeDevice(domid, kindOfDir(dir!), Number(devid), { timeoutMs: 2000 });
+  }
+}
+
+/** "add <kind>" and "remove <kind>" lines of workers' output, counted per kind. */
+export function operationsPerKind(outputs: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const line of outputs.flatMap((output) => output.split('\n'))) {
+    const match = /^(add|remove) ([a-z0-9]+)/.exec(line);
+    if (match) counts[`${match[1]} ${match[2]}`] = (counts[`${match[1]} ${match[2]}`] ?? 0) + 1;
+  }
+  return counts;
+}
+
 /** The kind whose devices a dir under /libxl/<domid>/device holds (the hotplugged one where two share it). */
 export function kindOfDir(dir: string): DeviceType {
   const type = DEVICE_TYPES.find((candidate) => candidate.add && candidate.xenstoreKinds.includes(dir))
@@ -59,9 +86,12 @@ export function kindOfDir(dir: string): DeviceType {
 export async function checkInvariant(host: XenHost, domid: number): Promise<InvariantReport> {
   const template = await host.templates.read(domid);
   const devices = await xenstoreDevices(host.xenstore, domid);
-  const view = { domid, libxlDevices: await host.xenstore.readTree(`/libxl/${domid}/device`), values: new Map(), trees: new Map() };
+  // dom0's PV usb backends hold the ports usb devices are at.
+  const usbPorts = `/local/domain/0/backend/vusb/${domid}`;
+  const trees = new Map([[usbPorts, await host.xenstore.readTree(usbPorts)]]);
+  const view = { domid, libxlDevices: await host.xenstore.readTree(`/libxl/${domid}/device`), values: new Map(), trees };
   let entries = 0;
-  for (const type of DEVICE_TYPES.filter((candidate) => candidate.add)) {
+  for (const type of DEVICE_TYPES.filter((candidate) => candidate.add || candidate.attach)) {
     const stored = (template as unknown as Record<string, DeviceEntry[]>)[type.array]!;
     const keys = stored.map((entry) => type.keyOf(entry)).filter((key) => key !== undefined);
     for (const live of type.listLive(view).devices) {

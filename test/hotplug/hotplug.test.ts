@@ -288,17 +288,18 @@ describe('usb controllers', () => {
     expect((await rig.host.retrieveDomainConfiguration(domid)).config.usbctrls.map((c) => c.devid)).toEqual([0]);
   });
 
-  it('refuses the QEMU-served types, bad versions and port counts, writing nothing', async () => {
+  it('refuses qusb without a device model offering it, devicemodel without a QEMU to ask, bad versions and port counts, writing nothing', async () => {
     const domid = await guest();
     const host = new XenHost({ xenstore: rig.xenstore, userdataDir: rig.userdataDir, runHotplugScripts: false, sysfsRoot: sysfs(false) });
     const before = await rig.host.templates.readText(domid);
-    for (const [device, message] of [
-      [{}, /qusb controller is served by QEMU/],
-      [{ type: 'devicemodel' }, /devicemodel controller is served by QEMU/],
-      [{ type: 'pv', version: 3 }, /must be 1 or 2/],
-      [{ type: 'pv', ports: 32 }, /limited to 31/],
+    for (const [device, error, message] of [
+      [{}, 'EINVAL', /backend type qusb not supported by the device model of domain/],
+      [{ type: 'devicemodel' }, 'EQMP', /QMP socket \/var\/run\/xen\/qmp-libxl-\d+/],
+      [{ type: 'devicemodel', version: 4 }, 'EINVAL', /Illegal USB version/],
+      [{ type: 'pv', version: 3 }, 'EINVAL', /must be 1 or 2/],
+      [{ type: 'pv', ports: 32 }, 'EINVAL', /limited to 31/],
     ] as const) {
-      await expect(host.addDevice(domid, 'usbctrl', device)).rejects.toMatchObject({ code: 'EINVAL', message: expect.stringMatching(message) });
+      await expect(host.addDevice(domid, 'usbctrl', device)).rejects.toMatchObject({ code: error, message: expect.stringMatching(message) });
     }
     expect(await rig.host.templates.readText(domid)).toBe(before);
     expect(await xenstoreDevices(rig.xenstore, domid)).toEqual([]);

@@ -34,6 +34,8 @@ export interface WorkerArgs {
   domid: number;
   seed: number;
   operations: number;
+  /** The sysfs stand-in's root: the worker then hotplugs every kind, usb devices and vfbs too. */
+  sysfsRoot?: string;
 }
 
 /** Runs the worker to its end; killAfterMs SIGKILLs it at that moment if still running. */
@@ -42,6 +44,7 @@ export function runWorker(args: WorkerArgs, options: { fault?: string; killAfter
   const child = spawn(process.execPath, [
     '--import', join(here, 'children', 'ts-register.mjs'), '--import', ARM_FAULT, join(here, 'children', 'worker.ts'),
     args.socketPath, args.userdataDir, String(args.domid), String(args.seed), String(args.operations),
+    ...(args.sysfsRoot === undefined ? [] : [args.sysfsRoot]),
   ], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

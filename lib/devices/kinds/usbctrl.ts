@@ -3,26 +3,26 @@
 // where each controller's ports are, which the usbdev descriptor reads. Hotplug
 // of PV controllers (usbback in a backend domain) as libxl_usb.c's
 // setdefault and libxl__device_usbctrl_add_xenstore, and xl's
-// usbctrl-attach/-detach. The QEMU-served types (qusb, devicemodel) are
-// refused: they need a device model.
-import { lstat, readFile } from 'node:fs/promises';
+// usbctrl-attach/-detach; qusb ones (QEMU's xen backend, when the running
+// device model offers it) the same way, without waiting for the backend;
+// devicemodel ones (QEMU's own controller) over QMP.
+import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { schema } from '../../config/index.js';
-import type { DeviceType } from '../kind.js';
+import type { AttachContext, AttachStep, DeviceEntry, DeviceType, DomainType } from '../kind.js';
+import { busAddressOf, USBBACK_DRIVER } from '../usbback.js';
 import { row, valueAt, xlAtoi, type ListedDevice, type ListingReader } from '../listing.js';
 import { childNamed, type LiveDevice, type LiveView, type DeviceProblem, type XenStoreNode } from '../live.js';
 import { parseEnum } from '../parse.js';
 import { parseKeyValueSpec, unsignedDecimal } from '../spec.js';
 import {
   backendDomidOf, checkedBackend, detachByDevid, DeviceDefaultsError, devidIdentity, devidOf, domidOfPath, genericBackend, genericFrontend,
-  integer, kernelBackend, listLibxlNodes, requiredText, type NodeReader,
+  integer, listLibxlNodes, parseDevid, requiredText, type NodeReader,
 } from './common.js';
 
 const { device_usbctrl, usbctrl_type } = schema;
 /** USBIF_MAX_PORTNR */
 const MAX_PV_PORTS = 31;
-/** SYSFS_USBBACK_DRIVER below the sysfs root. */
-const USBBACK_DRIVER = 'bus/usb/drivers/usbback';
 
 async function usbbackLoaded(sysfsRoot: string): Promise<boolean> {
   try {
@@ -91,24 +91,7 @@ export function usbControllers(view: Omit<LiveView, 'trees'>): { controllers: Us
 // xl usb-list (xl_usb.c main_usblist over libxl_device_usbctrl_getinfo and
 // libxl_ctrlport_to_device_usbdev)
 
-/** SYSFS_USB_DEV below the sysfs root. */
-const USB_DEVICES = 'bus/usb/devices';
-/** A usb bus id as usbback names its devices (1-1, 2-1.4). */
-const BUSID = /^[0-9]{1,3}-[0-9]{1,3}(\.[0-9]{1,3}){0,6}$/;
-
 interface ListedPort { port: number; busid: string; hostbus?: number; hostaddr?: number }
-
-/** usbdev_busaddr_from_busid: the device's bus and address (uint8, from atoi) from sysfs, or undefined. */
-async function busAddress(sysfsRoot: string, busid: string): Promise<{ hostbus: number; hostaddr: number } | undefined> {
-  if (!BUSID.test(busid)) return undefined;
-  try {
-    const [bus, address] = await Promise.all(['busnum', 'devnum'].map((name) => readFile(join(sysfsRoot, USB_DEVICES, busid, name), 'utf8')));
-    return { hostbus: xlAtoi(bus) & 0xff, hostaddr: xlAtoi(address) & 0xff };
-  } catch (error) {
-    if ((error as { code?: string }).code === 'ENOENT') return undefined;
-    throw error;
-  }
-}
 
 async function usbctrlDetails(device: ListedDevice, reader: ListingReader) {
   const [type] = await reader.readMany([`${device.libxlPath}/type`]);
@@ -116,7 +99,7 @@ async function usbctrlDetails(device: ListedDevice, reader: ListingReader) {
   const ports: ListedPort[] = [];
   for (const port of childNamed(backend, 'port')?.children ?? []) {
     if (!/^[1-9][0-9]{0,2}$/.test(port.name)) continue;
-    const address = port.value === '' ? undefined : await busAddress(reader.sysfsRoot, port.value);
+    const address = port.value === '' ? undefined : await busAddressOf(reader.sysfsRoot, port.value);
     ports.push({ port: Number(port.name), busid: port.value, ...address });
   }
   const version = valueAt(backend, 'usb-ver');
@@ -140,6 +123,94 @@ function usbctrlLines(device: ListedDevice): string {
   return text;
 }
 
+/** libxl__device_usbctrl_setdefault (auto resolved as libxl does, versions and port counts per type). */
+async function usbctrlDefaults(entry: DeviceEntry, context: { domainType: DomainType; sysfsRoot: string }): Promise<void> {
+  if (entry.type === 'auto') {
+    if (context.domainType === 'hvm') entry.type = 'devicemodel';
+    else entry.type = (await usbbackLoaded(context.sysfsRoot)) ? 'pv' : 'qusb';
+  }
+  if (!entry.version) entry.version = 2;
+  const version = integer(entry, 'version');
+  if (entry.type !== 'devicemodel') {
+    if (version !== 1 && version !== 2) throw new DeviceDefaultsError('usbctrl: USB version for paravirtualized devices must be 1 or 2');
+    if (!entry.ports) entry.ports = 8;
+    if (integer(entry, 'ports') < 1 || integer(entry, 'ports') > MAX_PV_PORTS) {
+      throw new DeviceDefaultsError(`usbctrl: number of ports for USB controller is limited to ${MAX_PV_PORTS}`);
+    }
+    return;
+  }
+  // QEMU's uhci (1) and ehci (2) have fixed port counts; xhci (3) up to 15.
+  const fixed = QEMU_CONTROLLERS[version]?.ports;
+  if (!QEMU_CONTROLLERS[version]) throw new DeviceDefaultsError('usbctrl: Illegal USB version');
+  if (fixed !== undefined) {
+    if (entry.ports && entry.ports !== fixed) throw new DeviceDefaultsError(`usbctrl: Number of ports for USB controller of version ${version} is always ${fixed}`);
+    entry.ports = fixed;
+  } else {
+    if (!entry.ports) entry.ports = 8;
+    if (integer(entry, 'ports') > 15) throw new DeviceDefaultsError('usbctrl: Number of ports for USB controller of version 3 is limited to 15');
+  }
+}
+
+/** libxl__device_usbctrl_add_hvm: QEMU's controller per USB version. */
+const QEMU_CONTROLLERS: Record<number, { driver: string; ports?: number }> = {
+  1: { driver: 'piix3-usb-uhci', ports: 2 },
+  2: { driver: 'usb-ehci', ports: 6 },
+  3: { driver: 'nec-usb-xhci' },
+};
+
+/**
+ * A devicemodel controller (libxl__device_usbctrl_add with backend kind
+ * NONE): its keys only under /libxl/<domid>/device/vusb/<devid> (libxl-only,
+ * no frontend or backend), then QMP device_add of QEMU's controller, with
+ * id xenusb-<devid>; a refusal takes the node away again.
+ */
+async function attachDevicemodelController(entry: DeviceEntry, context: AttachContext): Promise<AttachStep | undefined> {
+  await usbctrlDefaults(entry, context);
+  if (entry.type !== 'devicemodel') return undefined;
+  if (integer(entry, 'devid') === -1) {
+    const devids = ((await context.xenstore.list(`/libxl/${context.domid}/device/vusb`)) ?? []).filter((name) => /^(0|[1-9][0-9]{0,9})$/.test(name)).map(Number);
+    entry.devid = devids.length === 0 ? 0 : Math.max(...devids) + 1;
+  }
+  const devid = integer(entry, 'devid');
+  const ports = integer(entry, 'ports');
+  const version = integer(entry, 'version');
+  const libxlPath = `/libxl/${context.domid}/device/vusb/${devid}`;
+  const path = `${libxlPath}/type`;
+  return {
+    key: String(devid), path, devid, libxlPath, frontendPath: `/local/domain/${context.domid}/device/vusb/${devid}`,
+    writes: [
+      [path, 'devicemodel'], [`${libxlPath}/usb-ver`, String(version)], [`${libxlPath}/num-ports`, String(ports)], [`${libxlPath}/port`, ''],
+      ...Array.from({ length: ports }, (_, i) => [`${libxlPath}/port/${i + 1}`, ''] as const),
+    ],
+    removes: [],
+    // libxl__device_exists in the transaction: ERROR_DEVICE_EXISTS.
+    recheck: async (read) => ((await read(libxlPath)) === undefined ? undefined : `usbctrl ${devid} of domain ${context.domid} already exists (${libxlPath})`),
+    after: async () => {
+      await context.qmp('device_add', {
+        driver: QEMU_CONTROLLERS[version]!.driver,
+        ...(version === 3 ? { p2: String(ports), p3: String(ports) } : {}),
+        id: `xenusb-${devid}`,
+      });
+    },
+  };
+}
+
+/** libxl__device_usbctrl_del_hvm, then libxl__device_usbctrl_del_xenstore (the /libxl node). */
+async function detachDevicemodelController(identity: string, context: AttachContext): Promise<AttachStep | undefined> {
+  const devid = parseDevid(identity);
+  if (devid === undefined) return undefined;
+  const libxlPath = `/libxl/${context.domid}/device/vusb/${devid}`;
+  if (await context.xenstore.read(`${libxlPath}/type`) !== 'devicemodel') return undefined;
+  const used = ((await context.xenstore.readTree(`${libxlPath}/port`))?.children ?? []).filter((port) => port.value !== '').map((port) => port.name);
+  if (used.length > 0) throw new DeviceDefaultsError(`usbctrl ${devid} of domain ${context.domid}: usb devices are attached at ports ${used.join(', ')}; remove them first`);
+  return {
+    key: String(devid), path: `${libxlPath}/type`, devid, libxlPath, frontendPath: `/local/domain/${context.domid}/device/vusb/${devid}`,
+    writes: [],
+    removes: [libxlPath],
+    before: async () => { await context.qmp('device_del', { id: `xenusb-${devid}` }); },
+  };
+}
+
 export const usbctrl: DeviceType = {
   name: 'usbctrl',
   schema: device_usbctrl,
@@ -160,21 +231,15 @@ export const usbctrl: DeviceType = {
     return used.length === 0 ? undefined : `usb devices are attached at ports ${used.join(', ')}; remove them first`;
   },
 
+  attach: { attach: attachDevicemodelController, detach: detachDevicemodelController },
+
   add: {
     nextDevid: true,
     async setDefault(entry, context) {
-      if (entry.type === 'auto') {
-        if (context.domainType === 'hvm') entry.type = 'devicemodel';
-        else entry.type = (await usbbackLoaded(context.sysfsRoot)) ? 'pv' : 'qusb';
-      }
-      if (entry.type !== 'pv') {
-        throw new DeviceDefaultsError(`usbctrl: a ${String(entry.type)} controller is served by QEMU, which xen-domconfig does not drive; give type pv (usbback)`);
-      }
-      if (!entry.version) entry.version = 2;
-      if (entry.version !== 1 && entry.version !== 2) throw new DeviceDefaultsError('usbctrl: USB version for paravirtualized devices must be 1 or 2');
-      if (!entry.ports) entry.ports = 8;
-      if (integer(entry, 'ports') < 1 || integer(entry, 'ports') > MAX_PV_PORTS) {
-        throw new DeviceDefaultsError(`usbctrl: number of ports for USB controller is limited to ${MAX_PV_PORTS}`);
+      await usbctrlDefaults(entry, context);
+      // libxl__device_usbctrl_add_xenstore: "if (!libxl__query_qemu_backend(gc, domid, usbctrl->backend_domid, \"qusb\", false))"
+      if (entry.type === 'qusb' && await context.read(`/local/domain/${backendDomidOf(entry)}/device-model/${context.domid}/backends/qusb`) === undefined) {
+        throw new DeviceDefaultsError(`usbctrl: backend type qusb not supported by the device model of domain ${context.domid} (xen-domconfig starts no device model)`);
       }
     },
     // libxl stores the controller as defaulted.
@@ -182,7 +247,8 @@ export const usbctrl: DeviceType = {
       Object.assign(saved, { type: full.type, devid: full.devid, version: full.version, ports: full.ports });
     },
     frontendKind: () => 'vusb',
-    backendKind: () => 'vusb',
+    // libxl__device_from_usbctrl: LIBXL__DEVICE_KIND_QUSB for qusb.
+    backendKind: (entry) => (entry.type === 'qusb' ? 'qusb' : 'vusb'),
     devid: devidOf,
     backendDomid: backendDomidOf,
     backend: (entry, context) => {
@@ -198,7 +264,7 @@ export const usbctrl: DeviceType = {
     },
     frontend: (entry) => genericFrontend(entry),
     readOnlyFrontend: () => [],
-    qemuBackend: kernelBackend,
+    qemuBackend: (backendKind) => backendKind === 'qusb',
   },
 
   cli: {

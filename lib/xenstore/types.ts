@@ -50,6 +50,13 @@ export interface XenStoreOpenOptions {
    * reachable.
    */
   pipelined?: boolean;
+  /**
+   * While watches are set, how often their connection is checked with one
+   * request, in ms (default 5000; 0: never). libxenstore notices a connection
+   * xenstored closed only at its next request, so without the check a watch
+   * whose connection alone was dropped would wait for events that never come.
+   */
+  watchCheckMs?: number;
 }
 
 export interface XenStoreTransactionOptions {

@@ -9,7 +9,10 @@
 // connection of its own to xenstored's Unix socket: when the daemon closes
 // it, every iterator fails with ERR_XENSTORE_CONNECTION_LOST and ends, and
 // the next watch() opens a fresh handle. Where there is no Unix socket
-// (/dev/xen/xenbus) there is no such sentinel.
+// (/dev/xen/xenbus) there is no such sentinel. A connection dropped alone
+// (the daemon still serving others) shows at the handle's next request, so
+// while watches are set one is made every checkMs: the unwatch of a watch
+// that does not exist, answered ENOENT while the connection lives.
 import { createConnection, type Socket } from 'node:net';
 import type { NativeAddon, NativeWatcher } from '../native.js';
 import { AbortError, XenStoreError } from './errors.js';
@@ -23,10 +26,16 @@ const LOST_ON_WATCH = new Set(['EINVAL', 'EPIPE', 'ECONNRESET', 'ENOTCONN', 'EBA
 export class WatchHub {
   private watcher: NativeWatcher | undefined;
   private sentinel: Socket | undefined;
+  private checkTimer: NodeJS.Timeout | undefined;
   private readonly byToken = new Map<string, Set<WatchIterator>>();
   private nextToken = 0;
+  private readonly checkToken = `xen-domconfig/${process.pid}/connection-check`;
 
-  constructor(private readonly addon: NativeAddon, private readonly socketPath: string | undefined) {}
+  constructor(
+    private readonly addon: NativeAddon,
+    private readonly socketPath: string | undefined,
+    private readonly checkMs: number,
+  ) {}
 
   uniqueToken(): string {
     return `xen-domconfig/${process.pid}/${this.nextToken++}`;
@@ -41,6 +50,7 @@ export class WatchHub {
         throw unavailableError(error, this.socketPath); // no daemon to watch with, as XenStore.open says
       }
       this.watchDaemon();
+      if (this.checkMs > 0) this.checkTimer = setInterval(() => this.checkConnection(), this.checkMs).unref();
     }
     try {
       this.watcher.watch(iterator.path, iterator.token);
@@ -67,6 +77,8 @@ export class WatchHub {
   }
 
   private closeHandles(): void {
+    clearInterval(this.checkTimer);
+    this.checkTimer = undefined;
     this.sentinel?.destroy();
     this.sentinel = undefined;
     this.watcher?.close();
@@ -82,11 +94,21 @@ export class WatchHub {
   private refused(error: unknown, path: string): unknown {
     if (!(error instanceof XenStoreError) || !LOST_ON_WATCH.has(error.code)) return error;
     const lost = new XenStoreError(
-      `ERR_XENSTORE_CONNECTION_LOST: xenstored did not set the watch (${error.code}); the connection was lost`,
+      `ERR_XENSTORE_CONNECTION_LOST: the watch connection failed (${error.code}); it was lost`,
       { code: 'ERR_XENSTORE_CONNECTION_LOST', errno: error.errno ?? errnoOf('ECONNRESET'), syscall: 'xs_watch', path, cause: error },
     );
     this.failAll(lost);
     return lost;
+  }
+
+  /** One request on the watch handle's connection: ENOENT while it lives. */
+  private checkConnection(): void {
+    if (!this.watcher || this.byToken.size === 0) return;
+    try {
+      this.watcher.unwatch('@releaseDomain', this.checkToken);
+    } catch (error) {
+      if (!(error instanceof XenStoreError && error.code === 'ENOENT')) this.refused(error, '@releaseDomain');
+    }
   }
 
   /** Fails every iterator with error; the next subscribe starts afresh. */

@@ -20,6 +20,7 @@ import { unavailableError } from './unavailable.js';
 import { WatchHub, WatchIterator } from './watch.js';
 
 const DEFAULT_POOL_SIZE = 4;
+const DEFAULT_WATCH_CHECK_MS = 5000;
 const DEFAULT_MAX_RETRIES = 16;
 const BACKOFF_BASE_MS = 1;
 const BACKOFF_CAP_MS = 100;
@@ -60,23 +61,26 @@ export class XenStore extends StoreOps {
   /**
    * @param path the socket (or device) given to open(); undefined: libxenstore's default.
    */
-  private constructor(pool: NativeConnection, readonly path: string | undefined, private readonly configuredPoolSize: number, pipelined: boolean) {
+  private constructor(pool: NativeConnection, readonly path: string | undefined, private readonly configuredPoolSize: number, pipelined: boolean, watchCheckMs: number) {
     super();
     this.pool = pool;
-    this.watches = new WatchHub(addonWithErrors(), path);
+    this.watches = new WatchHub(addonWithErrors(), path, watchCheckMs);
     this.pipelined = pipelined ? new PipelinedReads(path ?? xenstoredSocketPath()) : undefined;
   }
 
   /** Connects to xenstored; throws ERR_XENSTORE_UNAVAILABLE saying what is missing. */
   static open(options: XenStoreOpenOptions = {}): XenStore {
-    const { path, poolSize = DEFAULT_POOL_SIZE, pipelined = true } = options;
+    const { path, poolSize = DEFAULT_POOL_SIZE, pipelined = true, watchCheckMs = DEFAULT_WATCH_CHECK_MS } = options;
     if (path !== undefined && typeof path !== 'string') {
       throw Object.assign(new TypeError('The "path" option must be a string'), { code: 'ERR_INVALID_ARG_TYPE' });
     }
     if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > MAX_POOL_SIZE) {
       throw Object.assign(new RangeError(`The "poolSize" option must be an integer from 1 to ${MAX_POOL_SIZE}`), { code: 'ERR_OUT_OF_RANGE' });
     }
-    return new XenStore(openPool(path, poolSize), path, poolSize, pipelined);
+    if (typeof watchCheckMs !== 'number' || !Number.isFinite(watchCheckMs) || watchCheckMs < 0) {
+      throw Object.assign(new RangeError('The "watchCheckMs" option must be a number of milliseconds >= 0'), { code: 'ERR_OUT_OF_RANGE' });
+    }
+    return new XenStore(openPool(path, poolSize), path, poolSize, pipelined, watchCheckMs);
   }
 
   get poolSize(): number {

@@ -41,30 +41,36 @@ async function waiting(events: AsyncIterator<MirrorEvent>): Promise<MirrorEvent[
 /**
  * A relay in front of xenstored's socket, in a process of its own (a watch is
  * set by a blocking call, which would stall a relay in this event loop).
- * cut() closes every connection made through it, as a daemon dropping its
- * client would, with the daemon and its state untouched; the next connection
- * goes through again.
+ * cut('all') closes every connection made through it, as a daemon dropping
+ * its clients would, with the daemon and its state untouched; cut('watch')
+ * only those whose first request was XS_WATCH (a watch handle's). The next
+ * connection goes through again.
  */
-async function relay(socketPath: string): Promise<{ path: string; cut(): Promise<void>; close(): Promise<void> }> {
+async function relay(socketPath: string): Promise<{ path: string; cut(which: 'all' | 'watch'): Promise<void>; close(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'xen-domconfig-relay-'));
   const path = join(dir, 'socket');
-  const program = `const net = require('node:net'); const open = new Set();
+  const program = `const net = require('node:net'); const open = new Map(); const XS_WATCH = 4;
     net.createServer((client) => {
       const daemon = net.createConnection(process.argv[2]);
+      const connection = { watching: false };
+      client.once('data', (chunk) => { connection.watching = chunk.length >= 4 && chunk.readUInt32LE(0) === XS_WATCH; });
       for (const [from, to] of [[client, daemon], [daemon, client]]) {
-        open.add(from); from.pipe(to);
+        open.set(from, connection); from.pipe(to);
         from.on('close', () => { open.delete(from); to.destroy(); }); from.on('error', () => {});
       }
     }).listen(process.argv[1], () => process.stdout.write('listening\\n'));
-    process.stdin.on('data', () => { for (const socket of open) socket.destroy(); process.stdout.write('cut\\n'); });`;
+    require('node:readline').createInterface({ input: process.stdin }).on('line', (which) => {
+      for (const [socket, connection] of open) if (which === 'all' || connection.watching) socket.destroy();
+      process.stdout.write('cut\\n');
+    });`;
   const child = spawn(process.execPath, ['-e', program, path, socketPath], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const line = async () => (await lines.next()).value as string;
   expect(await line()).toBe('listening');
   return {
     path,
-    cut: async () => {
-      child.stdin!.write('\n');
+    cut: async (which) => {
+      child.stdin!.write(`${which}\n`);
       expect(await line()).toBe('cut');
     },
     close: async () => {
@@ -111,18 +117,21 @@ describe('ConfigMirror faults', () => {
     }
   });
 
-  it('its connection closed under it, xenstored still running: stale, then what changed meanwhile, then current', async () => {
+  it.each<['all' | 'watch', string]>([
+    ['all', 'its connections closed under it'],
+    ['watch', 'only its watch connection closed (the check request finds it)'],
+  ])('%s: %s, xenstored still running: stale, then what changed meanwhile, then current', async (which) => {
     const daemon = await startLocalXenstored();
     const through = await relay(daemon.socketPath);
     const direct = XenStore.open({ path: daemon.socketPath });
-    const store = XenStore.open({ path: through.path });
+    const store = XenStore.open({ path: through.path, watchCheckMs: 50 });
     const host = new XenHost({ xenstore: store, userdataDir: userdata.dir });
     await populate(direct, [[31, 'thirty-one'], [32, 'thirty-two']]);
     const mirror = host.mirror();
     try {
       await mirror.ready;
       const events = mirror.events();
-      await through.cut();
+      await through.cut(which);
       expect(await nextEvent(events, () => true)).toMatchObject({ type: 'stale', reason: { code: 'ERR_XENSTORE_CONNECTION_LOST' } });
       // Written while no watch of the mirror is registered: only the resync can see it.
       await direct.write('/local/domain/31/memory/target', '123456');

@@ -158,6 +158,13 @@ describe('the daemon dies', () => {
 });
 
 describe('opening without a daemon', () => {
+  it('refuses bad options before looking for one', () => {
+    expect(caught(() => XenStore.open({ poolSize: 0 }))).toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    for (const watchCheckMs of [-1, Number.NaN, Infinity, '5' as unknown as number]) {
+      expect(caught(() => XenStore.open({ watchCheckMs }))).toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    }
+  });
+
   it('raises one ERR_XENSTORE_UNAVAILABLE error that says what is missing and how to fix it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'xen-domconfig-nosock-'));
     try {

@@ -1,8 +1,10 @@
-// Template file I/O. A write goes to the temporary file, is synced, renamed
-// over the data file and the directory is synced: readers see the old or the
-// new content, never a part, and it survives a host crash (libxl does not
-// fsync). The temporary name is libxl's fixed userdata-n name, opened with
-// O_TRUNC like libxl, so one left by a killed writer is reused, never piled up.
+// Template file I/O. A write goes to the temporary file, which is renamed over
+// the data file: readers and a killed writer see the old or the new content,
+// never a part. Like libxl, nothing is fsync'ed: the page cache outlives any
+// process, and only a host crash could lose a write — which ends every domain,
+// whose template matters only while it runs. The temporary name is libxl's
+// fixed userdata-n name, opened with O_TRUNC like libxl, so one left by a
+// killed writer is reused, never piled up.
 import { constants } from 'node:fs';
 import { open, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -15,7 +17,7 @@ export const MAX_TEMPLATE_BYTES = 16 * 1024 * 1024;
 const TEMPORARY_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-export async function writeFileDurably(data: string, temporary: string, bytes: Uint8Array, domid: number): Promise<void> {
+export async function writeFileAtomically(data: string, temporary: string, bytes: Uint8Array, domid: number): Promise<void> {
   let handle;
   try {
     handle = await open(temporary, TEMPORARY_FLAGS, 0o600);
@@ -25,7 +27,6 @@ export async function writeFileDurably(data: string, temporary: string, bytes: U
   try {
     await handle.chmod(0o600); // a stale temporary may have other bits
     await handle.writeFile(bytes);
-    await handle.sync();
   } catch (error) {
     await handle.close().catch(() => undefined);
     await unlink(temporary).catch(() => undefined);
@@ -37,19 +38,6 @@ export async function writeFileDurably(data: string, temporary: string, bytes: U
   } catch (error) {
     await unlink(temporary).catch(() => undefined);
     throw fileError('cannot rename onto', data, error, domid);
-  }
-  await syncDirectory(dirname(data), domid);
-}
-
-async function syncDirectory(dir: string, domid: number): Promise<void> {
-  let handle;
-  try {
-    handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-    await handle.sync();
-  } catch (error) {
-    throw fileError('cannot sync directory', dir, error, domid);
-  } finally {
-    await handle?.close();
   }
 }
 

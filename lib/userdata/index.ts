@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { ConfigError, NIL_UUID, formatTemplateRewrite, parseDomainConfig, type DomainConfig } from '../config/index.js';
 import type { XenStore, XenStoreOps } from '../xenstore/index.js';
 import { TemplateError, fileError } from './errors.js';
-import { MAX_TEMPLATE_BYTES, decodeTemplate, readFileBytes, templateBytes, writeFileDurably } from './files.js';
+import { MAX_TEMPLATE_BYTES, decodeTemplate, readFileBytes, templateBytes, writeFileAtomically } from './files.js';
 import { acquireFileLock, releaseFileLock, type HeldFileLock, type LockWaitOptions } from './lock.js';
 import {
   LOCK_USERID, TEMPLATE_USERID, checkDomid, checkUuid, describe, parseUserdataName, templatePaths, userdataDir,
@@ -118,7 +118,7 @@ export class TemplateStore {
   }
 
   /**
-   * Replaces the template atomically and durably. Text and bytes are stored
+   * Replaces the template atomically (temporary file and rename, as libxl). Text and bytes are stored
    * as given plus libxl's NUL; they must be non-empty UTF-8 without NULs.
    * Like libxl, callers that read-modify-write hold lock() around it.
    */
@@ -132,7 +132,7 @@ export class TemplateStore {
     const decoded = decodeTemplate(bytes);
     if ('problem' in decoded) throw new TemplateError('EINVAL', `refusing to store a template that ${decoded.problem}`, { domid });
     const { data, temporary } = await this.#paths(domid, options);
-    await writeFileDurably(data, temporary, bytes, domid);
+    await writeFileAtomically(data, temporary, bytes, domid);
   }
 
   /**

@@ -1,4 +1,4 @@
-// TemplateStore against a real xenstored: libxl's file names, atomic durable
+// TemplateStore against a real xenstored: libxl's file names, atomic
 // writes, typed errors for bad input, the lock's timeout/abort/domain checks
 // and libxl's destroy-time cleanup.
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';

@@ -28,11 +28,15 @@ export const NativeOp = {
   isDomainIntroduced: 11,
   transactionStart: 12,
   transactionEnd: 13,
+  batch: 14,
 } as const;
 export type NativeOp = (typeof NativeOp)[keyof typeof NativeOp];
 
+/** A request that sends one kind of message (a batch sends its steps'). */
+export type SingleNativeOp = Exclude<NativeOp, typeof NativeOp.batch>;
+
 /** The message each request sends (readMany: a READ per key; readTree: a DIRECTORY and a READ per node). */
-const NATIVE_OP_MESSAGE: Record<NativeOp, XsType> = {
+const NATIVE_OP_MESSAGE: Record<SingleNativeOp, XsType> = {
   [NativeOp.read]: XsType.READ,
   [NativeOp.readBuffer]: XsType.READ,
   [NativeOp.write]: XsType.WRITE,
@@ -50,7 +54,7 @@ const NATIVE_OP_MESSAGE: Record<NativeOp, XsType> = {
 };
 
 /** The libxenstore call a request makes: the syscall of its errors. */
-export function nativeOpCall(op: NativeOp): string {
+export function nativeOpCall(op: SingleNativeOp): string {
   return xsCall(NATIVE_OP_MESSAGE[op]);
 }
 
@@ -130,7 +134,16 @@ export interface NativeRequests {
   [NativeOp.transactionStart]: { path: undefined; arg: undefined; result: [number, number] };
   /** arg: true to abort instead of commit. */
   [NativeOp.transactionEnd]: { path: undefined; arg: boolean; result: undefined };
+  /**
+   * arg: flat [op, path, arg, …] of read, write, directory, mkdir, rm and setPermissions
+   * steps, run in order in one crossing; an rm of a missing node succeeds. Result: each
+   * step's result; the first other failure rejects with that step's error.
+   */
+  [NativeOp.batch]: { path: undefined; arg: NativeBatchArgs; result: NativeBatchResult[] };
 }
+
+export type NativeBatchArgs = Array<SingleNativeOp | string | Uint8Array | number[] | undefined>;
+export type NativeBatchResult = string | string[] | undefined;
 
 export interface NativeConnection {
   /** Runs one request on the calling thread. tx 0: no transaction; slot ANY_SLOT: any handle. */

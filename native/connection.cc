@@ -31,7 +31,8 @@ namespace {
   X(kGetDomainPath, "getDomainPath")          \
   X(kIsDomainIntroduced, "isDomainIntroduced") \
   X(kTransactionStart, "transactionStart")    \
-  X(kTransactionEnd, "transactionEnd")
+  X(kTransactionEnd, "transactionEnd")        \
+  X(kBatch, "batch")
 
 enum class Op : uint32_t {
 #define XDC_OP_ID(id, name) id,
@@ -73,6 +74,7 @@ struct Request {
   std::vector<std::string> paths;     // readMany
   std::vector<xs_permissions> perms;  // setPermissions
   uint32_t number = 0;                // domid, or the abort flag of transactionEnd
+  std::vector<Request> steps;         // batch
 };
 
 struct Result {
@@ -86,6 +88,7 @@ struct Result {
   std::vector<TreeEntry> tree;   // readTree, preorder
   bool flag = false;             // isDomainIntroduced
   xs_transaction_t tx = 0;       // transactionStart
+  std::vector<Result> steps;     // batch
 };
 
 void Fail(Result& out, int err, const char* syscall, const std::string& path) {
@@ -218,6 +221,20 @@ void Execute(const XsApi* xs, xs_handle* h, const Request& r, Result& out) {
     case Op::kTransactionEnd:
       if (!xs->transaction_end(h, r.tx, r.number != 0)) Fail(out, errno, "xs_transaction_end", "");
       break;
+    case Op::kBatch:
+      // One after another on this handle; an rm of a node already gone is
+      // done, any other failure ends the batch with that step's error.
+      out.steps.resize(r.steps.size());
+      for (size_t i = 0; i < r.steps.size(); i++) {
+        Result& step = out.steps[i];
+        Execute(xs, h, r.steps[i], step);
+        if (!step.failed) continue;
+        if (r.steps[i].op == Op::kRm && step.failure.err == ENOENT) continue;
+        out.failed = true;
+        out.failure = step.failure;
+        return;
+      }
+      break;
     case Op::kCount:
       break;
   }
@@ -279,6 +296,11 @@ Napi::Value ToJS(Napi::Env env, const Request& r, Result& out, int slot) {
       pair.Set(0u, Napi::Number::New(env, slot));
       pair.Set(1u, Napi::Number::New(env, out.tx));
       return pair;
+    }
+    case Op::kBatch: {
+      Napi::Array results = Napi::Array::New(env, out.steps.size());
+      for (size_t i = 0; i < out.steps.size(); i++) results.Set(i, ToJS(env, r.steps[i], out.steps[i], slot));
+      return results;
     }
     default:
       return env.Undefined();
@@ -355,8 +377,12 @@ class Connection : public Napi::ObjectWrap<Connection> {
       ThrowTypeError(env, "ERR_INVALID_ARG_VALUE", "a transaction needs the slot that started it");
     }
     if (r.slot < 0) r.slot = LeastBusySlot();
-    const Napi::Value path = info[3];
-    const Napi::Value arg = info[4];
+    ParseArgs(env, r, info[3], info[4]);
+    return r;
+  }
+
+  // The path and argument of one request (or of each step of a batch).
+  static void ParseArgs(Napi::Env env, Request& r, const Napi::Value& path, const Napi::Value& arg) {
     switch (r.op) {
       case Op::kWrite:
         r.path = PathArg(path, "path");
@@ -412,11 +438,33 @@ class Connection : public Napi::ObjectWrap<Connection> {
         if (r.tx == 0) ThrowTypeError(env, "ERR_INVALID_ARG_VALUE", "no transaction to end");
         r.number = arg.ToBoolean().Value() ? 1 : 0;
         break;
+      case Op::kBatch: {
+        // [op, path, arg, op, path, arg, …] of the steps a batch may hold.
+        if (!arg.IsArray()) ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "The \"steps\" argument must be an array");
+        Napi::Array flat = arg.As<Napi::Array>();
+        uint32_t length = flat.Length();
+        if (length % 3 != 0) ThrowTypeError(env, "ERR_INVALID_ARG_VALUE", "The \"steps\" argument must hold [op, path, arg] triples");
+        if (length / 3 > kMaxBatch) ThrowTypeError(env, "ERR_OUT_OF_RANGE", "too many steps in one batch");
+        r.steps.resize(length / 3);
+        for (uint32_t i = 0; i < length; i += 3) {
+          Request& step = r.steps[i / 3];
+          step.op = static_cast<Op>(UintArg(flat.Get(i), "op", static_cast<uint32_t>(Op::kCount) - 1));
+          if (!IsBatchStep(step.op)) ThrowTypeError(env, "ERR_INVALID_ARG_VALUE", "a batch holds reads, writes, directories, mkdirs, rms and setPermissions");
+          step.slot = r.slot;
+          step.tx = r.tx;
+          ParseArgs(env, step, flat.Get(i + 1), flat.Get(i + 2));
+        }
+        break;
+      }
       default:
         r.path = PathArg(path, "path");
         break;
     }
-    return r;
+  }
+
+  static bool IsBatchStep(Op op) {
+    return op == Op::kRead || op == Op::kWrite || op == Op::kDirectory || op == Op::kMkdir || op == Op::kRm ||
+           op == Op::kSetPermissions;
   }
 
   int PickSlot(const Napi::Value& value) {

@@ -2,7 +2,10 @@
 // libxl__device_generic_add (nodes, keys, values, permissions, order) and
 // libxl__device_destroy / libxl__initiate_device_remove. These functions only
 // issue operations on the XenStoreOps they are given — normally a transaction
-// the caller retries — and never commit or lock anything themselves.
+// the caller retries — and never commit or lock anything themselves. Requests
+// that do not wait for each other's answers go as one batch: the same
+// requests as libxl's, in its order, in one trip through the addon.
+import type { XenStoreBatchResult, XenStoreBatchStep } from '../xenstore/types.js';
 
 /** An xenstore permission entry; the first one names the owner and everyone else's access. */
 export interface XsPermission {
@@ -19,6 +22,32 @@ export interface XenStoreWriteOps {
   mkdir(path: string): Promise<void>;
   rm(path: string): Promise<void>;
   setPermissions(path: string, permissions: XsPermission[]): Promise<void>;
+  /** Steps in order, as XenStoreOps.batch; without it they run one by one. */
+  batch?(steps: readonly XenStoreBatchStep[]): Promise<XenStoreBatchResult[]>;
+}
+
+/** XenStoreOps.batch, or its steps one by one where ops has none (an rm of a missing node succeeds). */
+export async function runSteps(ops: XenStoreWriteOps, steps: readonly XenStoreBatchStep[]): Promise<XenStoreBatchResult[]> {
+  if (ops.batch) return ops.batch(steps);
+  const results: XenStoreBatchResult[] = [];
+  for (const step of steps) {
+    switch (step.op) {
+      case 'read': results.push(await ops.read(step.path)); break;
+      case 'list': results.push(await ops.list(step.path)); break;
+      case 'write': await ops.write(step.path, String(step.value)); break;
+      case 'mkdir': await ops.mkdir(step.path); break;
+      case 'setPermissions': await ops.setPermissions(step.path, [...step.perms]); break;
+      case 'rm':
+        try {
+          await ops.rm(step.path);
+        } catch (error) {
+          if ((error as { code?: string }).code !== 'ENOENT') throw error;
+        }
+        break;
+    }
+    if (step.op !== 'read' && step.op !== 'list') results.push(undefined);
+  }
+  return results;
 }
 
 export type KeyValues = Array<readonly [key: string, value: string]>;
@@ -114,28 +143,44 @@ export async function deviceExists(ops: XenStoreWriteOps, nodes: DeviceNodes): P
 
 /** libxl__device_generic_add, inside the caller's transaction. */
 export async function writeDeviceAdd(ops: XenStoreWriteOps, plan: DeviceAddPlan): Promise<void> {
-  await rmIfPresent(ops, plan.libxlPath);
-  await ops.write(`${plan.libxlPath}/frontend`, plan.frontendPath);
-  await ops.write(`${plan.libxlPath}/backend`, plan.backendPath);
+  await runSteps(ops, deviceAddSteps(plan));
+}
+
+/** The requests of libxl__device_generic_add, in its order (an rm of a missing node is done). */
+export function deviceAddSteps(plan: DeviceAddPlan): XenStoreBatchStep[] {
+  const write = (path: string, value: string): XenStoreBatchStep => ({ op: 'write', path, value });
+  const steps: XenStoreBatchStep[] = [
+    { op: 'rm', path: plan.libxlPath },
+    write(`${plan.libxlPath}/frontend`, plan.frontendPath),
+    write(`${plan.libxlPath}/backend`, plan.backendPath),
+  ];
+  const withPermissions = (dir: string, entries: KeyValues, perms: XsPermission[]) => {
+    for (const [key, value] of entries) steps.push(write(`${dir}/${key}`, value), { op: 'setPermissions', path: `${dir}/${key}`, perms });
+  };
 
   if (plan.frontend.length > 0 || plan.readOnlyFrontend.length > 0) {
-    await rmIfPresent(ops, plan.frontendPath);
-    await ops.mkdir(plan.frontendPath);
-    await ops.setPermissions(plan.frontendPath, plan.frontendPermissions);
-    await ops.write(`${plan.frontendPath}/backend`, plan.backendPath);
-    await writeWithPermissions(ops, plan.frontendPath, plan.frontend, plan.frontendPermissions);
-    await writeWithPermissions(ops, plan.frontendPath, plan.readOnlyFrontend, plan.backendPermissions);
+    steps.push(
+      { op: 'rm', path: plan.frontendPath },
+      { op: 'mkdir', path: plan.frontendPath },
+      { op: 'setPermissions', path: plan.frontendPath, perms: plan.frontendPermissions },
+      write(`${plan.frontendPath}/backend`, plan.backendPath),
+    );
+    withPermissions(plan.frontendPath, plan.frontend, plan.frontendPermissions);
+    withPermissions(plan.frontendPath, plan.readOnlyFrontend, plan.backendPermissions);
   }
 
   if (plan.backend.length > 0) {
-    await rmIfPresent(ops, plan.backendPath);
-    await ops.mkdir(plan.backendPath);
-    await ops.setPermissions(plan.backendPath, plan.backendPermissions);
-    await ops.write(`${plan.backendPath}/frontend`, plan.frontendPath);
-    for (const [key, value] of plan.backend) await ops.write(`${plan.backendPath}/${key}`, value);
+    steps.push(
+      { op: 'rm', path: plan.backendPath },
+      { op: 'mkdir', path: plan.backendPath },
+      { op: 'setPermissions', path: plan.backendPath, perms: plan.backendPermissions },
+      write(`${plan.backendPath}/frontend`, plan.frontendPath),
+    );
+    for (const [key, value] of plan.backend) steps.push(write(`${plan.backendPath}/${key}`, value));
     // The trusted copy (XSA-178): readers use this, never the backend dir.
-    for (const [key, value] of plan.backend) await ops.write(`${plan.libxlPath}/${key}`, value);
+    for (const [key, value] of plan.backend) steps.push(write(`${plan.libxlPath}/${key}`, value));
   }
+  return steps;
 }
 
 /**
@@ -159,41 +204,43 @@ export async function writeDeviceClosing(
 
 /** libxl__device_destroy run by the toolstack domain: frontend, backend and /libxl record. */
 export async function destroyDeviceNodes(ops: XenStoreWriteOps, nodes: DeviceNodes): Promise<void> {
-  await cleanupPath(ops, nodes.frontendPath);
-  await cleanupPath(ops, nodes.backendPath);
-  await cleanupPath(ops, nodes.libxlPath);
+  await cleanupPaths(ops, [nodes.frontendPath, nodes.backendPath, nodes.libxlPath]);
+}
+
+/** libxl__xs_path_cleanup of one path. */
+export async function cleanupPath(ops: XenStoreWriteOps, path: string): Promise<void> {
+  await cleanupPaths(ops, [path]);
 }
 
 /**
- * libxl__xs_path_cleanup: remove the node, then each ancestor that is now an
- * empty directory with an empty value.
+ * libxl__xs_path_cleanup of each path: remove the node, then each ancestor
+ * that is now an empty directory with an empty value. One batch per level:
+ * the removals, then the reads of the parents that decide the next level's.
+ * A path that is already gone is left (its ancestors too). An emptied
+ * ancestor that cannot be removed is left without an error, as libxl ignores
+ * it (xenstored can refuse one another client is changing); the paths
+ * themselves must go, and EAGAIN reruns the caller's transaction.
  */
-export async function cleanupPath(ops: XenStoreWriteOps, path: string): Promise<void> {
-  if ((await ops.read(path)) === undefined) return;
-  await ops.rm(path);
-  let current = path;
-  for (;;) {
-    current = current.slice(0, current.lastIndexOf('/'));
-    if (current === '') return;
-    const value = await ops.read(current);
-    if (value !== '') return;
-    const children = await ops.list(current);
-    if (!children || children.length > 0) return;
-    await ops.rm(current);
-  }
-}
-
-async function writeWithPermissions(ops: XenStoreWriteOps, dir: string, entries: KeyValues, permissions: XsPermission[]): Promise<void> {
-  for (const [key, value] of entries) {
-    await ops.write(`${dir}/${key}`, value);
-    await ops.setPermissions(`${dir}/${key}`, permissions);
-  }
-}
-
-async function rmIfPresent(ops: XenStoreWriteOps, path: string): Promise<void> {
-  try {
-    await ops.rm(path);
-  } catch (error) {
-    if ((error as { code?: string }).code !== 'ENOENT') throw error;
+export async function cleanupPaths(ops: XenStoreWriteOps, paths: readonly string[]): Promise<void> {
+  const present = await runSteps(ops, paths.map((path) => ({ op: 'read', path })));
+  let level = paths.filter((_, i) => present[i] !== undefined);
+  for (let own = true; level.length > 0; own = false) {
+    const parents = [...new Set(level.map((path) => path.slice(0, path.lastIndexOf('/'))).filter((parent) => parent !== ''))];
+    const steps: XenStoreBatchStep[] = level.map((path) => ({ op: 'rm', path }));
+    for (const parent of parents) steps.push({ op: 'read', path: parent }, { op: 'list', path: parent });
+    let results: XenStoreBatchResult[];
+    try {
+      results = await runSteps(ops, steps);
+    } catch (error) {
+      if (own || (error as { code?: string }).code === 'EAGAIN') throw error;
+      // An ancestor was refused: this level one node at a time, leaving the refused.
+      for (const path of level) await runSteps(ops, [{ op: 'rm', path }]).catch((refused: unknown) => { if ((refused as { code?: string }).code === 'EAGAIN') throw refused; });
+      results = [...level.map(() => undefined), ...await runSteps(ops, steps.slice(level.length))];
+    }
+    level = parents.filter((_, i) => {
+      const value = results[level.length + 2 * i];
+      const children = results[level.length + 2 * i + 1];
+      return value === '' && Array.isArray(children) && children.length === 0;
+    });
   }
 }

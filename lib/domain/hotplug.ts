@@ -338,7 +338,7 @@ export async function removeDevice(
     await waitFor(xenstore, nodes.backendPath, (value) => value === undefined, timeoutMs, options.signal);
   }
   faultPoint('remove.before-destroy');
-  await xenstore.transaction((tx) => destroyDeviceNodes(ancestorsBestEffort(tx, nodes), nodes), signalOption(options.signal));
+  await xenstore.transaction((tx) => destroyDeviceNodes(tx, nodes), signalOption(options.signal));
   faultPoint('remove.after-destroy');
 
   let prunedEntries = 0;
@@ -618,29 +618,6 @@ function reportingGroups(ops: XenStoreWriteOps, plan: DeviceAddPlan): XenStoreWr
     mkdir: (path) => { enter(path); return ops.mkdir(path); },
     rm: (path) => { enter(path); return ops.rm(path); },
     setPermissions: (path, perms) => { enter(path); return ops.setPermissions(path, perms); },
-  };
-}
-
-/**
- * libxl__xs_path_cleanup ignores a failure to remove an emptied parent dir
- * (xenstored can refuse one another client is changing in a transaction);
- * the device's own nodes must go.
- */
-function ancestorsBestEffort(ops: XenStoreWriteOps, nodes: DeviceNodes): XenStoreWriteOps {
-  const own = new Set([nodes.frontendPath, nodes.backendPath, nodes.libxlPath]);
-  return {
-    read: (path) => ops.read(path),
-    list: (path) => ops.list(path),
-    write: (path, value) => ops.write(path, value),
-    mkdir: (path) => ops.mkdir(path),
-    setPermissions: (path, perms) => ops.setPermissions(path, perms),
-    rm: async (path) => {
-      try {
-        await ops.rm(path);
-      } catch (error) {
-        if (own.has(path) || (error as { code?: string }).code === 'EAGAIN') throw error;
-      }
-    },
   };
 }
 

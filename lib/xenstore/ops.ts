@@ -3,13 +3,21 @@
 // transaction id its requests carry, whether it is still usable, and what a
 // failed request means for it. Paths and values are checked here, before
 // they cross into the addon.
-import { nativeOpCall, NativeOp, type NativeConnection, type NativeRequests } from '../native.js';
+import { nativeOpCall, NativeOp, type NativeBatchArgs, type NativeConnection, type NativeRequests, type SingleNativeOp } from '../native.js';
 import { refusedRequest, type XenStoreError } from './errors.js';
 import { XS_PERM, type XenStoreNode } from './protocol.js';
-import type { XenStoreOps, XenStorePermission } from './types.js';
+import type { XenStoreBatchResult, XenStoreBatchStep, XenStoreOps, XenStorePermission } from './types.js';
 
 /** The EINVAL or E2BIG the request meets (as it would once sent), or undefined when it may cross. */
 function invalidRequest(op: NativeOp, path: unknown, arg: unknown): XenStoreError | undefined {
+  if (op === NativeOp.batch) {
+    if (!Array.isArray(arg)) return undefined; // the addon's type error
+    for (let i = 0; i + 2 < arg.length; i += 3) {
+      const refused = invalidRequest(arg[i] as SingleNativeOp, arg[i + 1], arg[i + 2]);
+      if (refused) return refused;
+    }
+    return undefined;
+  }
   if (op === NativeOp.readMany) {
     if (!Array.isArray(arg)) return undefined; // the addon's type error
     for (const item of arg) {
@@ -97,12 +105,48 @@ export abstract class StoreOps implements XenStoreOps {
   readMany(paths: readonly string[]): Promise<(string | undefined)[]> { return this.request(NativeOp.readMany, undefined, paths); }
   readManySync(paths: readonly string[]): (string | undefined)[] { return this.requestSync(NativeOp.readMany, undefined, paths); }
 
+  batch(steps: readonly XenStoreBatchStep[]): Promise<XenStoreBatchResult[]> {
+    let flat: NativeBatchArgs;
+    try {
+      flat = batchToFlat(steps);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.request(NativeOp.batch, undefined, flat);
+  }
+
   async readTree(path: string): Promise<XenStoreNode | undefined> {
     return treeFromFlat(await this.request(NativeOp.readTree, path));
   }
   readTreeSync(path: string): XenStoreNode | undefined {
     return treeFromFlat(this.requestSync(NativeOp.readTree, path));
   }
+}
+
+const BATCH_OPS: Record<XenStoreBatchStep['op'], SingleNativeOp> = {
+  read: NativeOp.read,
+  list: NativeOp.directory,
+  write: NativeOp.write,
+  mkdir: NativeOp.mkdir,
+  rm: NativeOp.rm,
+  setPermissions: NativeOp.setPermissions,
+};
+
+function batchToFlat(steps: readonly XenStoreBatchStep[]): NativeBatchArgs {
+  if (!Array.isArray(steps)) {
+    throw Object.assign(new TypeError('The "steps" argument must be an array'), { code: 'ERR_INVALID_ARG_TYPE' });
+  }
+  const flat: NativeBatchArgs = [];
+  for (const step of steps) {
+    const name: unknown = typeof step === 'object' && step !== null ? step.op : undefined;
+    const op = typeof name === 'string' && Object.hasOwn(BATCH_OPS, name) ? BATCH_OPS[name as XenStoreBatchStep['op']] : undefined;
+    if (op === undefined) {
+      throw Object.assign(new TypeError(`Each step must be { op, path } with op one of ${Object.keys(BATCH_OPS).join(', ')}`), { code: 'ERR_INVALID_ARG_VALUE' });
+    }
+    const arg = step.op === 'write' ? step.value : step.op === 'setPermissions' ? permissionsToFlat(step.perms) : undefined;
+    flat.push(op, step.path, arg);
+  }
+  return flat;
 }
 
 function permissionsFromFlat(flat: number[]): XenStorePermission[] {

@@ -8,6 +8,18 @@ export interface XenStorePermission {
   write: boolean;
 }
 
+/** One request of a batch. */
+export type XenStoreBatchStep =
+  | { op: 'read'; path: string }
+  | { op: 'list'; path: string }
+  | { op: 'write'; path: string; value: string | Buffer }
+  | { op: 'mkdir'; path: string }
+  | { op: 'rm'; path: string }
+  | { op: 'setPermissions'; path: string; perms: readonly XenStorePermission[] };
+
+/** A step's result: a read's value, a list's children (undefined: missing), nothing for the others. */
+export type XenStoreBatchResult = string | string[] | undefined;
+
 /** The requests a XenStore and a transaction both offer. Missing nodes read as undefined. */
 export interface XenStoreOps {
   read(path: string): Promise<string | undefined>;
@@ -30,6 +42,13 @@ export interface XenStoreOps {
   /** One native call for many keys; undefined where a key is missing. */
   readMany(paths: readonly string[]): Promise<(string | undefined)[]>;
   readManySync(paths: readonly string[]): (string | undefined)[];
+  /**
+   * Requests in order, in one native call (one trip through the libuv pool,
+   * where each request alone takes one): what a transaction's writes need.
+   * An rm of a missing node succeeds; any other failure rejects with that
+   * step's error, the steps before it done.
+   */
+  batch(steps: readonly XenStoreBatchStep[]): Promise<XenStoreBatchResult[]>;
   /** A whole subtree in one native call; undefined when the root is missing. */
   readTree(path: string): Promise<XenStoreNode | undefined>;
   readTreeSync(path: string): XenStoreNode | undefined;

@@ -6,10 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDomainConfig, type DeviceDisk, type DeviceNic } from '../../lib/config/index.js';
 import {
   cleanupPath, destroyDeviceNodes, deviceExists, deviceType, planDeviceAdd, writeDeviceAdd, writeDeviceClosing,
-  type AddContext, type DeviceEntry,
+  type AddContext, type DeviceEntry, type XenStoreWriteOps,
 } from '../../lib/devices/index.js';
 import { layOutDomain } from '../../lib/localxen/domains.js';
-import { XenStore, type XenStoreNode } from '../../lib/xenstore/index.js';
+import { XenStore, type XenStoreNode, type XenStoreOps } from '../../lib/xenstore/index.js';
 import { useLocalXenstored } from '../harness/xenstored.js';
 import { goldenDir, goldenSubtree, hasGolden, readGoldenTree, type GoldenNode } from './golden.js';
 
@@ -159,5 +159,29 @@ describe('remove', () => {
     expect(await store.read(`/libxl/${domid}`)).toBe('');
     expect(await store.transaction((tx) => writeDeviceClosing(tx, plan))).toBe('absent');
     await store.transaction((tx) => cleanupPath(tx, '/libxl/7/device/nothing-here'));
+  });
+
+  it('one by one where the ops have no batch; a refused emptied ancestor ends the cleanup quietly, a refused own node fails it', async () => {
+    const domid = 8;
+    await layOutDomain(store, { domid, name: 'r8', uuid: '88888888-0000-0000-0000-000000000008', type: 'pv', maxMemKb: 1024, targetMemKb: 1024, maxVcpus: 1, onlineVcpus: 1 });
+    const plan = await addDevice('nic', { devid: 0, mac: '00:16:3e:00:00:09', bridge: 'xenbr0', nictype: 'vif', script: 'vif-bridge', mtu: 1500 }, { domid, domainType: 'pv' });
+    const refusing = (tx: XenStoreOps, refused: string): XenStoreWriteOps => ({
+      read: (path) => tx.read(path),
+      list: (path) => tx.list(path),
+      write: (path, value) => tx.write(path, value),
+      mkdir: (path) => tx.mkdir(path),
+      setPermissions: (path, perms) => tx.setPermissions(path, perms),
+      rm: async (path) => {
+        if (path === refused) throw Object.assign(new Error(`refused ${path}`), { code: 'EACCES' });
+        await tx.rm(path);
+      },
+    });
+    await expect(store.transaction((tx) => destroyDeviceNodes(refusing(tx, plan.backendPath), plan))).rejects.toMatchObject({ code: 'EACCES' });
+    expect(await store.read(plan.backendPath)).toBeDefined(); // the transaction did not commit
+    const emptiedParent = `/local/domain/0/backend/vif/${domid}`;
+    await store.transaction((tx) => destroyDeviceNodes(refusing(tx, emptiedParent), plan));
+    for (const path of [plan.frontendPath, plan.backendPath, plan.libxlPath]) expect(await store.read(path)).toBeUndefined();
+    expect(await store.list(emptiedParent)).toEqual([]);
+    expect(await store.read(`/libxl/${domid}/device/vif`)).toBeUndefined(); // the other paths' parents went as usual
   });
 });

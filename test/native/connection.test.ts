@@ -38,6 +38,12 @@ describe('native connection', () => {
       [NativeOp.setPermissions, ANY_SLOT, 0, '/x', [1]],
       [NativeOp.setPermissions, ANY_SLOT, 0, '/x', [1, 8]],
       [NativeOp.transactionEnd, ANY_SLOT, 0, undefined, false],
+      [NativeOp.batch, ANY_SLOT, 0, undefined, 'steps'],
+      [NativeOp.batch, ANY_SLOT, 0, undefined, [NativeOp.read, '/x']],
+      [NativeOp.batch, ANY_SLOT, 0, undefined, [NativeOp.batch, undefined, []]],
+      [NativeOp.batch, ANY_SLOT, 0, undefined, [NativeOp.readTree, '/x', undefined]],
+      [NativeOp.batch, ANY_SLOT, 0, undefined, [NativeOp.write, '/x', 12]],
+      [NativeOp.batch, ANY_SLOT, 0, undefined, [99, '/x', undefined]],
     ];
     for (const args of bad) {
       expect(() => request.apply(connection, args), JSON.stringify(args)).toThrow(TypeError);

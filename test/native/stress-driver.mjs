@@ -10,7 +10,7 @@ const addon = require(process.env.XEN_DOMCONFIG_NATIVE);
 const socket = process.env.XENSTORED_PATH;
 const rounds = Number(process.env.ROUNDS ?? 20);
 const Op = { read: 0, readBuffer: 1, write: 2, directory: 3, mkdir: 4, rm: 5, getPermissions: 6, setPermissions: 7,
-  readMany: 8, readTree: 9, getDomainPath: 10, isDomainIntroduced: 11, transactionStart: 12, transactionEnd: 13 };
+  readMany: 8, readTree: 9, getDomainPath: 10, isDomainIntroduced: 11, transactionStart: 12, transactionEnd: 13, batch: 14 };
 const ANY = -1;
 
 class DriverError extends Error {}
@@ -44,7 +44,12 @@ async function round(i) {
   const [slot, id] = c.request(Op.transactionStart, ANY, 0, undefined);
   c.request(Op.write, slot, id, `${base}/tx`, 'x');
   c.request(Op.readTree, slot, id, base);
+  c.request(Op.batch, slot, id, undefined, [Op.rm, `${base}/b`, undefined, Op.mkdir, `${base}/b`, undefined,
+    Op.setPermissions, `${base}/b`, [0, 0, 5, 1], Op.write, `${base}/b/k`, 'v', Op.read, `${base}/b/k`, undefined, Op.directory, `${base}/b`, undefined]);
   c.request(Op.transactionEnd, slot, id, undefined, i % 2 === 0);
+  expectThrow(() => c.request(Op.batch, ANY, 0, undefined, [Op.write, `${base}/ok`, '1', Op.setPermissions, '/no/such', [0, 0]]), 'ENOENT');
+  expectThrow(() => c.request(Op.batch, ANY, 0, undefined, [Op.write, `${base}/ok`, 'x'.repeat(5000)]), 'E2BIG');
+  expectThrow(() => c.request(Op.batch, ANY, 0, undefined, [Op.batch, undefined, []]), 'ERR_INVALID_ARG_VALUE');
   expectThrow(() => c.request(Op.read, ANY, 0, 'bad//path'), 'EINVAL');
   expectThrow(() => c.request(Op.rm, ANY, 0, '/no/such/parent'), 'ENOENT');
   expectThrow(() => c.request(Op.write, ANY, 0, `${base}/big`, 'x'.repeat(5000)), 'E2BIG');
@@ -59,6 +64,7 @@ async function round(i) {
   asyncs.push(c.requestAsync(Op.readMany, ANY, 0, undefined, [`${base}/d1/name`, `${base}/nope`]));
   asyncs.push(c.requestAsync(Op.read, ANY, 0, 'bad//').catch((error) => error));
   asyncs.push(c.requestAsync(Op.getPermissions, ANY, 0, `${base}/bin`));
+  asyncs.push(c.requestAsync(Op.batch, ANY, 0, undefined, [Op.write, `${base}/a`, 'x', Op.read, `${base}/a`, undefined, Op.rm, `${base}/a`, undefined]));
   await Promise.all(asyncs);
 
   const events = [];

@@ -280,6 +280,41 @@ describe('batches', () => {
     }
   });
 
+  it('batch runs its steps in order in one call, in a transaction or not: each result as the single request gives it', async () => {
+    const perms = [{ domid: 0, read: false, write: false }, { domid: 7, read: true, write: false }];
+    const results = await store.transaction((tx) => tx.batch([
+      { op: 'rm', path: '/batched/w' },                  // missing: done
+      { op: 'mkdir', path: '/batched/w' },
+      { op: 'setPermissions', path: '/batched/w', perms },
+      { op: 'write', path: '/batched/w/a', value: 'one' },
+      { op: 'write', path: '/batched/w/b', value: Buffer.from('two') },
+      { op: 'read', path: '/batched/w/a' },               // sees the writes before it
+      { op: 'list', path: '/batched/w' },
+      { op: 'read', path: '/batched/w/none' },
+      { op: 'list', path: '/batched/w/none' },
+    ]));
+    expect(results).toEqual([undefined, undefined, undefined, undefined, undefined, 'one', ['a', 'b'], undefined, undefined]);
+    expect(await store.getPermissions('/batched/w')).toEqual(perms);
+    expect(await store.readMany(['/batched/w/a', '/batched/w/b'])).toEqual(['one', 'two']);
+    expect(await store.batch([{ op: 'rm', path: '/batched/w/a' }, { op: 'read', path: '/batched/w/a' }])).toEqual([undefined, undefined]);
+    expect(await store.batch([])).toEqual([]);
+  });
+
+  it('a failed step ends the batch with its error, the steps before it done; bad steps are refused before crossing', async () => {
+    const error = await expectCode(store.batch([
+      { op: 'write', path: '/batched/f/done', value: '1' },
+      { op: 'setPermissions', path: '/batched/f/missing', perms: [{ domid: 0, read: false, write: false }] },
+      { op: 'write', path: '/batched/f/never', value: '1' },
+    ]), 'ENOENT');
+    expect(error).toMatchObject({ path: '/batched/f/missing', syscall: 'xs_set_permissions' });
+    expect(await store.readMany(['/batched/f/done', '/batched/f/never'])).toEqual(['1', undefined]);
+    await expectCode(store.batch([{ op: 'read', path: '/batched/ok' }, { op: 'write', path: 'relative', value: 'x' }]), 'EINVAL');
+    await expectCode(store.batch([{ op: 'write', path: '/batched/big', value: 'y'.repeat(4096) }]), 'E2BIG');
+    for (const bad of [[{ op: 'readTree', path: '/batch' }], [null], 'steps', [{ op: 'setPermissions', path: '/batch', perms: [] }]]) {
+      await expect(store.batch(bad as never), JSON.stringify(bad)).rejects.toMatchObject({ code: expect.stringMatching(/^ERR_INVALID_ARG_/) });
+    }
+  });
+
   it('readTree matches a walk with list and read', async () => {
     const walk = (path: string, name: string): XenStoreNode => ({
       name,

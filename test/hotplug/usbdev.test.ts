@@ -124,7 +124,13 @@ describe('refusals leave template, xenstore and sysfs as they were', () => {
   it('a device sysfs does not have: ENODEV (is_usbdev_assignable: usbdev_busaddr_to_busid finds none)', async () => {
     const domid = await guestWithController();
     await expectRefused(domid, { type: 'hostdev', u: { hostbus: 7, hostaddr: 7 } }, 'ENODEV', /no usb device at bus 7 address 7/);
-    await expectRefused(domid, {}, 'ENODEV', /bus 0 address 0/); // "if (bus < 1 || addr < 1) return NULL;"
+    await expectRefused(domid, { type: 'hostdev', u: {} }, 'ENODEV', /bus 0 address 0/); // "if (bus < 1 || addr < 1) return NULL;"
+  });
+
+  it("no type, or another: EINVAL (u is keyed by type, and libxl refuses all but hostdev)", async () => {
+    const domid = await guestWithController();
+    await expectRefused(domid, {}, 'EINVAL', /type must be 'hostdev'/);
+    await expectRefused(domid, { u: { hostbus: 1, hostaddr: 2 } }, 'EINVAL', /type must be 'hostdev'.*not null/);
   });
 
   it('a hub: EINVAL ("return classcode != USBHUB_CLASS_CODE;")', async () => {

@@ -215,6 +215,10 @@ function portNodes(domid: number, ctrl: number, port: number) {
 }
 
 async function attachUsbdev(entry: DeviceEntry, context: AttachContext): Promise<AttachStep> {
+  // libxl_device_usbdev's u is keyed by type, and libxl 4.17 refuses any type but hostdev.
+  if (entry.type !== 'hostdev') {
+    throw attachError('EINVAL', `usbdev: type must be 'hostdev', with u: { hostbus, hostaddr } (libxl 4.17 knows no other usb device type), not ${JSON.stringify(entry.type ?? null)}`);
+  }
   const hostdev = (entry.u ?? {}) as { hostbus?: number; hostaddr?: number };
   const bus = hostdev.hostbus ?? 0;
   const address = hostdev.hostaddr ?? 0;
@@ -226,7 +230,6 @@ async function attachUsbdev(entry: DeviceEntry, context: AttachContext): Promise
   const busid = await assignableBusid(context.sysfsRoot, bus, address);
   const holder = await assignedTo(context, busid);
   if (holder) throw attachError('EBUSY', `usbdev: USB device ${busid} already attached to a domain (${holder})`);
-  entry.type ??= 'hostdev';
   entry.u = { hostbus: bus, hostaddr: address };
   const controller = await chooseControllerPort(entry, context);
   dom0Backed(controller, 'adding');

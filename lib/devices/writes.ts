@@ -197,8 +197,10 @@ export async function writeDeviceClosing(
   const state = await ops.read(`${nodes.backendPath}/state`);
   if (state === undefined) return 'absent';
   if (state === '6') return 'closed';
-  await ops.write(`${nodes.backendPath}/online`, '0');
-  await ops.write(`${nodes.backendPath}/state`, '5');
+  await runSteps(ops, [
+    { op: 'write', path: `${nodes.backendPath}/online`, value: '0' },
+    { op: 'write', path: `${nodes.backendPath}/state`, value: '5' },
+  ]);
   return 'closing';
 }
 

@@ -151,7 +151,7 @@ export function parseDevice<K extends DeviceKind>(kind: K, text: string | Uint8A
 /** libxl_device_<kind>_to_json's exact text. */
 export function formatDevice<K extends DeviceKind>(kind: K, device: DeviceOf<K>): string {
   const t = deviceSchemas[kind];
-  if (!t) throw new TypeError(`unknown device kind: ${String(kind)}`);
+  if (!t) throw Object.assign(new TypeError(`unknown device kind: ${String(kind)}`), { code: 'ERR_INVALID_ARG_VALUE' });
   return formatStruct(t, device as never);
 }
 

@@ -20,6 +20,7 @@ import { DEFAULT_LIST_CONCURRENCY, listDomids, type DomainFailure, type LongList
 import { retrieveDomain, type RetrieveContext, type RetrievedDomain, type RetrieveOptions } from '../domain/retrieve.js';
 import { domainPaths, watchRoots, type StateReader } from '../domain/state.js';
 import { parseUserdataName, MAX_DOMID, TEMPLATE_USERID } from '../userdata/paths.js';
+import { XenDomconfigError } from '../errors.js';
 import { jsonable } from '../util/json.js';
 import { diffEntries, type PathChange } from './changes.js';
 
@@ -210,7 +211,7 @@ export class ConfigMirror implements AsyncIterable<MirrorEvent>, AsyncDisposable
       this.#dropWatches();
       this.#marked.clear();
       this.#synced?.();
-      this.#rejectReady(Object.assign(new Error('the mirror was closed before it was ready'), { code: 'ERR_MIRROR_CLOSED' }));
+      this.#rejectReady(new XenDomconfigError('ERR_MIRROR_CLOSED', 'the mirror was closed before it was ready'));
       for (const subscriber of this.#subscribers) {
         subscriber.done = true;
         subscriber.wake?.();
@@ -366,7 +367,7 @@ export class ConfigMirror implements AsyncIterable<MirrorEvent>, AsyncDisposable
     void stat(this.#context.templates.dir).then(
       (now) => {
         if (epoch !== this.#epoch) return;
-        if (name === null || now.ino !== this.#folderIno) this.#lost(new Error(`the userdata folder ${this.#context.templates.dir} changed under its watch`));
+        if (name === null || now.ino !== this.#folderIno) this.#lost(new XenDomconfigError('ERR_MIRROR_FOLDER_CHANGED', `the userdata folder ${this.#context.templates.dir} changed under its watch`, { path: this.#context.templates.dir }));
       },
       (error: Error) => { if (epoch === this.#epoch) this.#lost(error); },
     );

@@ -60,6 +60,6 @@ export function findDeviceType(name: unknown): DeviceType | undefined {
 
 export function deviceType(name: string): DeviceType {
   const type = findDeviceType(name);
-  if (!type) throw new RangeError(`unknown device kind ${JSON.stringify(name)}`);
+  if (!type) throw Object.assign(new TypeError(`unknown device kind ${JSON.stringify(name)}`), { code: 'ERR_INVALID_ARG_VALUE' });
   return type;
 }

@@ -150,3 +150,13 @@ export function isLibraryErrorCode(code: unknown): code is LibraryErrorCode {
 export function exitStatusOf(code: unknown): ExitCode {
   return isLibraryErrorCode(code) ? ERROR_CODES[code].exit : EXIT.FAILED;
 }
+
+/** A program's mistake, as Node's APIs raise it: a TypeError with Node's code. */
+export function argumentError(code: 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE', message: string): TypeError & { code: LibraryErrorCode } {
+  return Object.assign(new TypeError(message), { code });
+}
+
+/** A number outside its range, as Node's APIs raise it: a RangeError with code ERR_OUT_OF_RANGE. */
+export function rangeError(message: string): RangeError & { code: LibraryErrorCode } {
+  return Object.assign(new RangeError(message), { code: 'ERR_OUT_OF_RANGE' as const });
+}

@@ -8,10 +8,10 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
+import { nameErrorClass, XenDomconfigError } from './errors.js';
 import { packageRoot } from './util/package-root.js';
 import { CLOSED_ERRNO } from './xenstore/errors.js';
 import { errnoOf, xsCall, XsType, XS_ERRNO, XS_PERM, XENSTORE_PAYLOAD_MAX } from './xenstore/protocol.js';
-import { nameErrorClass, XenDomconfigError } from './errors.js';
 
 /** Request kinds of NativeConnection.request, by the ordinal the addon knows them by. */
 export const NativeOp = {

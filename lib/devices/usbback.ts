@@ -6,8 +6,8 @@
 import { constants } from 'node:fs';
 import { lstat, open, readdir, readFile, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
-import { xlAtoi } from './listing.js';
 import { nameErrorClass, XenDomconfigError } from '../errors.js';
+import { xlAtoi } from './listing.js';
 
 /** SYSFS_USB_DEV and SYSFS_USBBACK_DRIVER below the sysfs root. */
 export const USB_DEVICES = 'bus/usb/devices';

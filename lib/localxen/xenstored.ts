@@ -10,8 +10,8 @@ import { createConnection } from 'node:net';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { argumentError, nameErrorClass, XenDomconfigError } from '../errors.js';
 import { packageRoot } from '../util/package-root.js';
-import { nameErrorClass, XenDomconfigError } from '../errors.js';
 
 export interface LocalXenstored {
   /** Unix socket to pass as XenStore.open({ path }) or XENSTORED_PATH. */
@@ -116,7 +116,7 @@ function oxenstoredConfig(rundir: string, extra: LocalXenstoredOptions['oxenstor
   };
   for (const [key, value] of Object.entries(config)) {
     if (/[\s=#]/.test(key) || /[\n#]/.test(String(value))) {
-      throw new TypeError(`oxenstored config entry ${JSON.stringify(key)} = ${JSON.stringify(value)} cannot be written`);
+      throw argumentError('ERR_INVALID_ARG_VALUE', `oxenstored config entry ${JSON.stringify(key)} = ${JSON.stringify(value)} cannot be written`);
     }
   }
   return Object.entries(config).map(([key, value]) => `${key} = ${value}\n`).join('');
@@ -125,7 +125,7 @@ function oxenstoredConfig(rundir: string, extra: LocalXenstoredOptions['oxenstor
 export async function startLocalXenstored(options: LocalXenstoredOptions = {}): Promise<LocalXenstored> {
   const name = options.daemon ?? 'xenstored';
   if (name !== 'xenstored' && name !== 'oxenstored') {
-    throw new TypeError(`daemon must be 'xenstored' or 'oxenstored', not ${JSON.stringify(name)}`);
+    throw argumentError('ERR_INVALID_ARG_VALUE', `daemon must be 'xenstored' or 'oxenstored', not ${JSON.stringify(name)}`);
   }
   const paths = localXenstoredPaths();
   const { fakehv } = paths;

@@ -19,8 +19,8 @@ import { join } from 'node:path';
 import { DEFAULT_LIST_CONCURRENCY, listDomids, type DomainFailure, type LongListEntry } from '../domain/list.js';
 import { retrieveDomain, type RetrieveContext, type RetrievedDomain, type RetrieveOptions } from '../domain/retrieve.js';
 import { domainPaths, watchRoots, type StateReader } from '../domain/state.js';
+import { XenDomconfigError, rangeError } from '../errors.js';
 import { parseUserdataName, MAX_DOMID, TEMPLATE_USERID } from '../userdata/paths.js';
-import { XenDomconfigError } from '../errors.js';
 import { jsonable } from '../util/json.js';
 import { diffEntries, type PathChange } from './changes.js';
 
@@ -123,7 +123,7 @@ export class ConfigMirror implements AsyncIterable<MirrorEvent>, AsyncDisposable
     this.#folderCheckMs = options.folderCheckMs ?? DEFAULT_FOLDER_CHECK_MS;
     this.#retrieveOptions = options.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: options.lockTimeoutMs };
     if (!Number.isInteger(this.#concurrency) || this.#concurrency < 1) {
-      throw Object.assign(new RangeError('concurrency must be a positive integer'), { code: 'ERR_OUT_OF_RANGE' });
+      throw rangeError('concurrency must be a positive integer');
     }
     this.ready = new Promise((resolve, reject) => { this.#resolveReady = resolve; this.#rejectReady = reject; });
     this.ready.catch(() => undefined); // a mirror closed before it was ready: only awaiting callers hear of it

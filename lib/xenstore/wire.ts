@@ -9,8 +9,8 @@
 // request raises the XenStoreError the addon raises for the same failure.
 import { createConnection, type Socket } from 'node:net';
 import { endianness } from 'node:os';
-import { AbortError, closedError, refusedRequest, xenStoreError, type XenStoreError } from './errors.js';
 import type { ErrorCode } from '../errors.js';
+import { AbortError, closedError, refusedRequest, xenStoreError, type XenStoreError } from './errors.js';
 import {
   errnoOf, isValidXenStorePath, xenstoredSocketPath, xsCall, xsErrorCode, XsType, XENSTORE_PAYLOAD_MAX, type XenStoreNode,
 } from './protocol.js';

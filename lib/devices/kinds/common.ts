@@ -11,10 +11,10 @@ import {
   type LiveView,
   type XenStoreNode,
 } from '../live.js';
+import { nameErrorClass, XenDomconfigError } from '../../errors.js';
 import { parseBackendPath, parseSmallUint, XenstoreValueError } from '../parse.js';
 import type { DeviceEntry, DeviceType } from '../kind.js';
 import type { AddContext, KeyValues } from '../writes.js';
-import { nameErrorClass, XenDomconfigError } from '../../errors.js';
 
 // ---------------------------------------------------------------------------
 // Reading /libxl/<domid>/device/<kind>/<devid> nodes

@@ -30,7 +30,10 @@ interface ErrorLike {
   code?: unknown;
   message?: string;
   cause?: unknown;
+  tried?: string;
 }
+
+const CONNECTION_LOST_PREFIX = 'ERR_XENSTORE_CONNECTION_LOST: ';
 
 /** True for the error XenStore.open throws when no daemon answers. */
 export function isUnreachableXenstored(error: unknown): boolean {
@@ -66,17 +69,18 @@ export function describeError(error: unknown): string {
   const message = (e?.message ?? String(error)).split('\n')[0]!;
   const code = String(e?.code ?? '');
   if (isUnreachableXenstored(error)) {
-    const tried = (error as { message: string }).message.match(/Tried: (.*)/)?.[1];
+    const { tried } = e;
     const reason = causeCode(error) ?? 'unavailable';
-    if (causeCode(error) === 'ERR_DLOPEN_FAILED') {
-      return `${message.replace(/^xen-domconfig: /, '')} (${tried ?? ''}); install libxenstore4 or set XEN_DOMCONFIG_LIBXENSTORE`;
+    if (reason === 'ERR_DLOPEN_FAILED') {
+      return `xenstore is unavailable: libxenstore could not be loaded (tried ${tried ?? 'the default names'}); install libxenstore4 or set XEN_DOMCONFIG_LIBXENSTORE`;
     }
     if (reason === 'EACCES') return `permission denied connecting to xenstored (tried ${tried ?? 'the default socket'}): run as root`;
     return `cannot connect to xenstored (${reason}; tried ${tried ?? 'the default socket'}): is xenstored running? Select its socket with --xenstore PATH or XENSTORED_PATH`;
   }
-  if (!isUnreachableXenstored(error) && isXenstoredGone(error)) {
-    return `lost the connection to xenstored (${message.replace(/^ERR_XENSTORE_CONNECTION_LOST: /, '')}): is xenstored still running?`;
+  if (isXenstoredGone(error)) {
+    const detail = message.startsWith(CONNECTION_LOST_PREFIX) ? message.slice(CONNECTION_LOST_PREFIX.length) : message;
+    return `lost the connection to xenstored (${detail}): is xenstored still running?`;
   }
-  if ((code === 'EACCES' || code === 'EPERM') && !/root/.test(message)) return `${message} (permission denied: run as root?)`;
+  if (code === 'EACCES' || code === 'EPERM') return `${message} (permission denied: run as root?)`;
   return message;
 }

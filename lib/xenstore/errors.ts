@@ -13,6 +13,8 @@ export class XenStoreError extends XenDomconfigError {
   declare syscall: string;
   /** Transactions: how many times the transaction function ran. */
   declare attempts?: number;
+  /** ERR_XENSTORE_UNAVAILABLE: what was tried (the sockets, each with whether it exists, or the libraries). */
+  declare tried?: string;
 
   /** The addon constructs it with the message alone, then sets code, errno, syscall and path. */
   constructor(message: string, fields?: { code: ErrorCode; errno: number; syscall: string; path?: string; cause?: unknown }) {

@@ -34,7 +34,7 @@ interface CodeEntry {
 /**
  * Every code the library raises on its own, and the system codes (errno
  * names) that lead to an exit status other than 1. The README's table of
- * error codes is checked against this one (test/errors.test.ts).
+ * error codes is checked against this one (test/errors/errors.test.ts).
  */
 export const ERROR_CODES = {
   // Arguments and input, refused before anything changed

@@ -107,7 +107,7 @@ export interface ErrorDetails {
 
 /** The fields of an error where a system call failed, as Node's system errors have them. */
 export interface SystemErrorDetails extends ErrorDetails {
-  /** Positive, as libxenstore and libc set it. */
+  /** As the failed call reported it: positive from libxenstore (as libc sets it), negative from Node's fs (as Node's errors have it). */
   errno?: number;
   syscall?: string;
 }

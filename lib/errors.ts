@@ -78,7 +78,7 @@ export const ERROR_CODES = {
   ETIMEDOUT: { exit: EXIT.FAILED, meaning: 'a backend did not reach the state waited for, or QEMU did not answer, in time' },
   EHOTPLUG: { exit: EXIT.FAILED, meaning: 'a backend or its hotplug script reported failure' },
   EQMP: { exit: EXIT.FAILED, meaning: 'QEMU\'s QMP socket could not be used, or QEMU refused the command' },
-  EIO: { exit: EXIT.FAILED, meaning: 'input/output error (a sysfs write of a usb device\'s binding)' },
+  EIO: { exit: EXIT.FAILED, meaning: 'input/output error (xenstored\'s, or a sysfs write of a usb device\'s binding)' },
   ENOTDIR: { exit: EXIT.FAILED, meaning: 'the userdata folder is not a folder' },
   ERR_MIRROR_CLOSED: { exit: EXIT.FAILED, meaning: 'the mirror was closed before it was ready' },
   ERR_MIRROR_FOLDER_CHANGED: { exit: EXIT.FAILED, meaning: 'the userdata folder was replaced under the mirror\'s watch (or its events overflowed): the mirror is stale until it reads again' },

@@ -1,4 +1,8 @@
 // xen-domconfig: the package root.
+export {
+  XenDomconfigError, ERROR_CODES, EXIT, exitStatusOf, isLibraryErrorCode,
+  type ErrorCode, type LibraryErrorCode, type SystemErrorCode, type ErrorDetails, type SystemErrorDetails, type ExitCode,
+} from './errors.js';
 export * from './xenstore/index.js';
 export { NativeAddonError } from './native.js';
 export {

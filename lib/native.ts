@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
+import { nameErrorClass, XenDomconfigError } from './errors.js';
 import { packageRoot } from './util/package-root.js';
 import { CLOSED_ERRNO } from './xenstore/errors.js';
 import { errnoOf, xsCall, XsType, XS_ERRNO, XS_PERM, XENSTORE_PAYLOAD_MAX } from './xenstore/protocol.js';
@@ -199,10 +200,13 @@ const REBUILD = 'run `npm rebuild xen-domconfig` with a C++17 compiler, make and
  * The addon could not be found or loaded. The message is one line: what
  * failed, on which platform, C library and Node ABI, and what to do.
  */
-export class NativeAddonError extends Error {
-  override name = 'NativeAddonError';
-  readonly code = 'ERR_XEN_DOMCONFIG_ADDON';
+export class NativeAddonError extends XenDomconfigError {
+  declare readonly code: 'ERR_XEN_DOMCONFIG_ADDON';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_XEN_DOMCONFIG_ADDON', message, options);
+  }
 }
+nameErrorClass(NativeAddonError, 'NativeAddonError');
 
 /**
  * The addon from build/ or prebuilds/ of the package root. XEN_DOMCONFIG_NATIVE

@@ -7,6 +7,7 @@ import { XenHost } from '../domain/host.js';
 import { DEFAULT_LIST_CONCURRENCY, mapConcurrently, type DomainFailure } from '../domain/list.js';
 import type { DeviceListing } from '../domain/list-devices.js';
 import type { RetrievedDomain } from '../domain/retrieve.js';
+import type { ErrorCode } from '../errors.js';
 import { MAX_TEMPLATE_BYTES } from '../userdata/index.js';
 import { CliError, EXIT, describeError, exitCodeFor, isXenstoredGone, type ExitCode } from './errors.js';
 import { jsonSafe } from '../util/json.js';
@@ -51,7 +52,7 @@ const MAX_DOMID = 0x7fef;
 
 async function withHost<T>(context: CommandContext, work: (host: XenHost) => Promise<T>, needsTemplates = true): Promise<T> {
   const dir = context.globals.userdataDir;
-  if (context.globals.xenstore === '') throw new CliError('--xenstore needs the path of xenstored\'s socket', EXIT.USAGE);
+  if (context.globals.xenstore === '') throw new CliError('EINVAL', '--xenstore needs the path of xenstored\'s socket');
   // xenstored first: without it nothing works, whatever else is missing.
   const host = XenHost.open({
     ...(context.globals.xenstore !== undefined ? { xenstorePath: context.globals.xenstore } : {}),
@@ -60,7 +61,7 @@ async function withHost<T>(context: CommandContext, work: (host: XenHost) => Pro
   });
   try {
     if (needsTemplates && !existsSync(dir)) {
-      throw new CliError(`userdata folder ${dir} does not exist (libxl keeps templates in /var/lib/xen; select another with --userdata-dir)`, EXIT.NOT_FOUND);
+      throw new CliError('ENOENT', `userdata folder ${dir} does not exist (libxl keeps templates in /var/lib/xen; select another with --userdata-dir)`);
     }
     return await work(host);
   } finally {
@@ -73,12 +74,12 @@ async function resolveDomain(host: XenHost, qualifier: string): Promise<number> 
   if (/^[-+]?[0-9]+$/.test(qualifier)) return strictDomid(qualifier);
   const summaries = await host.listDomains();
   const found = summaries.find((entry) => 'name' in entry && entry.name === qualifier);
-  if (!found) throw new CliError(`no domain is named '${qualifier}'`, EXIT.NOT_FOUND);
+  if (!found) throw new CliError('ENODOMAIN', `no domain is named '${qualifier}'`);
   return found.domid;
 }
 
 function strictDomid(text: string): number {
-  if (!/^[0-9]+$/.test(text) || Number(text) > MAX_DOMID) throw new CliError(`invalid domain id '${text}': expected a number from 0 to ${MAX_DOMID}`, EXIT.USAGE);
+  if (!/^[0-9]+$/.test(text) || Number(text) > MAX_DOMID) throw new CliError('EBADDOMID', `invalid domain id '${text}': expected a number from 0 to ${MAX_DOMID}`);
   return Number(text);
 }
 
@@ -156,7 +157,7 @@ const list: CommandSpec = {
 function selectDomains(entries: (DomainRow | DomainFailure)[], domids: number[] | undefined): (DomainRow | DomainFailure)[] {
   if (!domids) return entries;
   return domids.map((domid) => entries.find((entry) => entry.domid === domid)
-    ?? { domid, error: new CliError(`domain ${domid} does not exist`, EXIT.NOT_FOUND) });
+    ?? { domid, error: new CliError('ENODOMAIN', `domain ${domid} does not exist`) });
 }
 
 const retrieve: CommandSpec = {
@@ -227,16 +228,22 @@ async function readTemplateInput(file: string): Promise<Buffer> {
   try {
     for await (const chunk of input as AsyncIterable<Buffer>) {
       size += chunk.length;
-      if (size > MAX_TEMPLATE_BYTES) throw new CliError(`${name} holds more than the ${MAX_TEMPLATE_BYTES} bytes a template may have`, EXIT.CORRUPT);
+      if (size > MAX_TEMPLATE_BYTES) throw new CliError('ECORRUPT', `${name} holds more than the ${MAX_TEMPLATE_BYTES} bytes a template may have`);
       chunks.push(chunk);
     }
   } catch (error) {
     if (error instanceof CliError) throw error;
-    throw new CliError(`cannot read ${name}: ${(error as Error).message}`, exitCodeFor(error));
+    throw new CliError(systemCode(error), `cannot read ${name}: ${(error as Error).message}`, { cause: error });
   } finally {
     input.destroy();
   }
   return Buffer.concat(chunks);
+}
+
+/** The errno name of a failed read (EIO for a failure without one). */
+function systemCode(error: unknown): ErrorCode {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === 'string' ? code as ErrorCode : 'EIO';
 }
 
 /** <noun>-attach for a kind: the spec in xl's syntax, then the library's add. */
@@ -270,7 +277,7 @@ function detachCommand(type: DeviceType, cli: DeviceCli): CommandSpec {
       // xl's usbdev-detach names the device by two words (controller, port).
       const which = (context.args.slice(1) as string[]).join(' ');
       const target = cli.detachTarget(which);
-      if ('invalid' in target) throw new CliError(target.invalid, EXIT.USAGE);
+      if ('invalid' in target) throw new CliError('EINVAL', target.invalid);
       return withHost(context, async (host) => {
         const domid = await resolveDomain(host, context.args[0] as string);
         const identity = 'identity' in target ? target.identity : await identityOf(host, domid, type, target);
@@ -290,7 +297,7 @@ function checkSpecValues(kind: string, spec: DeviceJson): DeviceJson {
   for (const [key, value] of Object.entries(spec)) {
     const bytes = typeof value === 'string' ? Buffer.byteLength(value) : 0;
     if (bytes > MAX_SPEC_VALUE_BYTES) {
-      throw new CliError(`invalid ${kind} specification: ${key} is ${bytes} bytes, xenstore holds at most ${MAX_SPEC_VALUE_BYTES}`, EXIT.USAGE);
+      throw new CliError('EINVAL', `invalid ${kind} specification: ${key} is ${bytes} bytes, xenstore holds at most ${MAX_SPEC_VALUE_BYTES}`);
     }
   }
   return spec;
@@ -309,7 +316,7 @@ async function identityOf(host: XenHost, domid: number, type: DeviceType, target
   const { config } = await host.retrieveDomainConfiguration(domid);
   const entry = ((config as unknown as Record<string, DeviceEntry[]>)[type.array] ?? []).find(target.lookup);
   const key = entry && type.keyOf(entry);
-  if (key === undefined) throw new CliError(`domain ${domid} has no ${target.what}`, EXIT.NOT_FOUND);
+  if (key === undefined) throw new CliError('ENODEV', `domain ${domid} has no ${target.what}`);
   return key;
 }
 

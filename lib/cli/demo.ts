@@ -16,7 +16,7 @@ import { startLocalXenstored } from '../localxen/xenstored.js';
 import { XenStore } from '../xenstore/index.js';
 import { undoOnExit } from './cleanup.js';
 import type { CommandContext } from './commands.js';
-import { EXIT, type ExitCode } from './errors.js';
+import { CliError, EXIT, type ExitCode } from './errors.js';
 import { packageRoot } from '../util/package-root.js';
 import { parseDiskSpec } from '../devices/kinds/disk.js';
 import { parseVifSpec } from '../devices/kinds/nic.js';
@@ -180,14 +180,14 @@ export async function runDemo(context: CommandContext): Promise<ExitCode> {
     say(`3. $ xen-domconfig ${attach.join(' ')}`);
     const attached = await runChild([...globals, ...attach], env);
     say(indent(attached.stderr || attached.stdout, '     '));
-    if (attached.code !== 0) throw new Error(`block-attach failed (exit ${attached.code}): ${attached.stderr.trim()}`);
+    if (attached.code !== 0) throw new CliError('ERR_DEMO_STEP', `block-attach failed (exit ${attached.code}): ${attached.stderr.trim()}`);
 
     const crashPoint = 'add.template-written';
     const crashing = ['network-attach', 'build', 'bridge=xenbr1'];
     say(`4. $ xen-domconfig ${crashing.join(' ')}     (killed by the crash-test hook at ${crashPoint})`);
     const crashed = await runChild([...globals, ...crashing], { ...env, [FAULT_ENV]: crashPoint }, ['--import', ARM_FAULT]);
     if (crashed.signal !== 'SIGKILL') {
-      throw new Error(`the crashing hotplug did not die as planned (exit ${crashed.code}, signal ${crashed.signal}): ${crashed.stderr.trim()}`);
+      throw new CliError('ERR_DEMO_STEP', `the crashing hotplug did not die as planned (exit ${crashed.code}, signal ${crashed.signal}): ${crashed.stderr.trim()}`);
     }
     say('     killed by SIGKILL at add.template-written: the new nic is in the template, but the');
     say('     xenstore transaction that creates it never committed. Nothing was repaired by hand.');
@@ -196,12 +196,12 @@ export async function runDemo(context: CommandContext): Promise<ExitCode> {
     say('5. $ xen-domconfig list -l     (what xl list -l prints; the half-added nic is not a device)');
     const listed = await runChild([...globals, 'list', '-l'], env);
     say(indent(listed.stdout, '     '));
-    if (listed.code !== 0) throw new Error(`list -l failed (exit ${listed.code}): ${listed.stderr.trim()}`);
+    if (listed.code !== 0) throw new CliError('ERR_DEMO_STEP', `list -l failed (exit ${listed.code}): ${listed.stderr.trim()}`);
 
     say('6. $ xen-domconfig diff build     (the drift report: template and xenstore disagree)');
     const drift = await runChild([...globals, 'diff', 'build'], env);
     say(indent(drift.stdout, '     '));
-    if (drift.code !== 0) throw new Error(`diff failed (exit ${drift.code}): ${drift.stderr.trim()}`);
+    if (drift.code !== 0) throw new CliError('ERR_DEMO_STEP', `diff failed (exit ${drift.code}): ${drift.stderr.trim()}`);
 
     say('What this shows: libxl-compatible templates and xenstore layout, hotplug through the library');
     say('and the command line, and a crash mid-hotplug leaving a state retrieve handles. What it does');

@@ -1,22 +1,9 @@
 // Exit codes and the one-line messages the command prints for errors.
 
-export const EXIT = {
-  OK: 0,
-  /** The operation failed, or some of the requested domains could not be handled. */
-  FAILED: 1,
-  /** Bad command line: unknown option or command, missing or malformed argument, bad device spec. */
-  USAGE: 2,
-  /** No xenstored could be reached, or it went away, or nothing to reach it with (the native addon, the demo's daemon). */
-  NO_XENSTORED: 3,
-  /** An unknown domain, a domain without a template, or an unknown device. */
-  NOT_FOUND: 4,
-  /** A template or configuration file that is not a valid domain configuration. */
-  CORRUPT: 5,
-  /** Permission denied (xenstore or the userdata folder). */
-  PERMISSION: 6,
-} as const;
+// The exit status of an error is ERROR_CODES' entry for its code (lib/errors.ts).
+import { EXIT, exitStatusOf, nameErrorClass, XenDomconfigError, type ErrorCode, type ExitCode } from '../errors.js';
 
-export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+export { EXIT, type ExitCode } from '../errors.js';
 
 export const EXIT_CODE_HELP = `Exit codes:
   0  success
@@ -31,26 +18,22 @@ export const EXIT_CODE_HELP = `Exit codes:
   130, 143  ended by SIGINT or SIGTERM
   141  standard output closed early (as a process ended by SIGPIPE)`;
 
-/** A failure the command already described, carrying its exit code. */
-export class CliError extends Error {
-  override name = 'CliError';
-  constructor(message: string, readonly exitCode: ExitCode, options?: { cause?: unknown }) {
-    super(message, options);
+/** A failure the command found itself (a bad argument, an unknown domain): its code gives the exit status. */
+export class CliError extends XenDomconfigError {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
   }
 }
-
-const NOT_FOUND_CODES = new Set(['ENOENT', 'ENODOMAIN', 'ENOTEMPLATE', 'ENODEV', 'ENXIO', 'ESRCH']);
-const CORRUPT_CODES = new Set(['ECORRUPT', 'EBADCONFIG', 'ERR_CONFIG']);
-const PERMISSION_CODES = new Set(['EACCES', 'EPERM', 'EROFS']);
-const USAGE_CODES = new Set(['EINVAL', 'EBADDOMID', 'EBADUUID']);
-const NO_XENSTORE_CODES = new Set(['ERR_XEN_DOMCONFIG_ADDON', 'ERR_LOCAL_XENSTORED_MISSING']);
+nameErrorClass(CliError, 'CliError');
 
 interface ErrorLike {
-  name?: string;
   code?: unknown;
   message?: string;
-  syscall?: string;
+  cause?: unknown;
+  tried?: string;
 }
+
+const CONNECTION_LOST_PREFIX = 'ERR_XENSTORE_CONNECTION_LOST: ';
 
 /** True for the error XenStore.open throws when no daemon answers. */
 export function isUnreachableXenstored(error: unknown): boolean {
@@ -68,18 +51,11 @@ export function isXenstoredGone(error: unknown): boolean {
   return false;
 }
 
+/** The exit status for an error: ERROR_CODES' entry for its code, with xenstored's absence said by its own status. */
 export function exitCodeFor(error: unknown): ExitCode {
-  if (error instanceof CliError) return error.exitCode;
   if (isUnreachableXenstored(error)) return causeCode(error) === 'EACCES' ? EXIT.PERMISSION : EXIT.NO_XENSTORED;
   if (isXenstoredGone(error)) return EXIT.NO_XENSTORED;
-  const e = error as ErrorLike;
-  const code = String(e?.code ?? '');
-  if (NO_XENSTORE_CODES.has(code)) return EXIT.NO_XENSTORED;
-  if (e?.name === 'SpecError' || USAGE_CODES.has(code) || code.startsWith('commander.')) return EXIT.USAGE;
-  if (e?.name === 'ConfigError' || CORRUPT_CODES.has(code)) return EXIT.CORRUPT;
-  if (PERMISSION_CODES.has(code)) return EXIT.PERMISSION;
-  if (NOT_FOUND_CODES.has(code)) return EXIT.NOT_FOUND;
-  return EXIT.FAILED;
+  return exitStatusOf((error as ErrorLike)?.code);
 }
 
 function causeCode(error: unknown): string | undefined {
@@ -93,17 +69,18 @@ export function describeError(error: unknown): string {
   const message = (e?.message ?? String(error)).split('\n')[0]!;
   const code = String(e?.code ?? '');
   if (isUnreachableXenstored(error)) {
-    const tried = (error as { message: string }).message.match(/Tried: (.*)/)?.[1];
+    const { tried } = e;
     const reason = causeCode(error) ?? 'unavailable';
-    if (/libxenstore/.test(message)) {
-      return `${message.replace(/^xen-domconfig: /, '')} (${tried ?? ''}); install libxenstore4 or set XEN_DOMCONFIG_LIBXENSTORE`;
+    if (reason === 'ERR_DLOPEN_FAILED') {
+      return `xenstore is unavailable: libxenstore could not be loaded (tried ${tried ?? 'the default names'}); install libxenstore4 or set XEN_DOMCONFIG_LIBXENSTORE`;
     }
     if (reason === 'EACCES') return `permission denied connecting to xenstored (tried ${tried ?? 'the default socket'}): run as root`;
     return `cannot connect to xenstored (${reason}; tried ${tried ?? 'the default socket'}): is xenstored running? Select its socket with --xenstore PATH or XENSTORED_PATH`;
   }
-  if (!isUnreachableXenstored(error) && isXenstoredGone(error)) {
-    return `lost the connection to xenstored (${message.replace(/^ERR_XENSTORE_CONNECTION_LOST: /, '')}): is xenstored still running?`;
+  if (isXenstoredGone(error)) {
+    const detail = message.startsWith(CONNECTION_LOST_PREFIX) ? message.slice(CONNECTION_LOST_PREFIX.length) : message;
+    return `lost the connection to xenstored (${detail}): is xenstored still running?`;
   }
-  if ((code === 'EACCES' || code === 'EPERM') && !/root/.test(message)) return `${message} (permission denied: run as root?)`;
+  if (code === 'EACCES' || code === 'EPERM') return `${message} (permission denied: run as root?)`;
   return message;
 }

@@ -1,5 +1,6 @@
 // libxl-json: libxl_domain_config of Xen 4.17 as typed objects, read and written exactly as
 // libxl reads and writes it.
+import { argumentError } from '../errors.js';
 import { deepClone, deepEquals, defaultsOf, readStruct, writeStruct, writeStructKeepingVerbatim, wrongTypedKeys } from './codec.js';
 import { ConfigError } from './errors.js';
 import { JsonNumber, JsonObject, inputText, parseJson, writeArray, writeObject, type JsonValue } from './json.js';
@@ -144,14 +145,14 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 /** Reads one device struct (e.g. what `xl -N block-attach` prints after "disk: "). */
 export function parseDevice<K extends DeviceKind>(kind: K, text: string | Uint8Array): DeviceOf<K> {
   const t = deviceSchemas[kind];
-  if (!t) throw Object.assign(new TypeError(`unknown device kind: ${String(kind)}`), { code: 'ERR_INVALID_ARG_VALUE' });
+  if (!t) throw argumentError('ERR_INVALID_ARG_VALUE', `unknown device kind: ${String(kind)}`);
   return parseStruct(t, text) as DeviceOf<K>;
 }
 
 /** libxl_device_<kind>_to_json's exact text. */
 export function formatDevice<K extends DeviceKind>(kind: K, device: DeviceOf<K>): string {
   const t = deviceSchemas[kind];
-  if (!t) throw new TypeError(`unknown device kind: ${String(kind)}`);
+  if (!t) throw argumentError('ERR_INVALID_ARG_VALUE', `unknown device kind: ${String(kind)}`);
   return formatStruct(t, device as never);
 }
 

@@ -1,4 +1,5 @@
 // Value helpers for libxl's builtin types (uuid, mac, bitmap) and disk device numbers.
+import { argumentError, rangeError } from '../errors.js';
 import { ConfigError } from './errors.js';
 
 export const NIL_UUID = '00000000-0000-0000-0000-000000000000';
@@ -47,11 +48,11 @@ export function parseMac(s: string): Mac | null {
 const HEX_BYTES = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 
 export function formatMac(bytes: ArrayLike<number>): Mac {
-  if (bytes.length !== 6) throw new RangeError('a MAC address has 6 bytes');
+  if (bytes.length !== 6) throw rangeError('a MAC address has 6 bytes');
   let mac = '';
   for (let i = 0; i < 6; i++) {
     const hex = HEX_BYTES[bytes[i]!];
-    if (hex === undefined || !Number.isInteger(bytes[i])) throw new RangeError(`not a byte: ${bytes[i]}`);
+    if (hex === undefined || !Number.isInteger(bytes[i])) throw rangeError(`not a byte: ${bytes[i]}`);
     mac += i === 0 ? hex : `:${hex}`;
   }
   return mac;
@@ -59,7 +60,7 @@ export function formatMac(bytes: ArrayLike<number>): Mac {
 
 export function macToBytes(mac: Mac): number[] {
   const m = parseMac(mac);
-  if (m === null) throw new RangeError(`not a MAC address: ${mac}`);
+  if (m === null) throw argumentError('ERR_INVALID_ARG_VALUE', `not a MAC address: ${mac}`);
   return m.split(':').map((h) => parseInt(h, 16));
 }
 
@@ -69,7 +70,7 @@ export function macToBytes(mac: Mac): number[] {
 export function bitmapFromIndices(bits: Iterable<number>): number[] {
   const list = [...bits];
   for (const b of list) {
-    if (!Number.isInteger(b) || b < 0 || b > 2147483646) throw new RangeError(`not a bit number: ${b}`);
+    if (!Number.isInteger(b) || b < 0 || b > 2147483646) throw rangeError(`not a bit number: ${b}`);
   }
   return [...new Set(list)].sort((a, b) => a - b);
 }

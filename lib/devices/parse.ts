@@ -2,6 +2,8 @@
 // nodes are treated as untrusted text: bounded lengths, exact grammars, no
 // atoi-style prefix parsing.
 
+import { nameErrorClass, XenDomconfigError } from '../errors.js';
+
 /** Longest value accepted for a short field (vdev, type, mode, uuid…). */
 export const MAX_SHORT_VALUE = 256;
 /** Longest xenstore path libxl can write (XENSTORE_ABS_PATH_MAX). */
@@ -10,17 +12,18 @@ export const MAX_PATH_VALUE = 3072;
 export const MAX_LONG_VALUE = 4096;
 
 /** A value that does not have the expected shape; `reason` says which rule failed. */
-export class XenstoreValueError extends Error {
-  override name = 'XenstoreValueError';
-  readonly code = 'EXSVALUE';
+export class XenstoreValueError extends XenDomconfigError {
+  declare readonly code: 'EXSVALUE';
+  declare readonly path: string;
   constructor(
-    readonly path: string,
+    path: string,
     readonly reason: string,
     readonly value: string | undefined,
   ) {
-    super(`${path}: ${reason}${value === undefined ? '' : ` (got ${describeValue(value)})`}`);
+    super('EXSVALUE', `${path}: ${reason}${value === undefined ? '' : ` (got ${describeValue(value)})`}`, { path });
   }
 }
+nameErrorClass(XenstoreValueError, 'XenstoreValueError');
 
 /** A short printable rendering of a hostile value for messages. */
 export function describeValue(value: string): string {

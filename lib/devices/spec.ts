@@ -4,18 +4,20 @@
 // in libxl's field order (the schema table's), exactly what `xl -N <noun>-attach`
 // prints. Each kind's own grammar is in its descriptor.
 import { fieldNames, type StructType } from '../config/index.js';
+import { nameErrorClass, XenDomconfigError } from '../errors.js';
 
 export type JsonValue = string | number | boolean | JsonValue[] | { [field: string]: JsonValue };
 /** A device in libxl-json form: libxl field names, enum names lower-cased, defbools "True"/"False". */
 export type DeviceJson = Record<string, JsonValue>;
 
-export class SpecError extends Error {
-  override name = 'SpecError';
-  readonly code = 'EINVAL';
+/** A device specification in xl's syntax that does not parse: EINVAL. */
+export class SpecError extends XenDomconfigError {
+  declare readonly code: 'EINVAL';
   constructor(readonly kind: string, readonly spec: string, readonly reason: string, readonly near?: string) {
-    super(`invalid ${kind} specification '${spec}': ${reason}${near !== undefined ? ` near '${near}'` : ''}`);
+    super('EINVAL', `invalid ${kind} specification '${spec}': ${reason}${near !== undefined ? ` near '${near}'` : ''}`);
   }
 }
+nameErrorClass(SpecError, 'SpecError');
 
 /** libxl's JSON omits fields at their default: 0 for numbers except devid (default -1). */
 export function inFieldOrder(schema: StructType, values: Map<string, JsonValue>): DeviceJson {

@@ -6,6 +6,7 @@
 import { constants } from 'node:fs';
 import { lstat, open, readdir, readFile, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
+import { nameErrorClass, XenDomconfigError } from '../errors.js';
 import { xlAtoi } from './listing.js';
 
 /** SYSFS_USB_DEV and SYSFS_USBBACK_DRIVER below the sysfs root. */
@@ -18,12 +19,13 @@ const HUB_CLASS = 9;
 /** Entries of bus/usb/devices looked at, at most (a host has a few dozen). */
 const MAX_SYSFS_ENTRIES = 4096;
 
-export class UsbbackError extends Error {
-  override name = 'UsbbackError';
-  constructor(readonly code: 'ENODEV' | 'EINVAL' | 'EBUSY' | 'EIO', message: string, options?: { cause?: unknown }) {
-    super(message, options);
+export class UsbbackError extends XenDomconfigError {
+  declare readonly code: 'ENODEV' | 'EINVAL' | 'EBUSY' | 'EIO';
+  constructor(code: UsbbackError['code'], message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
   }
 }
+nameErrorClass(UsbbackError, 'UsbbackError');
 
 function isMissing(error: unknown): boolean {
   return (error as { code?: string }).code === 'ENOENT';

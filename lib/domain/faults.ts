@@ -6,6 +6,8 @@
 // module state would not reach it). Anywhere else the variable means nothing
 // and faultPoint() is a single comparison.
 
+import { nameErrorClass, XenDomconfigError } from '../errors.js';
+
 export const FAULT_POINTS = [
   // storeDomainConfiguration
   'store.before-write',
@@ -32,10 +34,13 @@ export type FaultPoint = (typeof FAULT_POINTS)[number];
 
 export const FAULT_ENV = 'XEN_DOMCONFIG_FAULT';
 
-export class FaultSpecError extends Error {
-  override name = 'FaultSpecError';
-  readonly code = 'EINVAL';
+export class FaultSpecError extends XenDomconfigError {
+  declare readonly code: 'EINVAL';
+  constructor(message: string) {
+    super('EINVAL', message);
+  }
 }
+nameErrorClass(FaultSpecError, 'FaultSpecError');
 
 interface ArmedFault {
   point: FaultPoint;

@@ -7,7 +7,7 @@
 import type { Socket } from 'node:net';
 import type { HotplugAction, HotplugRecipe } from '../devices/index.js';
 import { AbortError, type XenStore } from '../xenstore/index.js';
-import { HotplugError } from './hotplug.js';
+import { HotplugError } from './hotplug/common.js';
 
 /** libxl's LIBXL_HOTPLUG_TIMEOUT. */
 export const HOTPLUG_SCRIPT_TIMEOUT_MS = 40_000;

@@ -1,6 +1,7 @@
 // `xl list` and `xl list -l` over every domain under /local/domain, dom0
 // included as xl does. Each domain yields its result or the reason it has
 // none: nothing is skipped silently. Domains are read concurrently.
+import { rangeError } from '../errors.js';
 import { AbortError, type XenStore } from '../xenstore/index.js';
 import { DEVICE_TYPES, XenstoreValueError, type DeviceType } from '../devices/index.js';
 import { DomainError } from './errors.js';
@@ -116,7 +117,7 @@ async function orFailure<T>(domid: number, result: Promise<T>): Promise<T | Doma
 
 /** Runs fn over items with at most `limit` in flight; results keep the input order. */
 export async function mapConcurrently<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  if (!Number.isInteger(limit) || limit < 1) throw Object.assign(new RangeError('concurrency must be a positive integer'), { code: 'ERR_OUT_OF_RANGE' });
+  if (!Number.isInteger(limit) || limit < 1) throw rangeError('concurrency must be a positive integer');
   const results = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {

@@ -3,6 +3,7 @@
 // (query-cpus-fast, falling back to query-cpus when QEMU predates it:
 // CommandNotFound) or one command of a hotplug (device_add, device_del).
 import { createConnection, type Socket } from 'node:net';
+import { AbortError } from '../xenstore/errors.js';
 import { DomainError } from './errors.js';
 
 /** libxl's LIBXL_QMP_CMD_TIMEOUT. */
@@ -77,7 +78,7 @@ class QmpSession {
     this.#socket.on('error', (error) => this.#stop(new DomainError('EQMP', `domain ${domid}: QMP socket ${socketPath}: ${error.message}`, { domid, path: socketPath, cause: error })));
     this.#socket.on('close', () => this.#stop(this.fail('QEMU closed the connection')));
     this.#timer = setTimeout(() => this.#stop(new DomainError('ETIMEDOUT', `domain ${domid}: QEMU did not answer on ${socketPath} within ${timeoutMs} ms`, { domid, path: socketPath })), timeoutMs);
-    this.#onAbort = () => this.#stop(Object.assign(new Error('The operation was aborted', { cause: signal?.reason }), { name: 'AbortError', code: 'ABORT_ERR' }));
+    this.#onAbort = () => this.#stop(new AbortError(signal));
     if (signal?.aborted) this.#onAbort();
     signal?.addEventListener('abort', this.#onAbort, { once: true });
   }

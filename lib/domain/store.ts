@@ -10,7 +10,7 @@ import { DEVICE_TYPES, type DeviceEntry } from '../devices/index.js';
 import type { TemplateStore } from '../userdata/index.js';
 import type { XenStore } from '../xenstore/index.js';
 import { faultPoint } from './faults.js';
-import { HotplugError } from './hotplug.js';
+import { HotplugError } from './hotplug/common.js';
 
 export interface StoreContext {
   xenstore: XenStore;
@@ -36,7 +36,7 @@ export async function storeDomainConfiguration(
   options: StoreOptions = {},
 ): Promise<DomainConfig> {
   if (typeof domid !== 'number' || !Number.isInteger(domid) || domid < 0 || domid > MAX_DOMID) {
-    throw new HotplugError('EINVAL', `invalid domid ${String(domid)}: expected an integer from 0 to ${MAX_DOMID}`);
+    throw new HotplugError('EBADDOMID', `invalid domid ${String(domid)}: expected an integer from 0 to ${MAX_DOMID}`);
   }
   if (typeof config !== 'object' || config === null || !Array.isArray((config as { disks?: unknown }).disks)) {
     throw new HotplugError('EINVAL', 'config must be a DomainConfig (see parseDomainConfig)', { domid });

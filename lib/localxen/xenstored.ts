@@ -10,6 +10,7 @@ import { createConnection } from 'node:net';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { argumentError, nameErrorClass, XenDomconfigError } from '../errors.js';
 import { packageRoot } from '../util/package-root.js';
 
 export interface LocalXenstored {
@@ -74,13 +75,14 @@ export function loggedRequests(daemon: LocalXenstoredDaemon, text: string): Logg
   return requests;
 }
 
-export class LocalXenstoredError extends Error {
-  override name = 'LocalXenstoredError';
-  /** ERR_LOCAL_XENSTORED_MISSING: the daemon or the fake hypervisor is not there. */
-  constructor(message: string, readonly code?: 'ERR_LOCAL_XENSTORED_MISSING') {
-    super(message);
+export class LocalXenstoredError extends XenDomconfigError {
+  /** ERR_LOCAL_XENSTORED_MISSING: the daemon or the fake hypervisor is not there; ERR_LOCAL_XENSTORED_FAILED: it did not start. */
+  declare readonly code: 'ERR_LOCAL_XENSTORED_MISSING' | 'ERR_LOCAL_XENSTORED_FAILED';
+  constructor(code: LocalXenstoredError['code'], message: string) {
+    super(code, message);
   }
 }
+nameErrorClass(LocalXenstoredError, 'LocalXenstoredError');
 
 const XENSTORED_RELATIVE = '.cache/xen/root/usr/lib/xen-4.17/bin/xenstored';
 const OXENSTORED_RELATIVE = '.cache/xen/root/usr/lib/xen-4.17/bin/oxenstored';
@@ -114,7 +116,7 @@ function oxenstoredConfig(rundir: string, extra: LocalXenstoredOptions['oxenstor
   };
   for (const [key, value] of Object.entries(config)) {
     if (/[\s=#]/.test(key) || /[\n#]/.test(String(value))) {
-      throw new TypeError(`oxenstored config entry ${JSON.stringify(key)} = ${JSON.stringify(value)} cannot be written`);
+      throw argumentError('ERR_INVALID_ARG_VALUE', `oxenstored config entry ${JSON.stringify(key)} = ${JSON.stringify(value)} cannot be written`);
     }
   }
   return Object.entries(config).map(([key, value]) => `${key} = ${value}\n`).join('');
@@ -123,7 +125,7 @@ function oxenstoredConfig(rundir: string, extra: LocalXenstoredOptions['oxenstor
 export async function startLocalXenstored(options: LocalXenstoredOptions = {}): Promise<LocalXenstored> {
   const name = options.daemon ?? 'xenstored';
   if (name !== 'xenstored' && name !== 'oxenstored') {
-    throw new TypeError(`daemon must be 'xenstored' or 'oxenstored', not ${JSON.stringify(name)}`);
+    throw argumentError('ERR_INVALID_ARG_VALUE', `daemon must be 'xenstored' or 'oxenstored', not ${JSON.stringify(name)}`);
   }
   const paths = localXenstoredPaths();
   const { fakehv } = paths;
@@ -193,7 +195,7 @@ function missing(file: string): LocalXenstoredError {
     ? `${file} is missing: run \`npm run setup\` (scripts/setup.sh) first`
     : 'the demo runs a private xenstored that only a source checkout has (scripts/setup.sh makes it), '
       + 'not an installed package: clone the xen-domconfig repository and run `npm run demo` there';
-  return new LocalXenstoredError(message, 'ERR_LOCAL_XENSTORED_MISSING');
+  return new LocalXenstoredError('ERR_LOCAL_XENSTORED_MISSING', message);
 }
 
 async function waitForSocket(name: string, child: ChildProcess, socketPath: string, stderr: () => string): Promise<void> {
@@ -201,10 +203,10 @@ async function waitForSocket(name: string, child: ChildProcess, socketPath: stri
   // xenstored creates the socket file before it listens: wait for a connect to succeed.
   while (!(await acceptsConnections(socketPath))) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new LocalXenstoredError(`${name} exited (${child.exitCode ?? child.signalCode}) before listening: ${stderr().trim()}`);
+      throw new LocalXenstoredError('ERR_LOCAL_XENSTORED_FAILED', `${name} exited (${child.exitCode ?? child.signalCode}) before listening: ${stderr().trim()}`);
     }
     if (Date.now() > deadline) {
-      throw new LocalXenstoredError(`${name} did not listen on ${socketPath} within ${START_TIMEOUT_MS} ms`);
+      throw new LocalXenstoredError('ERR_LOCAL_XENSTORED_FAILED', `${name} did not listen on ${socketPath} within ${START_TIMEOUT_MS} ms`);
     }
     await new Promise((resolve) => setTimeout(resolve, 5));
   }

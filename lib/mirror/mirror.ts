@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { DEFAULT_LIST_CONCURRENCY, listDomids, type DomainFailure, type LongListEntry } from '../domain/list.js';
 import { retrieveDomain, type RetrieveContext, type RetrievedDomain, type RetrieveOptions } from '../domain/retrieve.js';
 import { domainPaths, watchRoots, type StateReader } from '../domain/state.js';
+import { XenDomconfigError, rangeError } from '../errors.js';
 import { parseUserdataName, MAX_DOMID, TEMPLATE_USERID } from '../userdata/paths.js';
 import { jsonable } from '../util/json.js';
 import { diffEntries, type PathChange } from './changes.js';
@@ -122,7 +123,7 @@ export class ConfigMirror implements AsyncIterable<MirrorEvent>, AsyncDisposable
     this.#folderCheckMs = options.folderCheckMs ?? DEFAULT_FOLDER_CHECK_MS;
     this.#retrieveOptions = options.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: options.lockTimeoutMs };
     if (!Number.isInteger(this.#concurrency) || this.#concurrency < 1) {
-      throw Object.assign(new RangeError('concurrency must be a positive integer'), { code: 'ERR_OUT_OF_RANGE' });
+      throw rangeError('concurrency must be a positive integer');
     }
     this.ready = new Promise((resolve, reject) => { this.#resolveReady = resolve; this.#rejectReady = reject; });
     this.ready.catch(() => undefined); // a mirror closed before it was ready: only awaiting callers hear of it
@@ -210,7 +211,7 @@ export class ConfigMirror implements AsyncIterable<MirrorEvent>, AsyncDisposable
       this.#dropWatches();
       this.#marked.clear();
       this.#synced?.();
-      this.#rejectReady(Object.assign(new Error('the mirror was closed before it was ready'), { code: 'ERR_MIRROR_CLOSED' }));
+      this.#rejectReady(new XenDomconfigError('ERR_MIRROR_CLOSED', 'the mirror was closed before it was ready'));
       for (const subscriber of this.#subscribers) {
         subscriber.done = true;
         subscriber.wake?.();
@@ -366,7 +367,7 @@ export class ConfigMirror implements AsyncIterable<MirrorEvent>, AsyncDisposable
     void stat(this.#context.templates.dir).then(
       (now) => {
         if (epoch !== this.#epoch) return;
-        if (name === null || now.ino !== this.#folderIno) this.#lost(new Error(`the userdata folder ${this.#context.templates.dir} changed under its watch`));
+        if (name === null || now.ino !== this.#folderIno) this.#lost(new XenDomconfigError('ERR_MIRROR_FOLDER_CHANGED', `the userdata folder ${this.#context.templates.dir} changed under its watch`, { path: this.#context.templates.dir }));
       },
       (error: Error) => { if (epoch === this.#epoch) this.#lost(error); },
     );

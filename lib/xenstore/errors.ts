@@ -5,37 +5,37 @@
 // same failure: code, errno (positive, as libxenstore sets it), syscall (the
 // libxenstore call) and path.
 import { getSystemErrorMap } from 'node:util';
+import { nameErrorClass, XenDomconfigError, type ErrorCode } from '../errors.js';
 import { errnoOf, refusal, XENSTORE_PAYLOAD_MAX } from './protocol.js';
 
-export class XenStoreError extends Error {
-  declare code: string;
+export class XenStoreError extends XenDomconfigError {
   declare errno: number;
   declare syscall: string;
-  declare path?: string;
   /** Transactions: how many times the transaction function ran. */
   declare attempts?: number;
+  /** ERR_XENSTORE_UNAVAILABLE: what was tried (the sockets, each with whether it exists, or the libraries). */
+  declare tried?: string;
 
-  constructor(message: string, fields?: { code: string; errno: number; syscall: string; path?: string; cause?: unknown }) {
-    super(message, fields?.cause === undefined ? undefined : { cause: fields.cause });
+  /** The addon constructs it with the message alone, then sets code, errno, syscall and path. */
+  constructor(message: string, fields?: { code: ErrorCode; errno: number; syscall: string; path?: string; cause?: unknown }) {
+    super(fields?.code, message, fields ? { ...(fields.path !== undefined ? { path: fields.path } : {}), cause: fields.cause } : {});
     if (fields) {
-      this.code = fields.code;
       this.errno = fields.errno;
       this.syscall = fields.syscall;
-      if (fields.path !== undefined) this.path = fields.path;
     }
     Error.captureStackTrace?.(this, new.target);
   }
 }
-Object.defineProperty(XenStoreError.prototype, 'name', { value: 'XenStoreError', enumerable: false, configurable: true, writable: true });
+nameErrorClass(XenStoreError, 'XenStoreError');
 
 /** Node's AbortError shape: name 'AbortError', code 'ABORT_ERR', cause = signal.reason. */
-export class AbortError extends Error {
-  readonly code = 'ABORT_ERR';
-  constructor(signal: AbortSignal) {
-    super('The operation was aborted', { cause: signal.reason });
+export class AbortError extends XenDomconfigError {
+  declare readonly code: 'ABORT_ERR';
+  constructor(signal: AbortSignal | undefined) {
+    super('ABORT_ERR', 'The operation was aborted', { cause: signal?.reason });
   }
 }
-Object.defineProperty(AbortError.prototype, 'name', { value: 'AbortError', enumerable: false, configurable: true, writable: true });
+nameErrorClass(AbortError, 'AbortError');
 
 /** The errno of ERR_XENSTORE_CLOSED, as the addon sets it. */
 export const CLOSED_ERRNO = errnoOf('EBADF');
@@ -45,7 +45,7 @@ export const CLOSED_ERRNO = errnoOf('EBADF');
  * it: "CODE: reason, syscall 'path'" (reason: the system's text for the errno).
  */
 export function xenStoreError(
-  code: string, syscall: string, path?: string,
+  code: ErrorCode, syscall: string, path?: string,
   options: { reason?: string; errno?: number; cause?: unknown } = {},
 ): XenStoreError {
   const errno = options.errno ?? errnoOf(code);

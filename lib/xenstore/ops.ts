@@ -3,6 +3,7 @@
 // transaction id its requests carry, whether it is still usable, and what a
 // failed request means for it. Paths and values are checked here, before
 // they cross into the addon.
+import { argumentError } from '../errors.js';
 import { nativeOpCall, NativeOp, type NativeBatchArgs, type NativeConnection, type NativeRequests, type SingleNativeOp } from '../native.js';
 import { refusedRequest, type XenStoreError } from './errors.js';
 import { XS_PERM, type XenStoreNode } from './protocol.js';
@@ -134,14 +135,14 @@ const BATCH_OPS: Record<XenStoreBatchStep['op'], SingleNativeOp> = {
 
 function batchToFlat(steps: readonly XenStoreBatchStep[]): NativeBatchArgs {
   if (!Array.isArray(steps)) {
-    throw Object.assign(new TypeError('The "steps" argument must be an array'), { code: 'ERR_INVALID_ARG_TYPE' });
+    throw argumentError('ERR_INVALID_ARG_TYPE', 'The "steps" argument must be an array');
   }
   const flat: NativeBatchArgs = [];
   for (const step of steps) {
     const name: unknown = typeof step === 'object' && step !== null ? step.op : undefined;
     const op = typeof name === 'string' && Object.hasOwn(BATCH_OPS, name) ? BATCH_OPS[name as XenStoreBatchStep['op']] : undefined;
     if (op === undefined) {
-      throw Object.assign(new TypeError(`Each step must be { op, path } with op one of ${Object.keys(BATCH_OPS).join(', ')}`), { code: 'ERR_INVALID_ARG_VALUE' });
+      throw argumentError('ERR_INVALID_ARG_VALUE', `Each step must be { op, path } with op one of ${Object.keys(BATCH_OPS).join(', ')}`);
     }
     const arg = step.op === 'write' ? step.value : step.op === 'setPermissions' ? permissionsToFlat(step.perms) : undefined;
     flat.push(op, step.path, arg);
@@ -160,12 +161,12 @@ function permissionsFromFlat(flat: number[]): XenStorePermission[] {
 
 function permissionsToFlat(perms: readonly XenStorePermission[]): number[] {
   if (!Array.isArray(perms) || perms.length === 0) {
-    throw Object.assign(new TypeError('The "perms" argument must be a non-empty array (owner first)'), { code: 'ERR_INVALID_ARG_VALUE' });
+    throw argumentError('ERR_INVALID_ARG_VALUE', 'The "perms" argument must be a non-empty array (owner first)');
   }
   const flat: number[] = [];
   for (const perm of perms) {
     if (typeof perm !== 'object' || perm === null) {
-      throw Object.assign(new TypeError('Each permission must be { domid, read, write }'), { code: 'ERR_INVALID_ARG_TYPE' });
+      throw argumentError('ERR_INVALID_ARG_TYPE', 'Each permission must be { domid, read, write }');
     }
     flat.push(perm.domid, (perm.read ? XS_PERM.read : 0) | (perm.write ? XS_PERM.write : 0));
   }

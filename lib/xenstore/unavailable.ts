@@ -7,16 +7,18 @@ import { xenstoreCandidates } from './protocol.js';
 export function unavailableError(cause: unknown, path: string | undefined): Error {
   if (!(cause instanceof XenStoreError)) return cause as Error;
   const lines: string[] = [];
+  let tried: string;
   if (cause.code === 'ERR_DLOPEN_FAILED') {
+    tried = cause.message.replace(/^ERR_DLOPEN_FAILED: /, '').replace(/, dlopen$/, '');
     lines.push(
       'xen-domconfig: xenstore is unavailable: libxenstore could not be loaded.',
-      `  Tried: ${cause.message.replace(/^ERR_DLOPEN_FAILED: /, '').replace(/, dlopen$/, '')}`,
+      `  Tried: ${tried}`,
       'Possible fixes:',
       '  - install the Xen store library: apt-get install libxenstore4 (Debian/Ubuntu) or your distribution\'s xen-libs',
       '  - or set XEN_DOMCONFIG_LIBXENSTORE to the path of libxenstore.so',
     );
   } else {
-    const tried = xenstoreCandidates(path)
+    tried = xenstoreCandidates(path)
       .map((candidate) => `${candidate} (${existsSync(candidate) ? 'exists' : 'missing'})`)
       .join(', ');
     lines.push(
@@ -39,5 +41,6 @@ export function unavailableError(cause: unknown, path: string | undefined): Erro
     cause,
     ...(path !== undefined ? { path } : {}),
   });
+  error.tried = tried;
   return error;
 }

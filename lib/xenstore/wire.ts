@@ -9,6 +9,7 @@
 // request raises the XenStoreError the addon raises for the same failure.
 import { createConnection, type Socket } from 'node:net';
 import { endianness } from 'node:os';
+import type { ErrorCode } from '../errors.js';
 import { AbortError, closedError, refusedRequest, xenStoreError, type XenStoreError } from './errors.js';
 import {
   errnoOf, isValidXenStorePath, xenstoredSocketPath, xsCall, xsErrorCode, XsType, XENSTORE_PAYLOAD_MAX, type XenStoreNode,
@@ -69,7 +70,7 @@ interface ReplySink {
   /** A reply of the request's own type; the payload is buffer[start, end). */
   onReply(request: Request, buffer: Buffer, start: number, end: number): void;
   /** An XS_ERROR reply (`failure` undefined: build the error on demand) or the end of the connection. */
-  onError(request: Request, code: string, failure: ConnectionFailure | undefined): void;
+  onError(request: Request, code: ErrorCode, failure: ConnectionFailure | undefined): void;
 }
 
 /** What the batch readers below need from the connection. */
@@ -100,7 +101,7 @@ class Request {
   }
 }
 
-function requestError(request: Request, code: string, failure: ConnectionFailure | undefined): XenStoreError {
+function requestError(request: Request, code: ErrorCode, failure: ConnectionFailure | undefined): XenStoreError {
   return failure ? failureError(failure, request.type, request.path) : xenStoreError(code, xsCall(request.type), request.path);
 }
 
@@ -117,7 +118,7 @@ class SingleSink<T> implements ReplySink {
   onReply(_request: Request, buffer: Buffer, start: number, end: number): void {
     this.resolve(this.decode(buffer, start, end));
   }
-  onError(request: Request, code: string, failure: ConnectionFailure | undefined): void {
+  onError(request: Request, code: ErrorCode, failure: ConnectionFailure | undefined): void {
     this.reject(requestError(request, code, failure));
   }
 }
@@ -140,7 +141,7 @@ class ReadManySink<T> implements ReplySink {
     this.values[request.index] = this.decode(buffer, start, end);
     this.done();
   }
-  onError(request: Request, code: string, failure: ConnectionFailure | undefined): void {
+  onError(request: Request, code: ErrorCode, failure: ConnectionFailure | undefined): void {
     if (code === 'ENOENT' && !failure) return this.done();
     if (this.settled) return;
     this.settled = true;
@@ -571,7 +572,7 @@ class DirectoryPartListing implements ReplySink {
     this.done(undefined, decodeNames(list, 0, list.length));
   }
 
-  onError(request: Request, code: string, failure: ConnectionFailure | undefined): void {
+  onError(request: Request, code: ErrorCode, failure: ConnectionFailure | undefined): void {
     // A daemon without DIRECTORY_PART cannot list this node at all, as libxenstore reports it.
     this.done(requestError(request, code === 'ENOSYS' && !failure ? 'E2BIG' : code, failure));
   }
@@ -620,7 +621,7 @@ class TreeWalk implements ReplySink {
     this.finishOne();
   }
 
-  onError(request: Request, code: string, failure: ConnectionFailure | undefined): void {
+  onError(request: Request, code: ErrorCode, failure: ConnectionFailure | undefined): void {
     if (this.settled) return;
     if (!failure && code === 'ENOENT' && request.index > 0) {
       this.gone[request.index] = this.anyGone = true;

@@ -3,6 +3,7 @@
 // EAGAIN; watches share one dedicated handle. When xenstored goes away the
 // failing request says so (ERR_XENSTORE_CONNECTION_LOST) and the next one
 // opens a fresh pool.
+import { argumentError, rangeError } from '../errors.js';
 import { ANY_SLOT, MAX_POOL_SIZE, NativeOp, native, type NativeConnection } from '../native.js';
 import { AbortError, XenStoreError, closedError, isXenStoreError, xenStoreError } from './errors.js';
 import { StoreOps } from './ops.js';
@@ -72,13 +73,13 @@ export class XenStore extends StoreOps {
   static open(options: XenStoreOpenOptions = {}): XenStore {
     const { path, poolSize = DEFAULT_POOL_SIZE, pipelined = true, watchCheckMs = DEFAULT_WATCH_CHECK_MS } = options;
     if (path !== undefined && typeof path !== 'string') {
-      throw Object.assign(new TypeError('The "path" option must be a string'), { code: 'ERR_INVALID_ARG_TYPE' });
+      throw argumentError('ERR_INVALID_ARG_TYPE', 'The "path" option must be a string');
     }
     if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > MAX_POOL_SIZE) {
-      throw Object.assign(new RangeError(`The "poolSize" option must be an integer from 1 to ${MAX_POOL_SIZE}`), { code: 'ERR_OUT_OF_RANGE' });
+      throw rangeError(`The "poolSize" option must be an integer from 1 to ${MAX_POOL_SIZE}`);
     }
     if (typeof watchCheckMs !== 'number' || !Number.isFinite(watchCheckMs) || watchCheckMs < 0) {
-      throw Object.assign(new RangeError('The "watchCheckMs" option must be a number of milliseconds >= 0'), { code: 'ERR_OUT_OF_RANGE' });
+      throw rangeError('The "watchCheckMs" option must be a number of milliseconds >= 0');
     }
     return new XenStore(openPool(path, poolSize), path, poolSize, pipelined, watchCheckMs);
   }
@@ -150,7 +151,7 @@ export class XenStore extends StoreOps {
   async transaction<T>(fn: (tx: XenStoreTransaction) => Promise<T>, options: XenStoreTransactionOptions = {}): Promise<T> {
     const { maxRetries = DEFAULT_MAX_RETRIES, signal } = options;
     if (!Number.isInteger(maxRetries) || maxRetries < 0) {
-      throw Object.assign(new RangeError('The "maxRetries" option must be a non-negative integer'), { code: 'ERR_OUT_OF_RANGE' });
+      throw rangeError('The "maxRetries" option must be a non-negative integer');
     }
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) throw new AbortError(signal);
@@ -192,7 +193,7 @@ export class XenStore extends StoreOps {
   watch(path: string, options: XenStoreWatchOptions = {}): AsyncIterableIterator<XenStoreWatchEvent> {
     if (this.closing) throw closedError('xs_watch');
     if (typeof path !== 'string') {
-      throw Object.assign(new TypeError('The "path" argument must be a string'), { code: 'ERR_INVALID_ARG_TYPE' });
+      throw argumentError('ERR_INVALID_ARG_TYPE', 'The "path" argument must be a string');
     }
     if (!isValidWatchPath(path)) throw xenStoreError('EINVAL', 'xs_watch', path, { reason: 'not a valid watch path' });
     const token = options.token ?? this.watches.uniqueToken();

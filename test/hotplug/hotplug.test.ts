@@ -144,11 +144,9 @@ describe('addDevice', () => {
     expect(await xenstoreDevices(rig.xenstore, domid)).toEqual(['vtpm/0']);
   });
 
-  it('refuses bad input with EINVAL', async () => {
+  it('refuses bad input with EINVAL, and a domid outside a guest range with EBADDOMID', async () => {
     const domid = await guest();
     const cases: Array<() => Promise<unknown>> = [
-      () => rig.host.addDevice(0, 'disk', { vdev: 'xvda' }),
-      () => rig.host.addDevice(1.5, 'disk', { vdev: 'xvda' }),
       () => rig.host.addDevice(domid, 'pci', {}),
       () => rig.host.addDevice(domid, 'floppy' as never, {}),
       () => rig.host.addDevice(domid, 'disk', null as never),
@@ -160,6 +158,7 @@ describe('addDevice', () => {
       () => rig.host.addDevice(domid, 'nic', {}, { timeoutMs: -1 }),
     ];
     for (const attempt of cases) await expect(attempt()).rejects.toMatchObject({ name: 'HotplugError', code: 'EINVAL' });
+    for (const domid of [0, 1.5]) await expect(rig.host.addDevice(domid, 'disk', { vdev: 'xvda' })).rejects.toMatchObject({ name: 'HotplugError', code: 'EBADDOMID' });
     await expect(rig.host.addDevice(999, 'nic', {})).rejects.toMatchObject({ code: 'ENODOMAIN' });
     expect(await xenstoreDevices(rig.xenstore, domid)).toEqual([]);
   });
@@ -342,7 +341,7 @@ describe('storeDomainConfiguration', () => {
   });
 
   it('refuses bad arguments', async () => {
-    await expect(rig.host.storeDomainConfiguration(-1, guestConfig('x', NIL_UUID))).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(rig.host.storeDomainConfiguration(-1, guestConfig('x', NIL_UUID))).rejects.toMatchObject({ code: 'EBADDOMID' });
     await expect(rig.host.storeDomainConfiguration(3, {} as never)).rejects.toMatchObject({ code: 'EINVAL' });
   });
 });

@@ -11,6 +11,7 @@ import {
   type LiveView,
   type XenStoreNode,
 } from '../live.js';
+import { nameErrorClass, XenDomconfigError } from '../../errors.js';
 import { parseBackendPath, parseSmallUint, XenstoreValueError } from '../parse.js';
 import type { DeviceEntry, DeviceType } from '../kind.js';
 import type { AddContext, KeyValues } from '../writes.js';
@@ -89,19 +90,22 @@ export const XENBUS_INITIALISING = '1';
 const DEFAULT_SCRIPT_DIR = '/etc/xen/scripts';
 
 /** A field the recipe cannot render. */
-export class DeviceEntryError extends Error {
-  override name = 'DeviceEntryError';
-  readonly code = 'EINVAL';
+export class DeviceEntryError extends XenDomconfigError {
+  declare readonly code: 'EINVAL';
   constructor(readonly field: string, message: string) {
-    super(`${field}: ${message}`);
+    super('EINVAL', `${field}: ${message}`);
   }
 }
+nameErrorClass(DeviceEntryError, 'DeviceEntryError');
 
 /** A device libxl's set_default refuses. */
-export class DeviceDefaultsError extends Error {
-  override name = 'DeviceDefaultsError';
-  readonly code = 'EINVAL';
+export class DeviceDefaultsError extends XenDomconfigError {
+  declare readonly code: 'EINVAL';
+  constructor(message: string) {
+    super('EINVAL', message);
+  }
 }
+nameErrorClass(DeviceDefaultsError, 'DeviceDefaultsError');
 
 export function text(entry: DeviceEntry, field: string): string | undefined {
   const value = entry[field];

@@ -1,6 +1,7 @@
 // Every device kind xen-domconfig knows, in libxl's device_type_tbl order (the
 // merge order), then the kinds libxl's table lacks. Adding a kind is its file in this folder and one line here.
 import type { DeviceKind, DeviceOf } from '../../config/index.js';
+import { argumentError } from '../../errors.js';
 import type { DeviceType } from '../kind.js';
 import { channel } from './channel.js';
 import { disk } from './disk.js';
@@ -60,6 +61,6 @@ export function findDeviceType(name: unknown): DeviceType | undefined {
 
 export function deviceType(name: string): DeviceType {
   const type = findDeviceType(name);
-  if (!type) throw new RangeError(`unknown device kind ${JSON.stringify(name)}`);
+  if (!type) throw argumentError('ERR_INVALID_ARG_VALUE', `unknown device kind ${JSON.stringify(name)}`);
   return type;
 }

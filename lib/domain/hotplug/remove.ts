@@ -1,0 +1,147 @@
+// Removing a device, as libxl__device_remove: online=0 and state=Closing,
+// wait for Closed (forcing after a timeout), then remove the nodes. The
+// template is left alone (a stale entry is valid) unless pruning is asked for.
+import {
+  deviceNodes,
+  destroyDeviceNodes,
+  parseBackendPath,
+  writeDeviceClosing,
+  XenstoreValueError,
+  type DeviceNodes,
+  type DeviceType,
+} from '../../devices/index.js';
+import { childNamed } from '../../devices/live.js';
+import type { XenStore } from '../../xenstore/index.js';
+import { faultPoint } from '../faults.js';
+import { runHotplugScript } from '../hotplug-scripts.js';
+import { addDevice } from './add.js';
+import { detachDevice } from './attach.js';
+import { waitFor, XENBUS_CLOSED } from './backend.js';
+import {
+  BACKEND_CLOSE_TIMEOUT_MS,
+  checkDomid,
+  checkTimeout,
+  HotplugError,
+  lockOptions,
+  signalOption,
+  withoutEntries,
+  type HotplugContext,
+  type RemoveDeviceOptions,
+  type RemovedDevice,
+} from './common.js';
+
+export async function removeDevice(
+  context: HotplugContext,
+  domid: number,
+  type: DeviceType,
+  identity: string | number,
+  options: RemoveDeviceOptions = {},
+): Promise<RemovedDevice> {
+  checkDomid(domid);
+  const kind = type.name;
+  const timeoutMs = checkTimeout(options.timeoutMs, BACKEND_CLOSE_TIMEOUT_MS);
+  if (options.force !== undefined && typeof options.force !== 'boolean' && options.force !== 'never') {
+    throw new HotplugError('EINVAL', `invalid force ${String(options.force)}: expected true, false or 'never'`, { domid, kind });
+  }
+  if (type.attach) {
+    const detached = await detachDevice(context, domid, type, type.attach, identity, options, addDevice);
+    if (detached) return detached;
+  }
+  const { xenstore, templates } = context;
+  const found = await findLiveDevice(xenstore, domid, type, identity);
+  const { nodes, key } = found;
+  const statePath = `${nodes.backendPath}/state`;
+  const blocked = await type.removalBlocked?.(xenstore, nodes.backendPath);
+  if (blocked) throw new HotplugError('EINVAL', `${kind} ${nodes.devid} of domain ${domid}: ${blocked}`, { domid, kind, devid: nodes.devid });
+
+  let force = options.force === true;
+  let forced = false;
+  for (;;) {
+    const closing = await xenstore.transaction((tx) => writeDeviceClosing(tx, nodes, { force }), signalOption(options.signal));
+    forced ||= force;
+    faultPoint('remove.closing-committed');
+    if (closing === 'absent') break; // backend already gone: clean up the rest
+    const closed = await waitFor(xenstore, statePath, (state) => state === String(XENBUS_CLOSED) || state === undefined, timeoutMs, options.signal);
+    if (closed.reached) break;
+    if (options.force !== 'never' && !force) {
+      force = true; // libxl's FORCE_AUTO: restart the removal forced
+      continue;
+    }
+    if (options.force === 'never') {
+      throw new HotplugError('ETIMEDOUT', `backend ${nodes.backendPath} did not close within ${timeoutMs} ms`, {
+        domid, kind, devid: nodes.devid, path: statePath,
+      });
+    }
+    break; // forced and still not closed: destroy anyway, as libxl does
+  }
+  faultPoint('remove.backend-closed');
+  // libxl destroys the nodes even when the script fails, and reports the failure.
+  let scriptFailure: unknown;
+  if (type.add && context.runHotplugScripts !== false && nodes.backendDomid === 0 && await xenstore.read(nodes.backendPath) !== undefined) {
+    const target = { domid, devid: nodes.devid, backendKind: nodes.backendKind, backendPath: nodes.backendPath };
+    await runHotplugScript(xenstore, type.add, target, 'remove', signalOption(options.signal)).catch((error: unknown) => { scriptFailure = error; });
+  }
+
+  if (nodes.backendDomid !== 0) {
+    // A driver domain removes its own backend dir; give it the same time libxl does.
+    await waitFor(xenstore, nodes.backendPath, (value) => value === undefined, timeoutMs, options.signal);
+  }
+  faultPoint('remove.before-destroy');
+  await xenstore.transaction((tx) => destroyDeviceNodes(tx, nodes), signalOption(options.signal));
+  faultPoint('remove.after-destroy');
+
+  let prunedEntries = 0;
+  if (options.pruneTemplate || type.entriesOptional) {
+    prunedEntries = await templates.withLock(domid, async () => {
+      // A concurrent add may have recreated the device: then the entry is live.
+      if (await xenstore.read(nodes.libxlPath) !== undefined) return 0;
+      const template = await templates.read(domid);
+      const { config, removed } = withoutEntries(template, type, key);
+      if (removed > 0) await templates.write(domid, config);
+      faultPoint('remove.template-pruned');
+      return removed;
+    }, lockOptions(options));
+  }
+  if (scriptFailure) throw scriptFailure;
+  return { domid, kind, devid: nodes.devid, identity: key, backendPath: nodes.backendPath, forced, prunedEntries };
+}
+
+
+/** A device named by its template identity (vdev, devid…) or by its devid, from the trusted /libxl tree. */
+async function findLiveDevice(
+  xenstore: XenStore,
+  domid: number,
+  type: DeviceType,
+  identity: string | number,
+): Promise<{ nodes: DeviceNodes; key: string }> {
+  if (!(typeof identity === 'string' && identity !== '') && !(typeof identity === 'number' && Number.isInteger(identity) && identity >= 0)) {
+    throw new HotplugError('EINVAL', `invalid ${type.name} identity ${String(identity)}: expected its ${type.identity} or devid`, { domid, kind: type.name });
+  }
+  const tree = await xenstore.readTree(`/libxl/${domid}/device`);
+  const live = type.listLive({ domid, libxlDevices: tree, values: new Map(), trees: new Map() });
+  const wanted = String(identity);
+  const device = live.devices.find((candidate) => candidate.key === wanted)
+    ?? live.devices.find((candidate) => candidate.path.endsWith(`/${wanted}`));
+  if (!device) {
+    const problem = live.problems.find((p) => p.path.endsWith(`/${wanted}`));
+    throw new HotplugError('ENODEV', `domain ${domid} has no ${type.name} ${wanted}${problem ? ` (${problem.path}: ${problem.reason})` : ''}`, {
+      domid, kind: type.name, ...(problem ? { path: problem.path } : {}),
+    });
+  }
+  const segments = device.path.split('/'); // /libxl/<domid>/device/<kind>/<devid>
+  const frontendKind = segments[4]!;
+  const devid = Number(segments[5]);
+  // The tree read above holds the node's keys: no second request for its backend.
+  const backendValue = childNamed(childNamed(childNamed(tree, frontendKind), segments[5]!), 'backend')?.value;
+  let backend;
+  try {
+    backend = parseBackendPath(`${device.path}/backend`, backendValue);
+  } catch (error) {
+    if (!(error instanceof XenstoreValueError)) throw error;
+    throw new HotplugError('ENODEV', error.message, { domid, kind: type.name, devid, path: `${device.path}/backend`, cause: error });
+  }
+  if (backend.frontendDomid !== domid || backend.devid !== devid) {
+    throw new HotplugError('ENODEV', `${device.path}/backend names another device (${backendValue})`, { domid, kind: type.name, devid, path: `${device.path}/backend` });
+  }
+  return { nodes: deviceNodes(domid, frontendKind, devid, backend.backendKind, backend.backendDomid), key: device.key };
+}

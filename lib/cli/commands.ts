@@ -10,6 +10,7 @@ import type { RetrievedDomain } from '../domain/retrieve.js';
 import { MAX_TEMPLATE_BYTES } from '../userdata/index.js';
 import { CliError, EXIT, describeError, exitCodeFor, isXenstoredGone, type ExitCode } from './errors.js';
 import { jsonSafe } from '../util/json.js';
+import { MAX_DOMID } from '../xen.js';
 import { driftJson, formatDomainTable, formatDriftTable, type DomainRow } from './format.js';
 import { startProgress } from './progress.js';
 
@@ -44,8 +45,6 @@ export interface CommandSpec {
   options?: { flags: string; description: string }[];
   run(context: CommandContext): Promise<ExitCode>;
 }
-
-const MAX_DOMID = 0x7fef;
 
 // ------------------------------------------------------------------ helpers
 

@@ -6,6 +6,7 @@ import { JsonNumber, JsonObject, type JsonValue, cloneJson, jsonEquals, quote, w
 import type { EnumType, IntType, SchemaType, StructType, UnionType } from './schema.js';
 import type { CpuidLeaf, CpuidPolicy, Defbool, KeyValueList, MsrPolicy } from './types.js';
 import { NIL_UUID, ZERO_MAC, formatBitmap, parseMacLikeLibxl, parseUuid } from './values.js';
+import { BITMAP_MAX_BIT } from '../xen.js';
 
 /**
  * Keys of a libxl struct that this schema does not know (a template written by a newer
@@ -362,7 +363,6 @@ function readDefbool(node: JsonValue): Defbool {
   throw new ConfigError('', '"True", "False" or "<default>"', `found ${describe(node)}`);
 }
 
-const BITMAP_MAX_BIT = 2147483646; // libxl sizes the bitmap as an int: last + 1
 
 function readBitmap(node: JsonValue): number[] {
   if (!Array.isArray(node)) throw new ConfigError('', 'an array of bit numbers', `found ${describe(node)}`);

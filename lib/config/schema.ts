@@ -2,6 +2,7 @@
 // keyed union, in libxl's IDL order (tools/libs/light/libxl_types.idl, checked against
 // Debian's /usr/include/_libxl_types.h). Parsing, generation, defaults and the TypeScript
 // types all follow from it; adding a field is one line here.
+import { DOMAIN_TYPES } from '../xen.js';
 
 // ---- the kinds of the table ----
 
@@ -115,7 +116,7 @@ const INVALID_GFN = 18446744073709551615n; // LIBXL_INVALID_GFN
 
 // ---- enumerations ----
 
-export const domain_type = enumeration('domain_type', ['invalid', 'hvm', 'pv', 'pvh'], 'invalid');
+export const domain_type = enumeration('domain_type', ['invalid', ...DOMAIN_TYPES], 'invalid');
 export const rdm_reserve_strategy = enumeration('rdm_reserve_strategy', ['ignore', 'host'], 'ignore');
 export const rdm_reserve_policy = enumeration('rdm_reserve_policy', ['invalid', 'strict', 'relaxed'], 'invalid');
 export const channel_connection = enumeration('channel_connection', ['unknown', 'pty', 'socket'], 'unknown');

@@ -1,5 +1,6 @@
 // Value helpers for libxl's builtin types (uuid, mac, bitmap) and disk device numbers.
 import { ConfigError } from './errors.js';
+import { BITMAP_MAX_BIT } from '../xen.js';
 
 export const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 export const ZERO_MAC = '00:00:00:00:00:00';
@@ -69,7 +70,7 @@ export function macToBytes(mac: Mac): number[] {
 export function bitmapFromIndices(bits: Iterable<number>): number[] {
   const list = [...bits];
   for (const b of list) {
-    if (!Number.isInteger(b) || b < 0 || b > 2147483646) throw new RangeError(`not a bit number: ${b}`);
+    if (!Number.isInteger(b) || b < 0 || b > BITMAP_MAX_BIT) throw new RangeError(`not a bit number: ${b}`);
   }
   return [...new Set(list)].sort((a, b) => a - b);
 }
@@ -103,7 +104,7 @@ export function formatBitmap(bits: readonly number[]): number[] {
   let ascending = true;
   for (let k = 0; k < bits.length; k++) {
     const b = bits[k]!;
-    if (!Number.isInteger(b) || b < 0 || b > 2147483646) throw new ConfigError(`[${k}]`, 'a bit number', `found ${String(b)}`);
+    if (!Number.isInteger(b) || b < 0 || b > BITMAP_MAX_BIT) throw new ConfigError(`[${k}]`, 'a bit number', `found ${String(b)}`);
     if (k > 0 && b <= bits[k - 1]!) ascending = false;
   }
   return ascending ? (bits as number[]) : bitmapFromIndices(bits);

@@ -19,7 +19,8 @@ import { join } from 'node:path';
 import { DEFAULT_LIST_CONCURRENCY, listDomids, type DomainFailure, type LongListEntry } from '../domain/list.js';
 import { retrieveDomain, type RetrieveContext, type RetrievedDomain, type RetrieveOptions } from '../domain/retrieve.js';
 import { domainPaths, watchRoots, type StateReader } from '../domain/state.js';
-import { parseUserdataName, MAX_DOMID, TEMPLATE_USERID } from '../userdata/paths.js';
+import { parseUserdataName, TEMPLATE_USERID } from '../userdata/paths.js';
+import { MAX_DOMID } from '../xen.js';
 import { jsonable } from '../util/json.js';
 import { diffEntries, type PathChange } from './changes.js';
 

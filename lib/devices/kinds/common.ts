@@ -14,6 +14,9 @@ import {
 import { parseBackendPath, parseSmallUint, XenstoreValueError } from '../parse.js';
 import type { DeviceEntry, DeviceType } from '../kind.js';
 import type { AddContext, KeyValues } from '../writes.js';
+import { DEFAULT_SCRIPT_DIR, MAX_DEVID, XenbusState } from '../../xen.js';
+
+export { MAX_DEVID };
 
 // ---------------------------------------------------------------------------
 // Reading /libxl/<domid>/device/<kind>/<devid> nodes
@@ -85,8 +88,7 @@ export function devidIdentity(name: string, kind: string): Pick<DeviceType, 'xen
 // ---------------------------------------------------------------------------
 // Fields of an entry, for the recipes (entries carry their defaults by then)
 
-export const XENBUS_INITIALISING = '1';
-const DEFAULT_SCRIPT_DIR = '/etc/xen/scripts';
+export const XENBUS_INITIALISING = String(XenbusState.Initialising);
 
 /** A field the recipe cannot render. */
 export class DeviceEntryError extends Error {
@@ -143,8 +145,6 @@ export function scriptPath(name: string, context: AddContext): string {
 }
 
 /** How xl's detach names a device of a devid kind. */
-/** libxl's devids are ints. */
-export const MAX_DEVID = 0x7fffffff;
 
 /** A decimal devid libxl can hold, or undefined. */
 export function parseDevid(text: string): number | undefined {

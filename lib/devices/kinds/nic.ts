@@ -96,7 +96,7 @@ const VIF_KEYS: Record<string, SpecKey> = {
   model: { field: 'model', parse: asString },
   rate: { parse: parseRate },
   forwarddev: { field: 'coloft_forwarddev', parse: asString },
-  devid: { field: 'devid', parse: unsignedDecimal(0x7fff_ffff) },
+  devid: { field: 'devid', parse: unsignedDecimal(MAX_DEVID) },
   mtu: { field: 'mtu', parse: unsignedDecimal(0x7fff_ffff) },
   ...Object.fromEntries(NIC_COLO_FIELDS.map((field) => [field, { field, parse: asString }])),
   accel: { parse: asString, refused: 'accel is not supported by libxl' },

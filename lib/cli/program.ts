@@ -6,12 +6,13 @@ import { Argument, Command, CommanderError, Option } from 'commander';
 import { packageRoot } from '../util/package-root.js';
 import { DEFAULT_USERDATA_DIR } from '../xen.js';
 import { EXIT, EXIT_CODE_HELP, describeError, exitCodeFor } from './errors.js';
-import { COMMANDS, type CommandContext, type GlobalOptions } from './commands.js';
+import { COMMANDS } from './commands.js';
+import type { Shell } from './completion.js';
+import type { CommandContext, GlobalOptions } from './context.js';
 import { outline } from './outline.js';
 
 /** The shells `completion` writes a script for (completion.ts is loaded only by that command). */
-const SHELLS = ['bash', 'zsh'] as const;
-export type Shell = (typeof SHELLS)[number];
+const SHELLS = ['bash', 'zsh'] as const satisfies readonly Shell[];
 
 export interface CliIo {
   stdout: NodeJS.WritableStream;

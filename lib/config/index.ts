@@ -1,6 +1,8 @@
 // libxl-json: libxl_domain_config of Xen 4.17 as typed objects, read and written exactly as
 // libxl reads and writes it.
-import { deepClone, deepEquals, defaultsOf, readStruct, writeStruct, writeStructKeepingVerbatim, wrongTypedKeys } from './codec.js';
+import { defaultsOf, readStruct } from './read.js';
+import { deepClone, deepEquals, wrongTypedKeys } from './unknown-keys.js';
+import { writeStruct, writeStructKeepingVerbatim } from './write.js';
 import { ConfigError } from './errors.js';
 import { JsonNumber, JsonObject, inputText, parseJson, writeArray, writeObject, type JsonValue } from './json.js';
 import * as schema from './schema.js';
@@ -12,7 +14,7 @@ import type {
 } from './types.js';
 
 export { ConfigError } from './errors.js';
-export { UNKNOWN_KEYS, setUnknownKeys, unknownKeysOf, type UnknownKey } from './codec.js';
+export { UNKNOWN_KEYS, setUnknownKeys, unknownKeysOf, type UnknownKey } from './unknown-keys.js';
 export { JsonNumber, JsonObject, type JsonValue } from './json.js';
 export { schema };
 export { deviceArrays, deviceSchemas, fieldNames, MEMKB_DEFAULT, type DeviceArrayName, type DeviceKind, type StructType } from './schema.js';

@@ -3,7 +3,8 @@
 // leaves it out of the output, and its generator. The struct codec (read.ts, write.ts)
 // looks a built-in up here, and shares the helpers below.
 import { ConfigError } from './errors.js';
-import { JsonNumber, JsonObject, type JsonValue, quote, writeArray, writeObject } from './json.js';
+import { JsonNumber, JsonObject, type JsonValue } from './json.js';
+import { quote, writeArray, writeObject } from './json-write.js';
 import type { BuiltinType, IntType } from './schema.js';
 import type { CpuidLeaf, CpuidPolicy, Defbool, KeyValueList, MsrPolicy } from './types.js';
 import { NIL_UUID, ZERO_MAC, formatBitmap, parseMacLikeLibxl, parseUuid } from './values.js';

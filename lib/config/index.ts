@@ -4,7 +4,9 @@ import { defaultsOf, readStruct } from './read.js';
 import { deepClone, deepEquals, wrongTypedKeys } from './unknown-keys.js';
 import { writeStruct, writeStructKeepingVerbatim } from './write.js';
 import { ConfigError } from './errors.js';
-import { JsonNumber, JsonObject, inputText, parseJson, writeArray, writeObject, type JsonValue } from './json.js';
+import { JsonNumber, JsonObject, type JsonValue } from './json.js';
+import { inputText, parseJson } from './json-parse.js';
+import { writeArray, writeObject } from './json-write.js';
 import * as schema from './schema.js';
 import { deviceSchemas, type DeviceKind } from './schema.js';
 import type {

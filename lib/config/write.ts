@@ -3,7 +3,7 @@
 // builtins.ts.
 import { BUILTINS, UINT64_MAX, describe, under } from './builtins.js';
 import { ConfigError } from './errors.js';
-import { quote, writeArray, writeJson, writeObject } from './json.js';
+import { quote, writeArray, writeJson, writeObject } from './json-write.js';
 import type { SchemaType, StructType, UnionType } from './schema.js';
 import { NOT_AN_OBJECT, UNKNOWN_KEYS, type Obj, type UnknownKey } from './unknown-keys.js';
 

@@ -5,7 +5,7 @@
 import { ConfigError } from './errors.js';
 import { JsonNumber, JsonObject, type JsonValue } from './json.js';
 import { quote, writeArray, writeObject } from './json-write.js';
-import type { BuiltinType, IntType } from './schema.js';
+import type { BuiltinType, IntType } from './idl.js';
 import type { CpuidLeaf, CpuidPolicy, Defbool, KeyValueList, MsrPolicy } from './types.js';
 import { NIL_UUID, ZERO_MAC, formatBitmap, parseMacLikeLibxl, parseUuid } from './values.js';
 import { BITMAP_MAX_BIT } from '../xen.js';

@@ -4,7 +4,7 @@
 import { BUILTINS, UINT64_MAX, describe, expectInteger, readList, under } from './builtins.js';
 import { ConfigError } from './errors.js';
 import { JsonNumber, JsonObject, type JsonValue } from './json.js';
-import type { EnumType, SchemaType, StructType, UnionType } from './schema.js';
+import type { EnumType, SchemaType, StructType, UnionType } from './idl.js';
 import { NOT_AN_OBJECT, setUnknownKeys, type Obj, type UnknownKey } from './unknown-keys.js';
 
 // ---- per-struct lookup tables, built once ----

@@ -1,7 +1,7 @@
 // TypeScript types derived from the schema table: one declaration per libxl struct, no
 // field written twice.
 import type * as S from './schema.js';
-import type { FieldDef, SchemaType, UnionType } from './schema.js';
+import type { FieldDef, SchemaType, UnionType } from './idl.js';
 
 export type { DomainType } from '../xen.js';
 

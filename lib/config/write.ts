@@ -4,7 +4,7 @@
 import { BUILTINS, UINT64_MAX, describe, under } from './builtins.js';
 import { ConfigError } from './errors.js';
 import { quote, writeArray, writeJson, writeObject } from './json-write.js';
-import type { SchemaType, StructType, UnionType } from './schema.js';
+import type { SchemaType, StructType, UnionType } from './idl.js';
 import { NOT_AN_OBJECT, UNKNOWN_KEYS, type Obj, type UnknownKey } from './unknown-keys.js';
 
 type StructWriter = (obj: Obj, depth: number) => string;

@@ -144,13 +144,12 @@ export function scriptPath(name: string, context: AddContext): string {
   return name.startsWith('/') ? name : `${context.scriptDir ?? DEFAULT_SCRIPT_DIR}/${name}`;
 }
 
-/** How xl's detach names a device of a devid kind. */
-
 /** A decimal devid libxl can hold, or undefined. */
 export function parseDevid(text: string): number | undefined {
   return /^[0-9]{1,10}$/.test(text) && Number(text) <= MAX_DEVID ? Number(text) : undefined;
 }
 
+/** How xl's detach names a device of a devid kind. */
 export function detachByDevid(which: string): { identity: number } | { invalid: string } {
   const devid = parseDevid(which);
   return devid !== undefined ? { identity: devid } : { invalid: `'${which}' is not a devid (0 to ${MAX_DEVID})` };

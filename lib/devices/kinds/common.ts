@@ -16,8 +16,6 @@ import type { DeviceEntry, DeviceType } from '../kind.js';
 import type { AddContext, KeyValues } from '../writes.js';
 import { DEFAULT_SCRIPT_DIR, MAX_DEVID, XenbusState } from '../../xen.js';
 
-export { MAX_DEVID };
-
 // ---------------------------------------------------------------------------
 // Reading /libxl/<domid>/device/<kind>/<devid> nodes
 

@@ -10,8 +10,9 @@ import type { KeyValues } from '../writes.js';
 import { XenstoreValueError } from '../parse.js';
 import {
   backendDomidOf, defaultDefbool, defbool, DeviceDefaultsError, DeviceEntryError, devidOf, devidIdentity,
-  genericBackend, genericFrontend, integer, isUnset, MAX_DEVID, parseDevid, requiredText, scriptPath, text,
+  genericBackend, genericFrontend, integer, isUnset, parseDevid, requiredText, scriptPath, text,
 } from './common.js';
+import { MAX_DEVID } from '../../xen.js';
 
 const { device_nic } = schema;
 const NIC_MTU_DEFAULT = 1500;

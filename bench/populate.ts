@@ -13,6 +13,7 @@ import { mapConcurrently } from '../lib/domain/list.js';
 import { layOutDomain, type LocalDomain } from '../lib/localxen/domains.js';
 import type { XenHost } from '../lib/domain/host.js';
 import type { XenStore } from '../lib/xenstore/index.js';
+import { DEFAULT_SCRIPT_DIR } from '../lib/xen.js';
 
 /** The shape every benchmark domain has (and the xl config of the cross-check). */
 export const BENCH_SHAPE = {
@@ -142,7 +143,7 @@ export async function planDomain(domain: LocalDomain, devices: { disks: string[]
   await layOutDomain(recorder as unknown as XenStore, domain);
   const template = baseTemplate(domain);
   // Disks' and nics' defaults read nothing from xenstore.
-  const context = { domid: domain.domid, domainType: domain.type, hotplug: false, scriptDir: '/etc/xen/scripts', sysfsRoot: '/sys', read: async () => undefined };
+  const context = { domid: domain.domid, domainType: domain.type, hotplug: false, scriptDir: DEFAULT_SCRIPT_DIR, sysfsRoot: '/sys', read: async () => undefined };
   const addContext = { domid: domain.domid, domainType: domain.type, scriptDir: context.scriptDir, nativeProtocol: 'x86_64-abi' };
   const entries: [kind: 'disk' | 'nic', entry: DeviceEntry][] = [
     ...devices.disks.map((spec): ['disk', DeviceEntry] => ['disk', parseDevice('disk', JSON.stringify(parseDiskSpec(spec))) as unknown as DeviceEntry]),

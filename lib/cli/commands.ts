@@ -11,32 +11,10 @@ import type { ErrorCode } from '../errors.js';
 import { MAX_TEMPLATE_BYTES } from '../userdata/index.js';
 import { CliError, EXIT, describeError, exitCodeFor, isXenstoredGone, type ExitCode } from './errors.js';
 import { jsonSafe } from '../util/json.js';
+import { MAX_DOMID } from '../xen.js';
 import { driftJson, formatDomainTable, formatDriftTable, type DomainRow } from './format.js';
+import type { CommandContext } from './context.js';
 import { startProgress } from './progress.js';
-
-export interface GlobalOptions {
-  userdataDir: string;
-  xenstore?: string;
-  json?: boolean;
-  quiet?: boolean;
-  debug?: boolean;
-  /** false with --no-hotplug-scripts. */
-  hotplugScripts?: boolean;
-}
-
-export interface CommandContext {
-  globals: GlobalOptions;
-  options: Record<string, unknown>;
-  /** Positional arguments in usage order (a variadic one is an array). */
-  args: unknown[];
-  /** Results, on stdout. */
-  out(text: string): void;
-  /** Progress and confirmations, on stderr unless --quiet. */
-  info(text: string): void;
-  /** Per-item failures, on stderr. */
-  warn(text: string): void;
-  stderr: NodeJS.WritableStream;
-}
 
 export interface CommandSpec {
   name: string;
@@ -45,8 +23,6 @@ export interface CommandSpec {
   options?: { flags: string; description: string }[];
   run(context: CommandContext): Promise<ExitCode>;
 }
-
-const MAX_DOMID = 0x7fef;
 
 // ------------------------------------------------------------------ helpers
 

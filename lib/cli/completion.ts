@@ -4,7 +4,6 @@
 // which the script asks `xen-domconfig list` for on the xenstored the command
 // line names; without an answer within two seconds, it offers nothing.
 import type { ArgumentOutline, CommandOutline, OptionOutline, ProgramOutline } from './outline.js';
-import type { Shell } from './program.js';
 
 
 /** How a value is completed, from the name commander knows it by ('<domain>', '--userdata-dir <dir>'). */
@@ -34,8 +33,13 @@ function globalsAfterCommand(program: ProgramOutline): OptionOutline[] {
 /** Options whose value names the xenstored and userdata folder to ask for domain names. */
 const connectionOptions = (program: ProgramOutline): OptionOutline[] => program.options.filter((option) => option.value !== undefined);
 
+const SCRIPTS = { bash: bashScript, zsh: zshScript };
+
+/** The shells this module writes a script for. */
+export type Shell = keyof typeof SCRIPTS;
+
 export function completionScript(shell: Shell, program: ProgramOutline): string {
-  return shell === 'bash' ? bashScript(program) : zshScript(program);
+  return SCRIPTS[shell](program);
 }
 
 // ------------------------------------------------------------------ bash

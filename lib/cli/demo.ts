@@ -15,7 +15,7 @@ import { layOutDomain, type LocalDomain } from '../localxen/domains.js';
 import { startLocalXenstored } from '../localxen/xenstored.js';
 import { XenStore } from '../xenstore/index.js';
 import { undoOnExit } from './cleanup.js';
-import type { CommandContext } from './commands.js';
+import type { CommandContext } from './context.js';
 import { CliError, EXIT, type ExitCode } from './errors.js';
 import { packageRoot } from '../util/package-root.js';
 import { parseDiskSpec } from '../devices/kinds/disk.js';

@@ -2,8 +2,9 @@
 // commands and options --help shows), the exit codes' help text and the tables
 // below. `npm run build:man` writes it to MAN_PAGE, which package.json's "man"
 // field installs.
-import { xenstoredSocketPath } from '../xenstore/paths.js';
+import { xenstoredSocketPath } from '../xenstore/protocol.js';
 import { LOCK_USERID, TEMPLATE_USERID } from '../userdata/paths.js';
+import { DEFAULT_USERDATA_DIR } from '../xen.js';
 import { EXIT_CODE_HELP } from './errors.js';
 import type { ArgumentOutline, CommandOutline, OptionOutline, ProgramOutline } from './outline.js';
 
@@ -23,7 +24,7 @@ const ENVIRONMENT: { name: string; description: string }[] = [
 const SEE_ALSO = ['xl(1)', 'xl.cfg(5)', 'xl-disk-configuration(5)', 'xl-network-configuration(5)'];
 
 export function manPage(program: ProgramOutline, version: string): string {
-  const userdataDir = program.options.find((option) => option.names.includes('--userdata-dir'))?.default ?? '/var/lib/xen';
+  const userdataDir = program.options.find((option) => option.names.includes('--userdata-dir'))?.default ?? DEFAULT_USERDATA_DIR;
   const userdataFile = (kind: string, userid: string): string => `${userdataDir}/userdata-${kind}.<domid>.<uuid>.${userid}`;
   const files: [string, string][] = [
     [userdataFile('d', TEMPLATE_USERID), "a domain's template: its configuration as libxl stored it at create time, in libxl-json; the hotplug commands keep it up to date."],

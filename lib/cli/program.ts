@@ -4,13 +4,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { packageRoot } from '../util/package-root.js';
+import { DEFAULT_USERDATA_DIR } from '../xen.js';
 import { EXIT, EXIT_CODE_HELP, describeError, exitCodeFor } from './errors.js';
-import { COMMANDS, type CommandContext, type GlobalOptions } from './commands.js';
+import { COMMANDS } from './commands.js';
+import type { Shell } from './completion.js';
+import type { CommandContext, GlobalOptions } from './context.js';
 import { outline } from './outline.js';
 
 /** The shells `completion` writes a script for (completion.ts is loaded only by that command). */
-const SHELLS = ['bash', 'zsh'] as const;
-export type Shell = (typeof SHELLS)[number];
+const SHELLS = ['bash', 'zsh'] as const satisfies readonly Shell[];
 
 export interface CliIo {
   stdout: NodeJS.WritableStream;
@@ -68,7 +70,7 @@ export function createProgram(io: CliIo = { stdout: process.stdout, stderr: proc
   const program = new Command('xen-domconfig')
     .summary(SUMMARY)
     .description(DESCRIPTION)
-    .option('--userdata-dir <dir>', "libxl's userdata folder (templates and locks)", '/var/lib/xen')
+    .option('--userdata-dir <dir>', "libxl's userdata folder (templates and locks)", DEFAULT_USERDATA_DIR)
     .option('--xenstore <path>', "xenstored's socket (default: XENSTORED_PATH, XENSTORED_RUNDIR/socket, /var/run/xenstored/socket)")
     .option('--no-hotplug-scripts', "leave dom0's vbd/vif hotplug scripts to udev (xl.conf's run_hotplug_scripts=0)")
     .option('--json', 'machine-readable output where the default is for people')

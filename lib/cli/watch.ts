@@ -8,7 +8,7 @@ import { constants } from 'node:os';
 import { formatDomainConfig } from '../config/index.js';
 import type { XenHost } from '../domain/host.js';
 import type { MirrorEvent } from '../mirror/index.js';
-import type { CommandContext } from './commands.js';
+import type { CommandContext } from './context.js';
 import { EXIT, type ExitCode } from './errors.js';
 import { jsonSafe } from '../util/json.js';
 

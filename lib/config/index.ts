@@ -1,9 +1,13 @@
 // libxl-json: libxl_domain_config of Xen 4.17 as typed objects, read and written exactly as
 // libxl reads and writes it.
 import { argumentError } from '../errors.js';
-import { deepClone, deepEquals, defaultsOf, readStruct, writeStruct, writeStructKeepingVerbatim, wrongTypedKeys } from './codec.js';
+import { defaultsOf, readStruct } from './read.js';
+import { deepClone, deepEquals, wrongTypedKeys } from './unknown-keys.js';
+import { writeStruct, writeStructKeepingVerbatim } from './write.js';
 import { ConfigError } from './errors.js';
-import { JsonNumber, JsonObject, inputText, parseJson, writeArray, writeObject, type JsonValue } from './json.js';
+import { JsonNumber, JsonObject, type JsonValue } from './json.js';
+import { inputText, parseJson } from './json-parse.js';
+import { writeArray, writeObject } from './json-write.js';
 import * as schema from './schema.js';
 import { deviceSchemas, type DeviceKind } from './schema.js';
 import type {
@@ -13,7 +17,7 @@ import type {
 } from './types.js';
 
 export { ConfigError } from './errors.js';
-export { UNKNOWN_KEYS, setUnknownKeys, unknownKeysOf, type UnknownKey } from './codec.js';
+export { UNKNOWN_KEYS, setUnknownKeys, unknownKeysOf, type UnknownKey } from './unknown-keys.js';
 export { JsonNumber, JsonObject, type JsonValue } from './json.js';
 export { schema };
 export { deviceArrays, deviceSchemas, fieldNames, MEMKB_DEFAULT, type DeviceArrayName, type DeviceKind, type StructType } from './schema.js';

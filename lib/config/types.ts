@@ -1,7 +1,9 @@
 // TypeScript types derived from the schema table: one declaration per libxl struct, no
 // field written twice.
 import type * as S from './schema.js';
-import type { FieldDef, SchemaType, UnionType } from './schema.js';
+import type { FieldDef, SchemaType, UnionType } from './idl.js';
+
+export type { DomainType } from '../xen.js';
 
 /** libxl_defbool: unset ("<default>", libxl decides), or explicitly true / false. */
 export type Defbool = 'default' | boolean;
@@ -112,7 +114,6 @@ export type VsndStream = ValueOf<typeof S.vsnd_stream>;
 export type DeviceChannel = ValueOf<typeof S.device_channel>;
 export type DeviceUsbctrl = ValueOf<typeof S.device_usbctrl>;
 export type DeviceUsbdev = ValueOf<typeof S.device_usbdev>;
-export type DomainType = ValueOf<typeof S.domain_type>;
 export type ActionOnShutdown = ValueOf<typeof S.action_on_shutdown>;
 
 /** The value of each single device struct, by kind. */

@@ -1,6 +1,7 @@
 // Value helpers for libxl's builtin types (uuid, mac, bitmap) and disk device numbers.
 import { argumentError, rangeError } from '../errors.js';
 import { ConfigError } from './errors.js';
+import { BITMAP_MAX_BIT } from '../xen.js';
 
 export const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 export const ZERO_MAC = '00:00:00:00:00:00';
@@ -70,7 +71,7 @@ export function macToBytes(mac: Mac): number[] {
 export function bitmapFromIndices(bits: Iterable<number>): number[] {
   const list = [...bits];
   for (const b of list) {
-    if (!Number.isInteger(b) || b < 0 || b > 2147483646) throw rangeError(`not a bit number: ${b}`);
+    if (!Number.isInteger(b) || b < 0 || b > BITMAP_MAX_BIT) throw rangeError(`not a bit number: ${b}`);
   }
   return [...new Set(list)].sort((a, b) => a - b);
 }
@@ -104,7 +105,7 @@ export function formatBitmap(bits: readonly number[]): number[] {
   let ascending = true;
   for (let k = 0; k < bits.length; k++) {
     const b = bits[k]!;
-    if (!Number.isInteger(b) || b < 0 || b > 2147483646) throw new ConfigError(`[${k}]`, 'a bit number', `found ${String(b)}`);
+    if (!Number.isInteger(b) || b < 0 || b > BITMAP_MAX_BIT) throw new ConfigError(`[${k}]`, 'a bit number', `found ${String(b)}`);
     if (k > 0 && b <= bits[k - 1]!) ascending = false;
   }
   return ascending ? (bits as number[]) : bitmapFromIndices(bits);

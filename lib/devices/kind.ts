@@ -9,13 +9,12 @@ import type { FollowUpReads, LiveDevice, LiveList, LiveView, XenStoreNode } from
 import type { DeviceListCli } from './listing.js';
 import type { DeviceJson } from './spec.js';
 import type { AddRecipe, KeyValues } from './writes.js';
+import type { DomainType } from '../xen.js';
 
-export type { DeviceArrayName };
+export type { DeviceArrayName, DomainType };
 
 /** A template device entry: a libxl device struct in its JSON form. */
 export type DeviceEntry = Record<string, unknown>;
-
-export type DomainType = 'pv' | 'pvh' | 'hvm';
 
 /** What libxl's set_default hooks know of the guest. */
 export interface DefaultsContext {

@@ -1,6 +1,7 @@
 // Defensive parsing of values read back from xenstore. Even toolstack-owned
 // nodes are treated as untrusted text: bounded lengths, exact grammars, no
 // atoi-style prefix parsing.
+import { DOMID_FIRST_RESERVED, MAX_DEVID } from '../xen.js';
 
 import { nameErrorClass, XenDomconfigError } from '../errors.js';
 
@@ -45,8 +46,8 @@ export function parseUint64(path: string, value: string | undefined): bigint {
   return parsed;
 }
 
-/** Strict unsigned decimal that fits `max` (default: a libxl devid, INT32_MAX). */
-export function parseSmallUint(path: string, value: string | undefined, max = 0x7fffffff): number {
+/** Strict unsigned decimal that fits `max` (default: a libxl devid). */
+export function parseSmallUint(path: string, value: string | undefined, max = MAX_DEVID): number {
   if (value === undefined) throw new XenstoreValueError(path, 'missing', value);
   if (value.length > 10 || !DECIMAL.test(value)) {
     throw new XenstoreValueError(path, 'not an unsigned decimal number', value);
@@ -101,7 +102,7 @@ export function parseBackendPath(path: string, value: string | undefined): Backe
     frontendDomid: Number(frontendDomid),
     devid: Number(devid),
   };
-  if (result.backendDomid >= 0x7ff0 || result.frontendDomid >= 0x7ff0 || result.devid > 0x7fffffff) {
+  if (result.backendDomid >= DOMID_FIRST_RESERVED || result.frontendDomid >= DOMID_FIRST_RESERVED || result.devid > MAX_DEVID) {
     throw new XenstoreValueError(path, 'domid or devid out of range', present);
   }
   return result;

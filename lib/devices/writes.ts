@@ -5,6 +5,7 @@
 // the caller retries — and never commit or lock anything themselves. Requests
 // that do not wait for each other's answers go as one batch: the same
 // requests as libxl's, in its order, in one trip through the addon.
+import { XenbusState, type DomainType } from '../xen.js';
 import type { XenStoreBatchResult, XenStoreBatchStep } from '../xenstore/types.js';
 
 /** An xenstore permission entry; the first one names the owner and everyone else's access. */
@@ -55,7 +56,7 @@ export type KeyValues = Array<readonly [key: string, value: string]>;
 export interface AddContext {
   /** The guest. */
   domid: number;
-  domainType: 'pv' | 'pvh' | 'hvm';
+  domainType: DomainType;
   /** xc_domain_get_native_protocol (e.g. "x86_64-abi"), written into PV disk frontends; omitted when undefined. */
   nativeProtocol?: string;
   /** libxl__xen_script_dir_path(); default /etc/xen/scripts. */
@@ -196,10 +197,10 @@ export async function writeDeviceClosing(
   if (options.force) await cleanupPath(ops, nodes.frontendPath);
   const state = await ops.read(`${nodes.backendPath}/state`);
   if (state === undefined) return 'absent';
-  if (state === '6') return 'closed';
+  if (state === String(XenbusState.Closed)) return 'closed';
   await runSteps(ops, [
     { op: 'write', path: `${nodes.backendPath}/online`, value: '0' },
-    { op: 'write', path: `${nodes.backendPath}/state`, value: '5' },
+    { op: 'write', path: `${nodes.backendPath}/state`, value: String(XenbusState.Closing) },
   ]);
   return 'closing';
 }

@@ -7,7 +7,8 @@ import { DEVICE_TYPES, XenstoreValueError, type DeviceType } from '../devices/in
 import { DomainError } from './errors.js';
 import { dom0Memory } from './refresh.js';
 import { retrieveDomain, type RetrieveContext, type RetrieveOptions, type RetrievedDomain } from './retrieve.js';
-import { domainPaths, type StateReader } from './state.js';
+import { domainPaths, MAX_VCPUS, type StateReader } from './state.js';
+import { DOMID_FIRST_RESERVED } from '../xen.js';
 
 /** Domains read at once by default. */
 export const DEFAULT_LIST_CONCURRENCY = 64;
@@ -42,7 +43,7 @@ const DOMID = /^(0|[1-9][0-9]{0,4})$/;
 /** Domids under /local/domain, ascending. */
 export async function listDomids(xenstore: XenStore): Promise<number[]> {
   const names = (await xenstore.list('/local/domain')) ?? [];
-  return names.filter((name) => DOMID.test(name) && Number(name) < 0x7ff0).map(Number).sort((a, b) => a - b);
+  return names.filter((name) => DOMID.test(name) && Number(name) < DOMID_FIRST_RESERVED).map(Number).sort((a, b) => a - b);
 }
 
 export async function summarizeDomain(reader: StateReader, domid: number): Promise<DomainSummary> {
@@ -62,7 +63,7 @@ export async function summarizeDomain(reader: StateReader, domid: number): Promi
     if (!(error instanceof XenstoreValueError)) throw error;
     throw new DomainError('EXSVALUE', `domain ${domid}: ${error.message}`, { domid, path: error.path, cause: error });
   }
-  const indexes = (cpus ?? []).filter((cpu) => /^(0|[1-9][0-9]{0,3})$/.test(cpu)).slice(0, 4096);
+  const indexes = (cpus ?? []).filter((cpu) => /^(0|[1-9][0-9]{0,3})$/.test(cpu)).slice(0, MAX_VCPUS);
   const availability = indexes.length === 0 ? [] : await reader.readMany(indexes.map((cpu) => `${paths.cpu}/${cpu}/availability`));
   return { domid, name, memkb: memkb ?? null, vcpus: availability.filter((value) => value === 'online').length };
 }

@@ -5,6 +5,7 @@
 import { createConnection, type Socket } from 'node:net';
 import { AbortError } from '../xenstore/errors.js';
 import { DomainError } from './errors.js';
+import { XEN_RUN_DIR } from '../xen.js';
 
 /** libxl's LIBXL_QMP_CMD_TIMEOUT. */
 export const QMP_TIMEOUT_MS = 10_000;
@@ -12,7 +13,7 @@ export const QMP_TIMEOUT_MS = 10_000;
 const MAX_MESSAGE_BYTES = 1 << 20;
 
 export function defaultQmpSocketPath(domid: number): string {
-  return `/var/run/xen/qmp-libxl-${domid}`;
+  return `${XEN_RUN_DIR}/qmp-libxl-${domid}`;
 }
 
 export interface QmpQueryOptions {

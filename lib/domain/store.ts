@@ -9,6 +9,7 @@ import { MEMKB_DEFAULT, NIL_UUID, checkKeyTypes, cloneDomainConfig, parseUuid, t
 import { DEVICE_TYPES, type DeviceEntry } from '../devices/index.js';
 import type { TemplateStore } from '../userdata/index.js';
 import type { XenStore } from '../xenstore/index.js';
+import { MAX_DOMID } from '../xen.js';
 import { faultPoint } from './faults.js';
 import { HotplugError } from './hotplug/common.js';
 
@@ -22,7 +23,6 @@ export interface StoreOptions {
   signal?: AbortSignal;
 }
 
-const MAX_DOMID = 0x7fef;
 const DECIMAL = /^(0|[1-9][0-9]{0,9})$/;
 
 /**

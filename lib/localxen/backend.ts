@@ -1,10 +1,11 @@
 // A stand-in for dom0's blkback/netback and their hotplug scripts, for the
 // demo on a machine without Xen: it watches dom0's backend tree and answers
 // the two handshakes libxl's hotplug and unplug wait for.
-//   state 1 (Initialising) → hotplug-status = "connected", state 2 (InitWait)
-//   state 5 (Closing)      → state 6 (Closed)
+//   Initialising → hotplug-status = "connected", InitWait
+//   Closing      → Closed
 // No guest ever connects; it only moves backend states.
 import type { XenStore } from '../xenstore/index.js';
+import { XenbusState } from '../xen.js';
 
 export interface LocalBackend {
   /** Devices answered so far (backend paths), in order. */
@@ -21,12 +22,12 @@ export async function startLocalBackend(xenstore: XenStore): Promise<LocalBacken
   const answer = async (statePath: string): Promise<void> => {
     const device = statePath.slice(0, -'/state'.length);
     const state = await xenstore.read(statePath);
-    if (state === '1') {
+    if (state === String(XenbusState.Initialising)) {
       await xenstore.write(`${device}/hotplug-status`, 'connected');
-      await xenstore.write(statePath, '2');
+      await xenstore.write(statePath, String(XenbusState.InitWait));
       moved.push(device);
-    } else if (state === '5') {
-      await xenstore.write(statePath, '6');
+    } else if (state === String(XenbusState.Closing)) {
+      await xenstore.write(statePath, String(XenbusState.Closed));
       moved.push(device);
     }
   };

@@ -13,16 +13,17 @@
 // What can lose events — the daemon going away or restarting, the userdata
 // watch failing, the folder replaced — makes the mirror `stale` until it has
 // watched everything again and re-read every domain, emitting what changed.
-import { watch as watchFolder, type FSWatcher } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { DEFAULT_LIST_CONCURRENCY, listDomids, type DomainFailure, type LongListEntry } from '../domain/list.js';
-import { retrieveDomain, type RetrieveContext, type RetrievedDomain, type RetrieveOptions } from '../domain/retrieve.js';
+import { DEFAULT_LIST_CONCURRENCY, listDomids, type LongListEntry } from '../domain/list.js';
+import { retrieveDomain, type RetrieveContext, type RetrieveOptions } from '../domain/retrieve.js';
 import { domainPaths, watchRoots, type StateReader } from '../domain/state.js';
 import { XenDomconfigError, rangeError } from '../errors.js';
-import { parseUserdataName, MAX_DOMID, TEMPLATE_USERID } from '../userdata/paths.js';
+import { MAX_DOMID } from '../xen.js';
 import { jsonable } from '../util/json.js';
-import { diffEntries, type PathChange } from './changes.js';
+import { MirrorSubscribers, type MirrorEvent, type MirrorEventsOptions } from './events.js';
+import { TemplateFolderWatch } from './folder.js';
+import { MirrorWatches } from './watches.js';
+
+export type { MirrorEvent, MirrorEventsOptions };
 
 export interface MirrorOptions {
   /** Domains retrieved at once (default: as many as a list). */
@@ -42,25 +43,6 @@ export interface MirrorOptions {
 
 export type MirrorState = 'starting' | 'current' | 'stale' | 'closed';
 
-export type MirrorEvent =
-  /** A domain's configuration is there: a new domain, or one that could not be retrieved before. */
-  | { type: 'added'; domid: number; entry: RetrievedDomain }
-  /** A domain's configuration changed; `changes` turn the previous entry into `entry`. */
-  | { type: 'changed'; domid: number; entry: RetrievedDomain; changes: PathChange[] }
-  /** The domain is gone. */
-  | { type: 'removed'; domid: number }
-  /** The domain cannot be retrieved (now, or for another reason than before), as a list reports it. */
-  | { type: 'error'; domid: number; error: DomainFailure['error'] }
-  /** Events may have been missed: until `current`, list() and get() may be behind. */
-  | { type: 'stale'; reason: Error }
-  /** Everything was watched and read again; what changed meanwhile was emitted before this. */
-  | { type: 'current' };
-
-export interface MirrorEventsOptions {
-  /** Start with an `added` (or `error`) event for each domain already mirrored, once ready. */
-  initial?: boolean;
-}
-
 /** Codes of a failure that says nothing of the domain: the daemon is gone. */
 const CONNECTION_CODES = new Set([
   'ERR_XENSTORE_CONNECTION_LOST', 'ERR_XENSTORE_UNAVAILABLE', 'ERR_XENSTORE_NO_SOCKET', 'EPIPE', 'ECONNRESET', 'ENOTCONN', 'ECONNREFUSED',
@@ -74,33 +56,26 @@ interface DomainRecord {
   entry: LongListEntry;
 }
 
-/** One consumer's events not yet taken: per domain the entry it last saw, in order of last change. */
-interface Subscriber {
-  pending: Map<number | 'state', LongListEntry | undefined>;
-  wake?: () => void;
-  done: boolean;
-}
-
 export class ConfigMirror implements AsyncIterable<MirrorEvent>, AsyncDisposable {
   /** Resolves once every domain has been read (rejects if the mirror is closed first). */
   readonly ready: Promise<void>;
   #state: MirrorState = 'starting';
   #staleReason: Error | undefined;
   readonly #context: RetrieveContext;
+  readonly #watches: MirrorWatches;
   readonly #concurrency: number;
   readonly #records = new Map<number, DomainRecord>();
-  /** Watch iterators by domid (or 'host' for the special ones), by path. */
-  readonly #watches = new Map<number | 'host', Map<string, AsyncIterator<unknown>>>();
   readonly #marked = new Set<number>();
   readonly #reading = new Set<number>();
   readonly #readAgain = new Set<number>();
-  readonly #subscribers = new Set<Subscriber>();
+  readonly #subscribers = new MirrorSubscribers({
+    ready: () => this.ready,
+    domids: () => [...this.#records.keys()].sort((a, b) => a - b),
+    entry: (domid) => this.#records.get(domid)?.entry,
+    stateEvent: () => this.#stateEvent(),
+  });
   readonly #idle = new Set<() => void>();
-  #folder: FSWatcher | undefined;
-  #folderIno: number | undefined;
-  /** Each template file's identity at the last look at the folder, by name. */
-  #templateFiles = new Map<string, string>();
-  #folderCheckTimer: NodeJS.Timeout | undefined;
+  #folder: TemplateFolderWatch | undefined;
   readonly #folderCheckMs: number;
   readonly #retrieveOptions: RetrieveOptions;
   /** Bumped whenever what is watched is dropped: older reads and loops stop counting. */
@@ -119,6 +94,7 @@ export class ConfigMirror implements AsyncIterable<MirrorEvent>, AsyncDisposable
 
   constructor(context: RetrieveContext, options: MirrorOptions = {}) {
     this.#context = context;
+    this.#watches = new MirrorWatches(context.xenstore, (reason) => this.#lost(reason));
     this.#concurrency = options.concurrency ?? DEFAULT_LIST_CONCURRENCY;
     this.#folderCheckMs = options.folderCheckMs ?? DEFAULT_FOLDER_CHECK_MS;
     this.#retrieveOptions = options.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: options.lockTimeoutMs };
@@ -164,40 +140,7 @@ export class ConfigMirror implements AsyncIterable<MirrorEvent>, AsyncDisposable
    * domain for what changed since it last looked, never a queue that grows.
    */
   events(options: MirrorEventsOptions = {}): AsyncIterableIterator<MirrorEvent> {
-    const subscriber: Subscriber = { pending: new Map(), done: this.#state === 'closed' };
-    this.#subscribers.add(subscriber);
-    let started = !options.initial;
-    const end = (): IteratorResult<MirrorEvent> => {
-      subscriber.done = true;
-      subscriber.pending.clear();
-      this.#subscribers.delete(subscriber);
-      subscriber.wake?.(); // a next() still waiting ends too
-      return { value: undefined, done: true };
-    };
-    const iterator: AsyncIterableIterator<MirrorEvent> = {
-      [Symbol.asyncIterator]: () => iterator,
-      next: async () => {
-        if (!started) {
-          started = true;
-          await this.ready.catch(() => undefined);
-          const queued = subscriber.pending;
-          subscriber.pending = new Map([...this.#records.keys()].sort((a, b) => a - b).map((domid) => [domid, undefined]));
-          for (const [key, before] of queued) if (!subscriber.pending.has(key)) subscriber.pending.set(key, before);
-        }
-        for (;;) {
-          for (const [key, before] of subscriber.pending) {
-            subscriber.pending.delete(key);
-            const event = key === 'state' ? this.#stateEvent() : this.#domainEvent(key, before);
-            if (event) return { value: jsonable(event), done: false };
-          }
-          if (subscriber.done) return end();
-          await new Promise<void>((resolve) => { subscriber.wake = resolve; });
-          subscriber.wake = undefined;
-        }
-      },
-      return: async () => end(),
-    };
-    return iterator;
+    return this.#subscribers.open(options, this.#state === 'closed');
   }
 
   /** Stops watching; pending and later event reads end. Waits for reads in flight. */
@@ -207,15 +150,11 @@ export class ConfigMirror implements AsyncIterable<MirrorEvent>, AsyncDisposable
       this.#signal?.removeEventListener('abort', this.#onAbort);
       this.#epoch++;
       clearTimeout(this.#retryTimer);
-      clearTimeout(this.#folderCheckTimer);
       this.#dropWatches();
       this.#marked.clear();
       this.#synced?.();
       this.#rejectReady(new XenDomconfigError('ERR_MIRROR_CLOSED', 'the mirror was closed before it was ready'));
-      for (const subscriber of this.#subscribers) {
-        subscriber.done = true;
-        subscriber.wake?.();
-      }
+      this.#subscribers.endAll();
     }
     await this.#settled();
   }
@@ -232,38 +171,13 @@ export class ConfigMirror implements AsyncIterable<MirrorEvent>, AsyncDisposable
     return undefined;
   }
 
-  /** The event from what a consumer last saw to what is now; undefined when they are the same. */
-  #domainEvent(domid: number, before: LongListEntry | undefined): MirrorEvent | undefined {
-    const now = this.#records.get(domid)?.entry;
-    if (now === before) return undefined;
-    if (!now) return before ? { type: 'removed', domid } : undefined;
-    if ('error' in now) {
-      if (before && 'error' in before && sameError(before.error, now.error)) return undefined;
-      return { type: 'error', domid, error: now.error };
-    }
-    if (!before || 'error' in before) return { type: 'added', domid, entry: now };
-    const changes = diffEntries(before, now);
-    return changes.length === 0 ? undefined : { type: 'changed', domid, entry: now, changes };
-  }
-
-  /** Tells every consumer that `key` changed; each keeps what it saw before its first pending change. */
-  #publish(key: number | 'state', before: LongListEntry | undefined): void {
-    for (const subscriber of this.#subscribers) {
-      if (subscriber.done) continue;
-      const seen = subscriber.pending.has(key) ? subscriber.pending.get(key) : before;
-      subscriber.pending.delete(key); // re-inserted last: events come in the order of last change
-      subscriber.pending.set(key, seen);
-      subscriber.wake?.();
-    }
-  }
-
   #setState(state: 'current' | 'stale', reason?: Error): void {
     if (this.#state === 'closed' || this.#state === state) return;
     const wasStarting = this.#state === 'starting';
     this.#state = state;
     this.#staleReason = reason;
     this.#resolveReady(); // no-op after the first time (or after a rejection)
-    if (!wasStarting) this.#publish('state', undefined);
+    if (!wasStarting) this.#subscribers.publish('state', undefined);
   }
 
   #store(domid: number, entry: LongListEntry | undefined): void {
@@ -272,105 +186,27 @@ export class ConfigMirror implements AsyncIterable<MirrorEvent>, AsyncDisposable
     else this.#records.delete(domid);
     // Before ready, list() is the news: events are the changes after it.
     if (before === entry || this.#state === 'starting') return;
-    this.#publish(domid, before);
+    this.#subscribers.publish(domid, before);
   }
 
   // ---------------------------------------------------------------- sources
 
-  /** Registers a watch; the iterator's first event is the one xenstored sends for every new watch. */
-  #watch(owner: number | 'host', path: string, onChange: () => void): void {
-    let paths = this.#watches.get(owner);
-    if (!paths) this.#watches.set(owner, (paths = new Map()));
-    if (paths.has(path)) return;
-    const iterator = this.#context.xenstore.watch(path);
-    paths.set(path, iterator);
-    const epoch = this.#epoch;
-    void (async () => {
-      let first = true;
-      try {
-        for await (const _event of iterator) {
-          if (first) first = false;
-          else if (epoch === this.#epoch) onChange();
-        }
-      } catch (error) {
-        if (epoch === this.#epoch) this.#lost(error as Error);
-      }
-    })();
-  }
-
-  #unwatch(owner: number | 'host', keep: ReadonlySet<string> = new Set()): void {
-    const paths = this.#watches.get(owner);
-    if (!paths) return;
-    for (const [path, iterator] of paths) {
-      if (keep.has(path)) continue;
-      paths.delete(path);
-      void iterator.return?.();
-    }
-    if (paths.size === 0) this.#watches.delete(owner);
-  }
-
   #dropWatches(): void {
-    clearTimeout(this.#folderCheckTimer);
-    for (const owner of [...this.#watches.keys()]) this.#unwatch(owner);
+    this.#watches.dropAll();
     this.#folder?.close();
     this.#folder = undefined;
   }
 
   /** The host's own watches and the userdata folder's (again after a loss). */
   async #watchHost(): Promise<void> {
-    for (const path of SPECIAL_WATCHES) this.#watch('host', path, () => this.#relist());
-    const dir = this.#context.templates.dir;
-    const epoch = this.#epoch;
-    const { ino } = await stat(dir);
-    if (epoch !== this.#epoch) return; // lost meanwhile: the next sync watches it
-    this.#folderIno = ino;
-    const folder = watchFolder(dir, { persistent: false }, (_type, name) => this.#folderChanged(name));
-    folder.on('error', (error) => this.#lost(error));
-    this.#folder = folder;
-    // Before the reads: a file changed after this look differs from it at the next.
-    await this.#checkFolder(false);
-  }
-
-  /** Compares each template file's identity with the last look; marks the domains whose file differs. */
-  async #checkFolder(mark = true): Promise<void> {
-    clearTimeout(this.#folderCheckTimer);
-    const epoch = this.#epoch;
-    const dir = this.#context.templates.dir;
-    const now = new Map<string, string>();
-    for (const name of await readdir(dir)) {
-      const parsed = parseUserdataName(name);
-      if (parsed?.kind !== 'd' || parsed.userid !== TEMPLATE_USERID) continue;
-      const file = await stat(join(dir, name), { bigint: true }).catch(() => undefined);
-      if (file) now.set(name, `${file.ino}:${file.size}:${file.mtimeNs}:${file.ctimeNs}`);
-    }
-    if (epoch !== this.#epoch) return;
-    if (mark) {
-      for (const [name, identity] of now) if (this.#templateFiles.get(name) !== identity) this.#mark(parseUserdataName(name)!.domid);
-      for (const name of this.#templateFiles.keys()) if (!now.has(name)) this.#mark(parseUserdataName(name)!.domid);
-    }
-    this.#templateFiles = now;
-    if (this.#folderCheckMs > 0) {
-      this.#folderCheckTimer = setTimeout(() => {
-        this.#checkFolder().catch((error: Error) => { if (epoch === this.#epoch) this.#lost(error); });
-      }, this.#folderCheckMs).unref();
-    }
-  }
-
-  #folderChanged(name: string | Buffer | null): void {
-    const parsed = typeof name === 'string' ? parseUserdataName(name) : undefined;
-    if (parsed) {
-      if (parsed.kind === 'd' && parsed.userid === TEMPLATE_USERID) this.#mark(parsed.domid);
-      return;
-    }
-    // No name (the kernel's queue overflowed) or not a userdata file: the folder itself may have been replaced.
-    const epoch = this.#epoch;
-    void stat(this.#context.templates.dir).then(
-      (now) => {
-        if (epoch !== this.#epoch) return;
-        if (name === null || now.ino !== this.#folderIno) this.#lost(new XenDomconfigError('ERR_MIRROR_FOLDER_CHANGED', `the userdata folder ${this.#context.templates.dir} changed under its watch`, { path: this.#context.templates.dir }));
-      },
-      (error: Error) => { if (epoch === this.#epoch) this.#lost(error); },
-    );
+    for (const path of SPECIAL_WATCHES) this.#watches.watch('host', path, () => this.#relist());
+    this.#folder = new TemplateFolderWatch({
+      dir: this.#context.templates.dir,
+      checkMs: this.#folderCheckMs,
+      onTemplate: (domid) => this.#mark(domid),
+      onLost: (reason) => this.#lost(reason),
+    });
+    await this.#folder.start();
   }
 
   // ---------------------------------------------------------------- reading
@@ -399,7 +235,7 @@ export class ConfigMirror implements AsyncIterable<MirrorEvent>, AsyncDisposable
     this.#reading.add(domid);
     try {
       // Watched before it is read, so that no change after the read can go unseen.
-      if (!this.#watches.has(domid)) for (const path of watchRoots(domid)) this.#watch(domid, path, () => this.#mark(domid));
+      if (!this.#watches.has(domid)) for (const path of watchRoots(domid)) this.#watches.watch(domid, path, () => this.#mark(domid));
       const read: string[] = [];
       const previous = this.#records.get(domid)?.entry;
       const uuid = previous && 'config' in previous ? previous.config.c_info.uuid : undefined;
@@ -425,16 +261,16 @@ export class ConfigMirror implements AsyncIterable<MirrorEvent>, AsyncDisposable
       }
       if (epoch !== this.#epoch) return;
       if (!entry) {
-        this.#unwatch(domid);
+        this.#watches.unwatch(domid);
         this.#store(domid, undefined);
         return;
       }
       // What this read read is what to watch; a path not watched during the read means reading again.
       const roots = watchRoots(domid, read.length > 0 ? read : undefined);
-      const before = new Set(this.#watches.get(domid)?.keys());
-      for (const path of roots) this.#watch(domid, path, () => this.#mark(domid));
+      const before = this.#watches.paths(domid);
+      for (const path of roots) this.#watches.watch(domid, path, () => this.#mark(domid));
       if (roots.some((path) => !before.has(path))) this.#readAgain.add(domid);
-      this.#unwatch(domid, new Set(roots));
+      this.#watches.unwatch(domid, new Set(roots));
       this.#store(domid, entry);
     } catch (error) {
       if (epoch === this.#epoch) this.#lost(error as Error);
@@ -537,8 +373,4 @@ function recording(reader: StateReader, read: string[]): StateReader {
     readTree: (path) => { read.push(path); return reader.readTree(path); },
     list: (path) => { read.push(path); return reader.list(path); },
   };
-}
-
-function sameError(a: Error & { code?: string }, b: Error & { code?: string }): boolean {
-  return a.code === b.code && a.message === b.message;
 }

@@ -14,7 +14,8 @@ import {
 
 export { TemplateError, type TemplateErrorCode } from './errors.js';
 export { AbortError } from '../xenstore/index.js';
-export { DEFAULT_USERDATA_DIR, MAX_DOMID, type TemplatePaths } from './paths.js';
+export { type TemplatePaths } from './paths.js';
+export { DEFAULT_USERDATA_DIR, MAX_DOMID } from '../xen.js';
 export { MAX_TEMPLATE_BYTES } from './files.js';
 
 export interface TemplateStoreOptions {

@@ -3,12 +3,9 @@
 // kind d = data, n = new (temporary), l = lock. Every name is built from a
 // validated domid and uuid only, so no input can steer a path elsewhere.
 import { resolve } from 'node:path';
+import { DEFAULT_USERDATA_DIR, MAX_DOMID } from '../xen.js';
 import { TemplateError } from './errors.js';
 
-/** libxl's XEN_LIB_DIR. */
-export const DEFAULT_USERDATA_DIR = '/var/lib/xen';
-/** Highest domid of a real domain (DOMID_FIRST_RESERVED is 0x7FF0). */
-export const MAX_DOMID = 0x7fef;
 /** Userdata id of the libxl_domain_config JSON. */
 export const TEMPLATE_USERID = 'libxl-json';
 /** Userdata id of the domain-userdata lock (libxl__lock_domain_userdata). */

@@ -4,7 +4,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { JsonObject, MAX_DEPTH, jsonEquals, parseJson, parseJsonLikeYajl, writeJson, type JsonValue } from '../../lib/config/json.js';
+import { JsonObject, jsonEquals, type JsonValue } from '../../lib/config/json.js';
+import { MAX_DEPTH, parseJson, parseJsonLikeYajl } from '../../lib/config/json-parse.js';
+import { writeJson } from '../../lib/config/json-write.js';
 import { jsonValueArbitrary } from './arbitraries.js';
 import { committedGoldenDir } from './golden-files.js';
 

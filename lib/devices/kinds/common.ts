@@ -15,6 +15,7 @@ import { nameErrorClass, XenDomconfigError } from '../../errors.js';
 import { parseBackendPath, parseSmallUint, XenstoreValueError } from '../parse.js';
 import type { DeviceEntry, DeviceType } from '../kind.js';
 import type { AddContext, KeyValues } from '../writes.js';
+import { DEFAULT_SCRIPT_DIR, MAX_DEVID, XenbusState } from '../../xen.js';
 
 // ---------------------------------------------------------------------------
 // Reading /libxl/<domid>/device/<kind>/<devid> nodes
@@ -86,8 +87,7 @@ export function devidIdentity(name: string, kind: string): Pick<DeviceType, 'xen
 // ---------------------------------------------------------------------------
 // Fields of an entry, for the recipes (entries carry their defaults by then)
 
-export const XENBUS_INITIALISING = '1';
-const DEFAULT_SCRIPT_DIR = '/etc/xen/scripts';
+export const XENBUS_INITIALISING = String(XenbusState.Initialising);
 
 /** A field the recipe cannot render. */
 export class DeviceEntryError extends XenDomconfigError {
@@ -146,15 +146,12 @@ export function scriptPath(name: string, context: AddContext): string {
   return name.startsWith('/') ? name : `${context.scriptDir ?? DEFAULT_SCRIPT_DIR}/${name}`;
 }
 
-/** How xl's detach names a device of a devid kind. */
-/** libxl's devids are ints. */
-export const MAX_DEVID = 0x7fffffff;
-
 /** A decimal devid libxl can hold, or undefined. */
 export function parseDevid(text: string): number | undefined {
   return /^[0-9]{1,10}$/.test(text) && Number(text) <= MAX_DEVID ? Number(text) : undefined;
 }
 
+/** How xl's detach names a device of a devid kind. */
 export function detachByDevid(which: string): { identity: number } | { invalid: string } {
   const devid = parseDevid(which);
   return devid !== undefined ? { identity: devid } : { invalid: `'${which}' is not a devid (0 to ${MAX_DEVID})` };

@@ -10,8 +10,9 @@ import type { KeyValues } from '../writes.js';
 import { XenstoreValueError } from '../parse.js';
 import {
   backendDomidOf, defaultDefbool, defbool, DeviceDefaultsError, DeviceEntryError, devidOf, devidIdentity,
-  genericBackend, genericFrontend, integer, isUnset, MAX_DEVID, parseDevid, requiredText, scriptPath, text,
+  genericBackend, genericFrontend, integer, isUnset, parseDevid, requiredText, scriptPath, text,
 } from './common.js';
+import { MAX_DEVID } from '../../xen.js';
 
 const { device_nic } = schema;
 const NIC_MTU_DEFAULT = 1500;
@@ -96,7 +97,7 @@ const VIF_KEYS: Record<string, SpecKey> = {
   model: { field: 'model', parse: asString },
   rate: { parse: parseRate },
   forwarddev: { field: 'coloft_forwarddev', parse: asString },
-  devid: { field: 'devid', parse: unsignedDecimal(0x7fff_ffff) },
+  devid: { field: 'devid', parse: unsignedDecimal(MAX_DEVID) },
   mtu: { field: 'mtu', parse: unsignedDecimal(0x7fff_ffff) },
   ...Object.fromEntries(NIC_COLO_FIELDS.map((field) => [field, { field, parse: asString }])),
   accel: { parse: asString, refused: 'accel is not supported by libxl' },

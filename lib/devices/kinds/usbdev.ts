@@ -13,8 +13,9 @@ import {
   assignableBusid, assignToUsbback, UsbbackError, busAddressOf, driverPathNode, interfacesOf, planAssignment, rebind, unassignFromUsbback, USBBACK_INFO, xenstoreKeyOf,
 } from '../usbback.js';
 import type { KeyValues } from '../writes.js';
-import { integer, integerKey, MAX_DEVID, reasonOf } from './common.js';
+import { integer, integerKey, reasonOf } from './common.js';
 import { usbctrl, usbControllers, usbNodeKeys, type UsbController } from './usbctrl.js';
+import { MAX_DEVID } from '../../xen.js';
 
 const MAX_USB_PORTS = 31;
 

@@ -13,6 +13,7 @@ import {
   type HotplugRecipe,
   type XenStoreWriteOps,
 } from '../../devices/index.js';
+import { DEFAULT_SCRIPT_DIR } from '../../xen.js';
 import { AbortError, type XenStoreOps } from '../../xenstore/index.js';
 import { faultPoint, faultsArmed } from '../faults.js';
 import { HOTPLUG_SCRIPT_TIMEOUT_MS, runHotplugScript } from '../hotplug-scripts.js';
@@ -22,7 +23,6 @@ import {
   BACKEND_INIT_TIMEOUT_MS,
   checkDomid,
   checkTimeout,
-  DEFAULT_SCRIPT_DIR,
   HotplugError,
   hotplugKinds,
   invalid,

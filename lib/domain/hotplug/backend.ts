@@ -1,22 +1,20 @@
 // The backend waits of an add and a remove: a xenstore node watched until
 // it reaches a state, InitWait after an add, and the hotplug script's status.
 import { AbortError, type XenStore } from '../../xenstore/index.js';
+import { XenbusState } from '../../xen.js';
 import { HotplugError, type AddedDevice } from './common.js';
 
-const XENBUS_INIT_WAIT = 2;
-const XENBUS_CONNECTED = 4;
-export const XENBUS_CLOSED = 6;
 
 /** libxl__wait_device_connection (QEMU backends skip it): InitWait (or beyond); the hotplug script runs next. */
 export async function waitForBackendInit(xenstore: XenStore, added: AddedDevice, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
   const statePath = `${added.backendPath}/state`;
   const details = { domid: added.domid, kind: added.kind, devid: added.devid, path: statePath };
-  const result = await waitFor(xenstore, statePath, (state) => state === undefined || Number(state) >= XENBUS_INIT_WAIT, timeoutMs, signal);
+  const result = await waitFor(xenstore, statePath, (state) => state === undefined || Number(state) >= XenbusState.InitWait, timeoutMs, signal);
   if (!result.reached) {
     throw new HotplugError('ETIMEDOUT', `backend ${added.backendPath} did not reach InitWait within ${timeoutMs} ms`, details);
   }
   const state = result.value === undefined ? undefined : Number(result.value);
-  if (state === undefined || state > XENBUS_CONNECTED) {
+  if (state === undefined || state > XenbusState.Connected) {
     throw new HotplugError('EHOTPLUG', `backend ${added.backendPath} ${state === undefined ? 'was removed' : `went to state ${state}`} before InitWait`, details);
   }
   added.backendState = state;

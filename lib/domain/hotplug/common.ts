@@ -12,18 +12,16 @@ import {
   DEVICE_TYPES,
   type DeviceEntry,
   type DeviceType,
-  type DomainType,
 } from '../../devices/index.js';
 import { nameErrorClass, XenDomconfigError } from '../../errors.js';
 import type { TemplateStore } from '../../userdata/index.js';
-import { MAX_DOMID } from '../../userdata/paths.js';
+import { DOMAIN_TYPES, MAX_DOMID, type DomainType } from '../../xen.js';
 import type { XenStore } from '../../xenstore/index.js';
 
 /** libxl's LIBXL_INIT_TIMEOUT and LIBXL_DESTROY_TIMEOUT. */
 export const BACKEND_INIT_TIMEOUT_MS = 10_000;
 export const BACKEND_CLOSE_TIMEOUT_MS = 10_000;
 
-export const DEFAULT_SCRIPT_DIR = '/etc/xen/scripts';
 
 export type HotplugErrorCode =
   | 'EINVAL'      // bad arguments or device fields
@@ -199,7 +197,7 @@ export function invalid(error: unknown, domid: number | undefined, kind: string)
 /** The domain's type as libxl recorded it: a domain libxl did not build is ENODOMAIN. */
 export async function readDomainType(xenstore: XenStore, domid: number): Promise<DomainType> {
   const value = await xenstore.read(`/libxl/${domid}/type`);
-  if (value === 'pv' || value === 'pvh' || value === 'hvm') return value;
+  if (DOMAIN_TYPES.includes(value as DomainType)) return value as DomainType;
   if (value === undefined) throw new HotplugError('ENODOMAIN', `domain ${domid} has no /libxl/${domid}/type: it does not exist or libxl did not build it`, { domid });
   throw new HotplugError('ENODOMAIN', `domain ${domid}: /libxl/${domid}/type is ${JSON.stringify(value.slice(0, 32))}, not pv, pvh or hvm`, { domid });
 }

@@ -16,7 +16,8 @@ import { faultPoint } from '../faults.js';
 import { runHotplugScript } from '../hotplug-scripts.js';
 import { addDevice } from './add.js';
 import { detachDevice } from './attach.js';
-import { waitFor, XENBUS_CLOSED } from './backend.js';
+import { XenbusState } from '../../xen.js';
+import { waitFor } from './backend.js';
 import {
   BACKEND_CLOSE_TIMEOUT_MS,
   checkDomid,
@@ -61,7 +62,7 @@ export async function removeDevice(
     forced ||= force;
     faultPoint('remove.closing-committed');
     if (closing === 'absent') break; // backend already gone: clean up the rest
-    const closed = await waitFor(xenstore, statePath, (state) => state === String(XENBUS_CLOSED) || state === undefined, timeoutMs, options.signal);
+    const closed = await waitFor(xenstore, statePath, (state) => state === String(XenbusState.Closed) || state === undefined, timeoutMs, options.signal);
     if (closed.reached) break;
     if (options.force !== 'never' && !force) {
       force = true; // libxl's FORCE_AUTO: restart the removal forced

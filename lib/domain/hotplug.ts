@@ -42,6 +42,7 @@ import {
 import type { TemplateStore } from '../userdata/index.js';
 import { AbortError, type XenStore, type XenStoreOps } from '../xenstore/index.js';
 import { faultPoint, faultsArmed } from './faults.js';
+// eslint-disable-next-line import-x/no-cycle -- hotplug-scripts.ts takes HotplugError from here (see there)
 import { HOTPLUG_SCRIPT_TIMEOUT_MS, runHotplugScript } from './hotplug-scripts.js';
 import { defaultQmpSocketPath, executeQmp, QMP_TIMEOUT_MS } from './qmp.js';
 

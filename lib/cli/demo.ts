@@ -153,7 +153,7 @@ export async function runDemo(context: CommandContext): Promise<ExitCode> {
     say();
 
     // The stand-in backend also plays the hotplug scripts' part.
-    host = await XenHost.open({ xenstorePath: daemon.socketPath, userdataDir, runHotplugScripts: false });
+    host = XenHost.open({ xenstorePath: daemon.socketPath, userdataDir, runHotplugScripts: false });
     await layOutDomain(xenstore, DOM0);
     await host.templates.write(0, parseDomainConfig(dom0Template()), { uuid: DOM0.uuid });
     say('2. Created domains as libxl\'s create does: xenstore nodes (name, vm, memory, cpu/*/availability),');

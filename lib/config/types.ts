@@ -61,7 +61,8 @@ export type ValueOf<T> = T extends { readonly kind: 'int' }
                           ? ValueOf<E>[]
                           : never;
 
-type PlainFields<F extends readonly FieldDef[]> = {
+/** The fields of a struct that are not its keyed union. */
+export type PlainFields<F extends readonly FieldDef[]> = {
   -readonly [E in F[number] as E[1] extends UnionType ? never : E[0]]: ValueOf<E[1]>;
 };
 
@@ -76,7 +77,8 @@ export type UnionValue<U extends UnionType> =
     }[keyof U['arms'] & string]
   | (U['enum']['init'] extends null ? { [K in U['keyvar']]: null } & { u: null } : never);
 
-type UnionOf<F extends readonly FieldDef[]> = Extract<F[number][1], UnionType>;
+/** The keyed union among a struct's fields (never when it has none). */
+export type UnionOf<F extends readonly FieldDef[]> = Extract<F[number][1], UnionType>;
 
 export type StructValue<F extends readonly FieldDef[]> = [UnionOf<F>] extends [never]
   ? PlainFields<F>

@@ -1,4 +1,4 @@
-export { DEVICE_TYPES, deviceType, findDeviceType, LISTED_DEVICE_TYPES, type DeviceInput, type DeviceKindName } from './kinds/index.js';
+export { DEVICE_TYPES, deviceType, findDeviceType, LISTED_DEVICE_TYPES, type DeepPartial, type DeviceInput, type DeviceKindName } from './kinds/index.js';
 export type { DeviceListCli, GuestReported, ListedDetails, ListedDevice, ListingReader } from './listing.js';
 export type {
   AttachContext,

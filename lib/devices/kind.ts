@@ -143,6 +143,7 @@ export interface AttachRecipe {
   detach(identity: string, context: AttachContext): Promise<AttachStep | undefined>;
 }
 
+/** A device kind's descriptor; users see its name, schema, array and identity; the rest is internal. */
 export interface DeviceType {
   /** libxl's name of the kind: 'disk', 'nic', … (the config schema's device kind). */
   readonly name: DeviceKind;
@@ -152,37 +153,40 @@ export interface DeviceType {
   readonly array: DeviceArrayName;
   /** Human name of the identity ("vdev", "devid", …). */
   readonly identity: string;
-  /** Identity of a template entry; undefined when the entry has none (it can never match). */
+  /** Identity of a template entry; undefined when the entry has none (it can never match). @internal */
   keyOf(entry: DeviceEntry): string | undefined;
 
-  /** Directories under /libxl/<domid>/device that list this kind (frontend kind names). */
+  /** Directories under /libxl/<domid>/device that list this kind (frontend kind names). @internal */
   readonly xenstoreKinds: readonly string[];
   /**
    * Keys read under each /libxl/<domid>/device/<kind>/<devid> node, by devid:
    * only what identity and merge use that the node's name and the template's
    * entries of the kind do not already say (none when absent). listLive must
    * take the same template entries to know which keys were left unread.
+   * @internal
    */
   nodeKeys?(entries: readonly DeviceEntry[]): (devid: string) => readonly string[];
-  /** Paths to read together with the domain's scalars. */
+  /** Paths to read together with the domain's scalars. @internal */
   probe?(domid: number): string[];
   /**
    * A dom0 directory whose children are the domids the probe can find
    * anything for: a list of many domains lists it once and probes only those.
+   * @internal
    */
   readonly probeDomains?: string;
-  /** Reads needed once the first batch is known (kept empty in the common case). */
+  /** Reads needed once the first batch is known (kept empty in the common case). @internal */
   followUp?(view: Omit<LiveView, 'trees'>): FollowUpReads;
   /**
    * The devices xenstore says exist, and the entries it could not read
    * (libxl's from_xenstore). `entries`, the template's of this kind, stand in
    * for the node keys nodeKeys left unread; without them every key is taken
    * from the view (a whole tree read).
+   * @internal
    */
   listLive(view: LiveView, entries?: readonly DeviceEntry[]): LiveList;
-  /** Frontend keys listDevices reports as the guest wrote them (default event-channel and ring-ref). */
+  /** Frontend keys listDevices reports as the guest wrote them (default event-channel and ring-ref). @internal */
   readonly reportedFrontendKeys?: readonly string[];
-  /** Combines the live device with the template entry matched to it (libxl's merge hook). */
+  /** Combines the live device with the template entry matched to it (libxl's merge hook). @internal */
   merge?(live: LiveDevice, entry: DeviceEntry): DeviceEntry;
   /**
    * libxl keeps no template entry for this kind's hotplug and does not merge
@@ -190,22 +194,24 @@ export interface DeviceType {
    * identity (written at create time, devid -1) are kept as stored, live
    * devices without an entry are not reported, and a remove prunes the entry
    * (xl's retrieve would show it otherwise).
+   * @internal
    */
   readonly entriesOptional?: boolean;
 
   /**
    * Why the device cannot be removed as it is (libxl first unplugs what hangs
    * off it, e.g. a controller's usb devices); undefined when it can.
+   * @internal
    */
   removalBlocked?(xenstore: { readTree(path: string): Promise<XenStoreNode | undefined> }, backendPath: string): Promise<string | undefined>;
-  /** libxl__update_domain_configuration for this kind at create time: generated values into the entries. */
+  /** libxl__update_domain_configuration for this kind at create time: generated values into the entries. @internal */
   patchCreated?(entries: DeviceEntry[], domain: CreatedDomain): Promise<void>;
-  /** Hotplug: defaults and libxl's writes (libxl__device_generic_add and the kind's set_xenstore_config). */
+  /** Hotplug: defaults and libxl's writes (libxl__device_generic_add and the kind's set_xenstore_config). @internal */
   readonly add?: HotplugRecipe;
-  /** Hotplug by the kind's own procedure (usbdev), instead of `add`. */
+  /** Hotplug by the kind's own procedure (usbdev), instead of `add`. @internal */
   readonly attach?: AttachRecipe;
-  /** xl's <noun>-attach / <noun>-detach. */
+  /** xl's <noun>-attach / <noun>-detach. @internal */
   readonly cli?: DeviceCli;
-  /** xl's <noun>-list. */
+  /** xl's <noun>-list. @internal */
   readonly list?: DeviceListCli;
 }

@@ -111,7 +111,7 @@ export class XenHost {
 
   /** Every domain's configuration kept current by watches, with a stream of its changes; close it before the host. */
   mirror(options: MirrorOptions = {}): ConfigMirror {
-    return new ConfigMirror(this.#context, options);
+    return ConfigMirror.create(this.#context, options);
   }
 
   /** Stored versus live: each refreshed field, and the devices on one side only. */

@@ -14,7 +14,8 @@ export interface PathChange {
   new: unknown;
 }
 
-type Diffable = Pick<RetrievedDomain, 'config' | 'devices'>;
+/** What diffEntries compares and applyChanges patches: a retrieved domain or a mirror entry. */
+export type Diffable = Pick<RetrievedDomain, 'config' | 'devices'>;
 
 /** The changes that turn `before` into `after`, parents before children, array items in index order. */
 export function diffEntries(before: Diffable, after: Diffable): PathChange[] {

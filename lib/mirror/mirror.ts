@@ -92,7 +92,12 @@ export class ConfigMirror implements AsyncIterable<MirrorEvent>, AsyncDisposable
   readonly #onAbort = () => { void this.close(); };
   readonly #signal: AbortSignal | undefined;
 
-  constructor(context: RetrieveContext, options: MirrorOptions = {}) {
+  /** XenHost.mirror() makes one (users never see the context). @internal */
+  static create(context: RetrieveContext, options: MirrorOptions = {}): ConfigMirror {
+    return new ConfigMirror(context, options);
+  }
+
+  private constructor(context: RetrieveContext, options: MirrorOptions) {
     this.#context = context;
     this.#watches = new MirrorWatches(context.xenstore, (reason) => this.#lost(reason));
     this.#concurrency = options.concurrency ?? DEFAULT_LIST_CONCURRENCY;

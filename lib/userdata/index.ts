@@ -12,7 +12,7 @@ import {
   type TemplatePaths,
 } from './paths.js';
 
-export { TemplateError, type TemplateErrorCode } from './errors.js';
+export { TemplateError, type TemplateErrorCode, type TemplateErrorDetails } from './errors.js';
 export { AbortError } from '../xenstore/index.js';
 export { type TemplatePaths } from './paths.js';
 export { DEFAULT_USERDATA_DIR, MAX_DOMID } from '../xen.js';

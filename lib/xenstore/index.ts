@@ -1,6 +1,8 @@
 export { XenStore } from './xenstore.js';
 export { XenStoreError, AbortError, isXenStoreError } from './errors.js';
 export type {
+  XenStoreBatchResult,
+  XenStoreBatchStep,
   XenStoreNode,
   XenStoreOps,
   XenStoreOpenOptions,

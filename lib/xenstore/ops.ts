@@ -36,16 +36,19 @@ function invalidRequest(op: NativeOp, path: unknown, arg: unknown): XenStoreErro
 }
 
 export abstract class StoreOps implements XenStoreOps {
-  /** The connection to send requests on; throws when this object is no longer usable. */
+  /** The connection to send requests on; throws when this object is no longer usable. @internal */
   protected abstract connection(): NativeConnection;
+  /** @internal */
   protected abstract readonly slot: number;
+  /** @internal */
   protected abstract readonly tx: number;
 
-  /** The error a failed request raises; a subclass may also act on it (a lost connection). */
+  /** The error a failed request raises; a subclass may also act on it (a lost connection). @internal */
   protected failed(error: unknown, _connection: NativeConnection): unknown {
     return error;
   }
 
+  /** @internal */
   protected requestSync<O extends NativeOp>(op: O, path: NativeRequests[O]['path'], arg?: NativeRequests[O]['arg']): NativeRequests[O]['result'] {
     const invalid = invalidRequest(op, path, arg);
     if (invalid) throw invalid;
@@ -57,6 +60,7 @@ export abstract class StoreOps implements XenStoreOps {
     }
   }
 
+  /** @internal */
   protected request<O extends NativeOp>(op: O, path: NativeRequests[O]['path'], arg?: NativeRequests[O]['arg']): Promise<NativeRequests[O]['result']> {
     const invalid = invalidRequest(op, path, arg);
     if (invalid) return Promise.reject(invalid);

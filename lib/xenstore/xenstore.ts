@@ -48,7 +48,9 @@ function openPool(path: string | undefined, poolSize: number): NativeConnection 
 }
 
 export class XenStore extends StoreOps {
+  /** @internal */
   protected readonly slot = ANY_SLOT;
+  /** @internal */
   protected readonly tx = 0;
   private closing: Promise<void> | undefined;
   private readonly watches: WatchHub;
@@ -88,11 +90,13 @@ export class XenStore extends StoreOps {
     return this.configuredPoolSize;
   }
 
+  /** @internal */
   protected connection(): NativeConnection {
     if (this.closing) throw closedError();
     return (this.pool ??= openPool(this.path, this.configuredPoolSize));
   }
 
+  /** @internal */
   protected override failed(error: unknown, connection: NativeConnection): unknown {
     // A handle the pool opens on demand finds no daemon: the same as an open() that finds none.
     if (isXenStoreError(error) && error.syscall === 'xs_open') return unavailableError(error, this.path);

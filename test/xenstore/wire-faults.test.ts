@@ -81,7 +81,7 @@ describe('bad replies close the connection with a typed error', () => {
 describe('reply parsing', () => {
   it('reassembles replies split at every byte, skips watch events, and matches out-of-order replies', async () => {
     const held: Frame[] = [];
-    await withFake(async (socket, request) => {
+    await withFake((socket, request) => {
       held.push(request);
       if (held.length < 3) return;
       // Answer in reverse order, a watch event in between, one byte per write.
@@ -89,10 +89,13 @@ describe('reply parsing', () => {
         ...held.reverse().map((r) => frame(r.type, r.reqId, `value of ${r.payload.toString('latin1', 0, r.payload.length - 1)}`)),
         frame(XsType.WATCH_EVENT, 0, '/x\0token\0'),
       ]);
-      for (const byte of bytes) {
-        socket.write(Buffer.from([byte]));
-        await new Promise((resolve) => setImmediate(resolve));
-      }
+      // Deliberately not awaited: the fake daemon writes on while the client reads.
+      void (async () => {
+        for (const byte of bytes) {
+          socket.write(Buffer.from([byte]));
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      })();
     }, async (connection) => {
       expect(await connection.readMany(['/one', '/two', '/three'])).toEqual(['value of /one', 'value of /two', 'value of /three']);
     });

@@ -74,6 +74,7 @@ export function integerKey(value: unknown): string | undefined {
  * get_path and devid compare): the node's name is the devid, and no key under
  * it is read. libxl's from_xenstore also reads `backend`, for a backend domid
  * the merge never uses.
+ * @internal
  */
 export function devidIdentity(name: string, kind: string): Pick<DeviceType, 'xenstoreKinds' | 'identity' | 'keyOf' | 'listLive'> {
   return {

@@ -27,7 +27,8 @@ export type DeviceKindName = Exclude<DeviceKind, 'rdm' | 'dtdev'>;
 /** A device of the kind as a caller gives it: any field may be left out, at any depth (the defaults fill it). */
 export type DeviceInput<K extends DeviceKindName> = DeepPartial<DeviceOf<K>>;
 
-type DeepPartial<T> = T extends readonly (infer Item)[]
+/** T with every field optional, at any depth (array items too). */
+export type DeepPartial<T> = T extends readonly (infer Item)[]
   ? DeepPartial<Item>[]
   : T extends object ? { [Field in keyof T]?: DeepPartial<T[Field]> } : T;
 

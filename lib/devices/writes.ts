@@ -219,14 +219,14 @@ export async function cleanupPath(ops: XenStoreWriteOps, path: string): Promise<
  * libxl__xs_path_cleanup of each path: remove the node, then each ancestor
  * that is now an empty directory with an empty value. One batch per level:
  * the removals, then the reads of the parents that decide the next level's.
- * A path that is already gone is left (its ancestors too). An emptied
+ * As in libxl, a path already gone still has its emptied ancestors removed
+ * (xenstored answers an rm of a missing node whose parent exists OK). An emptied
  * ancestor that cannot be removed is left without an error, as libxl ignores
  * it (xenstored can refuse one another client is changing); the paths
  * themselves must go, and EAGAIN reruns the caller's transaction.
  */
 export async function cleanupPaths(ops: XenStoreWriteOps, paths: readonly string[]): Promise<void> {
-  const present = await runSteps(ops, paths.map((path) => ({ op: 'read', path })));
-  let level = paths.filter((_, i) => present[i] !== undefined);
+  let level = [...paths];
   for (let own = true; level.length > 0; own = false) {
     const parents = [...new Set(level.map((path) => path.slice(0, path.lastIndexOf('/'))).filter((parent) => parent !== ''))];
     const steps: XenStoreBatchStep[] = level.map((path) => ({ op: 'rm', path }));

@@ -6,7 +6,7 @@
 // `tsc` without skipLibCheck reads them.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Application, Logger, LogLevel } from 'typedoc';
+import { Application, Logger, LogLevel, ReflectionKind } from 'typedoc';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
@@ -34,6 +34,13 @@ describe('public API declarations', () => {
     const names = new Set(project!.children!.map((child) => child.name));
     for (const name of ['XenHost', 'XenStore', 'ConfigMirror', 'parseDomainConfig', 'DomainConfig', 'XenHostOptions', 'StoreOptions', 'RetrievedDomain', 'DeviceReport', 'TemplateErrorDetails', 'HotplugError']) {
       expect(names, name).toContain(name);
+    }
+    // The README's layer table links each layer to its page: each page is one TypeDoc makes.
+    const linked = [...readFileSync(`${root}README.md`, 'utf8').matchAll(/\(docs\/api\/(classes|functions)\/(\w+)\.html\)/g)];
+    expect(linked.length).toBeGreaterThanOrEqual(5);
+    for (const [, kind, name] of linked) {
+      const reflection = project!.children!.find((child) => child.name === name);
+      expect(reflection?.kind, `${kind}/${name}`).toBe(kind === 'classes' ? ReflectionKind.Class : ReflectionKind.Function);
     }
   }, 120_000);
 

@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { deviceType } from '../lib/devices/index.js';
-import { XenHost } from '../lib/domain/host.js';
+import { XenHost } from '../lib/host.js';
 import { packageRoot } from '../lib/util/package-root.js';
 import { XenStore } from '../lib/xenstore/index.js';
 

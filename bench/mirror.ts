@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { formatDomainList } from '../lib/config/index.js';
-import { XenHost } from '../lib/domain/host.js';
+import { XenHost } from '../lib/host.js';
 import type { RetrievedDomain } from '../lib/domain/retrieve.js';
 import { startLocalXenstored, type LocalXenstored } from '../lib/localxen/xenstored.js';
 import type { ConfigMirror } from '../lib/mirror/index.js';

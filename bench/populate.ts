@@ -11,7 +11,7 @@ import { parseVifSpec } from '../lib/devices/kinds/nic.js';
 import { deviceType, planDeviceAdd, writeDeviceAdd, type DeviceEntry, type XenStoreWriteOps, type XsPermission } from '../lib/devices/index.js';
 import { mapConcurrently } from '../lib/domain/list.js';
 import { layOutDomain, type LocalDomain } from '../lib/localxen/domains.js';
-import type { XenHost } from '../lib/domain/host.js';
+import type { XenHost } from '../lib/host.js';
 import type { XenStore } from '../lib/xenstore/index.js';
 import { DEFAULT_SCRIPT_DIR } from '../lib/xen.js';
 

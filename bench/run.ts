@@ -18,7 +18,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatDomainList, parseDomainConfig } from '../lib/config/index.js';
-import { XenHost } from '../lib/domain/host.js';
+import { XenHost } from '../lib/host.js';
 import type { LongListEntry } from '../lib/domain/list.js';
 import type { RetrievedDomain } from '../lib/domain/retrieve.js';
 import { loggedRequests, startLocalXenstored, type LocalXenstored, type LocalXenstoredDaemon } from '../lib/localxen/xenstored.js';

@@ -18,6 +18,7 @@ export {
   type TemplateStoreOptions, type DomainFileOptions, type LockOptions, type ReleaseLock, type ReleaseOptions, type TemplatePaths,
   type TemplateErrorDetails,
 } from './userdata/index.js';
+export { XenHost, type XenHostOptions, type XenHostOpenOptions } from './host.js';
 export * from './domain/index.js';
 export * from './mirror/index.js';
 export {

@@ -3,7 +3,7 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { formatDomainConfig, formatDomainList, formatStruct, parseDomainConfig, parseStruct } from '../config/index.js';
 import { LISTED_DEVICE_TYPES, type DeviceCli, type DeviceEntry, type DeviceJson, type DeviceListCli, type DeviceType } from '../devices/index.js';
-import { XenHost } from '../domain/host.js';
+import { XenHost } from '../host.js';
 import { DEFAULT_LIST_CONCURRENCY, mapConcurrently, type DomainFailure } from '../domain/list.js';
 import type { DeviceListing } from '../domain/list-devices.js';
 import type { RetrievedDomain } from '../domain/retrieve.js';

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseDevice, parseDomainConfig } from '../config/index.js';
-import { XenHost } from '../domain/host.js';
+import { XenHost } from '../host.js';
 import { FAULT_ENV } from '../domain/faults.js';
 import { startLocalBackend } from '../localxen/backend.js';
 import { layOutDomain, type LocalDomain } from '../localxen/domains.js';

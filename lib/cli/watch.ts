@@ -6,7 +6,7 @@
 // goes away ends it at the next line (main.ts: 141).
 import { constants } from 'node:os';
 import { formatDomainConfig } from '../config/index.js';
-import type { XenHost } from '../domain/host.js';
+import type { XenHost } from '../host.js';
 import type { MirrorEvent } from '../mirror/index.js';
 import type { CommandContext } from './context.js';
 import { EXIT, type ExitCode } from './errors.js';

@@ -1,5 +1,4 @@
 // The domain layer: retrieve, list and diff; the create-time save; hotplug and unplug.
-export { XenHost, type XenHostOptions, type XenHostOpenOptions } from './host.js';
 export { DomainError, type DomainErrorCode } from './errors.js';
 export type { DeviceReport, RetrievedDomain, RetrieveOptions } from './retrieve.js';
 export type { StateReader } from './state.js';

@@ -3,7 +3,7 @@
 // error is its name, message and fields (lib/util/json.ts).
 import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { XenHost } from '../../lib/domain/host.js';
+import { XenHost } from '../../lib/host.js';
 import { XenStore } from '../../lib/xenstore/index.js';
 import { createDomain, tempUserdataDir, uuidOf } from '../domain/fixture.js';
 import { useLocalXenstored } from '../harness/xenstored.js';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { usbctrl } from '../../lib/devices/kinds/usbctrl.js';
-import { XenHost } from '../../lib/domain/host.js';
+import { XenHost } from '../../lib/host.js';
 import { XenStore } from '../../lib/xenstore/index.js';
 import { createDomain, tempUserdataDir } from '../domain/fixture.js';
 import { useLocalXenstored } from '../harness/xenstored.js';

@@ -15,7 +15,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_DEVICES_PER_KIND } from '../../lib/devices/index.js';
-import { XenHost } from '../../lib/domain/host.js';
+import { XenHost } from '../../lib/host.js';
 import { MAX_TEMPLATE_BYTES } from '../../lib/userdata/index.js';
 import { XenStore } from '../../lib/xenstore/index.js';
 import { createDomain, tempUserdataDir, uuidOf } from '../domain/fixture.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatDomainConfig } from '../../lib/config/index.js';
 import { startLocalBackend, type LocalBackend } from '../../lib/localxen/backend.js';
-import { XenHost } from '../../lib/domain/host.js';
+import { XenHost } from '../../lib/host.js';
 import { XenStore } from '../../lib/xenstore/index.js';
 import { CLI, type CliResult } from '../cli/run.js';
 import { createDomain, tempUserdataDir, templateFor, uuidOf, type FixtureDomain } from '../domain/fixture.js';

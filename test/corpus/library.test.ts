@@ -3,7 +3,7 @@
 // string `code`, and leaves the userdata folder and xenstore as they were.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDevice, parseDomainConfig, parseDomainList, type DomainConfig } from '../../lib/config/index.js';
-import { XenHost } from '../../lib/domain/host.js';
+import { XenHost } from '../../lib/host.js';
 import { TemplateStore } from '../../lib/userdata/index.js';
 import { XenStore } from '../../lib/xenstore/index.js';
 import { createDomain, tempUserdataDir, templateFor } from '../domain/fixture.js';

@@ -4,7 +4,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { XenHost } from '../../lib/domain/host.js';
+import { XenHost } from '../../lib/host.js';
 import { packageRoot } from '../../lib/util/package-root.js';
 import { XenStore } from '../../lib/xenstore/index.js';
 import { useLocalXenstored } from '../harness/xenstored.js';

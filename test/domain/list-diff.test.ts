@@ -2,7 +2,7 @@
 // and how many xenstore requests each domain costs.
 import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { XenHost } from '../../lib/domain/host.js';
+import { XenHost } from '../../lib/host.js';
 import { XenStore } from '../../lib/xenstore/index.js';
 import { useLocalXenstored } from '../harness/xenstored.js';
 import { createDomain, disk, entryOf, nic, tempUserdataDir, uuidOf } from './fixture.js';

@@ -29,7 +29,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deviceNodes, writeDeviceAdd, type DeviceAddPlan } from '../../lib/devices/index.js';
-import { XenHost } from '../../lib/domain/host.js';
+import { XenHost } from '../../lib/host.js';
 import { isValidXenStorePath, XENSTORE_PAYLOAD_MAX } from '../../lib/xenstore/protocol.js';
 import { XenStore, type XenStoreNode, type XenStorePermission } from '../../lib/xenstore/index.js';
 import { startFakeBackend, type FakeBackend } from '../harness/fakebackend.js';

@@ -6,7 +6,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { XenHost } from '../../lib/domain/host.js';
+import { XenHost } from '../../lib/host.js';
 import { XenStore } from '../../lib/xenstore/index.js';
 import { useLocalXenstored } from '../harness/xenstored.js';
 import { createDomain, tempUserdataDir } from './fixture.js';

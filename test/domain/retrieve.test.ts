@@ -2,7 +2,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MEMKB_DEFAULT, type DomainConfig } from '../../lib/config/index.js';
-import { XenHost } from '../../lib/domain/host.js';
+import { XenHost } from '../../lib/host.js';
 import { XenStore } from '../../lib/xenstore/index.js';
 import { useLocalXenstored } from '../harness/xenstored.js';
 import { createDomain, disk, entryOf, nic, tempUserdataDir, uuidOf } from './fixture.js';

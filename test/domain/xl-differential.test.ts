@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatDomainList, parseDomainList, type DomainConfig } from '../../lib/config/index.js';
-import { XenHost } from '../../lib/domain/host.js';
+import { XenHost } from '../../lib/host.js';
 import type { LongListEntry } from '../../lib/domain/list.js';
 import { fakexenAvailable, useFakexen } from '../harness/fakexen.js';
 

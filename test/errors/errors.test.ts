@@ -12,7 +12,7 @@ import { parseDomainConfig } from '../../lib/config/index.js';
 import { parseDiskSpec } from '../../lib/devices/kinds/disk.js';
 import { parseUint64 } from '../../lib/devices/parse.js';
 import { assignableBusid } from '../../lib/devices/usbback.js';
-import { XenHost } from '../../lib/domain/host.js';
+import { XenHost } from '../../lib/host.js';
 import { parseFaultSpec } from '../../lib/domain/faults.js';
 import { ERROR_CODES, EXIT, isLibraryErrorCode, XenDomconfigError, type LibraryErrorCode } from '../../lib/errors.js';
 import * as entry from '../../lib/index.js';

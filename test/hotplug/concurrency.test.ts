@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseDomainList } from '../../lib/config/index.js';
-import { XenHost } from '../../lib/domain/host.js';
+import { XenHost } from '../../lib/host.js';
 import { XenStore } from '../../lib/xenstore/index.js';
 import { fakexenAvailable, useFakexen, type FakexenInstance } from '../harness/fakexen.js';
 import { hotplugKinds } from '../../lib/domain/hotplug.js';

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDomainList } from '../../lib/config/index.js';
 import { FAULT_POINTS, type FaultPoint } from '../../lib/domain/faults.js';
-import { XenHost } from '../../lib/domain/host.js';
+import { XenHost } from '../../lib/host.js';
 import { XenStore } from '../../lib/xenstore/index.js';
 import { fakexenAvailable, useFakexen } from '../harness/fakexen.js';
 import { hotplugKinds } from '../../lib/domain/hotplug.js';

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { defaultBuildInfo, defaultDomainConfig, type DomainConfig } from '../../lib/config/index.js';
 import { DEVICE_TYPES, type DeviceEntry, type DeviceType } from '../../lib/devices/index.js';
-import type { XenHost } from '../../lib/domain/host.js';
+import type { XenHost } from '../../lib/host.js';
 import { layOutDomain } from '../../lib/localxen/domains.js';
 import type { TemplateStore } from '../../lib/userdata/index.js';
 import type { XenStore } from '../../lib/xenstore/index.js';

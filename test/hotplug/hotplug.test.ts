@@ -7,7 +7,7 @@ import { NIL_UUID, ZERO_MAC, defaultDeviceNic, type DomainConfig } from '../../l
 import { generateMac } from '../../lib/devices/index.js';
 import { parseFaultSpec } from '../../lib/domain/faults.js';
 import { HotplugError } from '../../lib/domain/hotplug.js';
-import { XenHost } from '../../lib/domain/host.js';
+import { XenHost } from '../../lib/host.js';
 import { createGuest, guestConfig, xenstoreDevices } from './guest.js';
 import { useHotplugRig } from './rig.js';
 

@@ -11,7 +11,7 @@ import { parseUsbctrlSpec } from '../../lib/devices/kinds/usbctrl.js';
 import { parseVdisplSpec } from '../../lib/devices/kinds/vdispl.js';
 import { parseVkbSpec } from '../../lib/devices/kinds/vkb.js';
 import { parseVsndSpec } from '../../lib/devices/kinds/vsnd.js';
-import { XenHost } from '../../lib/domain/host.js';
+import { XenHost } from '../../lib/host.js';
 import { XenStore } from '../../lib/xenstore/index.js';
 import { fakexenAvailable, useFakexen } from '../harness/fakexen.js';
 import { deviceSnapshot, type DevicePaths } from './snapshot.js';

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
-import { XenHost, type XenHostOptions } from '../../lib/domain/host.js';
+import { XenHost, type XenHostOptions } from '../../lib/host.js';
 import { XenStore } from '../../lib/xenstore/index.js';
 import { startFakeBackend, type FakeBackend } from '../harness/fakebackend.js';
 import { useLocalXenstored } from '../harness/xenstored.js';

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { XenHost } from '../../lib/domain/host.js';
+import { XenHost } from '../../lib/host.js';
 import { createFakeSysfs, type FakeSysfs } from '../harness/fakesysfs.js';
 import { hostSnapshot } from '../harness/snapshot.js';
 import { createGuest, xenstoreDevices } from './guest.js';

@@ -3,7 +3,7 @@
 // usb device here (the oracle has no host usb device), so each step is
 // checked against libxl 4.17's tools/libs/light/libxl_usb.c, quoted per test.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { XenHost } from '../../lib/domain/host.js';
+import { XenHost } from '../../lib/host.js';
 import { HotplugError } from '../../lib/domain/hotplug.js';
 import { createFakeSysfs, type FakeSysfs } from '../harness/fakesysfs.js';
 import { hostSnapshot } from '../harness/snapshot.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatDomainConfig, parseDomainConfig } from '../../lib/config/index.js';
-import { XenHost } from '../../lib/domain/host.js';
+import { XenHost } from '../../lib/host.js';
 import { startLocalXenstored, type LocalXenstoredDaemon, type LocalXenstoredOptions } from '../../lib/localxen/xenstored.js';
 import type { MirrorEvent } from '../../lib/mirror/index.js';
 import { XenStore } from '../../lib/xenstore/index.js';

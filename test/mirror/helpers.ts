@@ -1,7 +1,7 @@
 // Waiting on a mirror in tests: for an event, or for it to equal a fresh listing.
 import { createConnection } from 'node:net';
 import { formatDomainList } from '../../lib/config/index.js';
-import type { XenHost } from '../../lib/domain/host.js';
+import type { XenHost } from '../../lib/host.js';
 import type { LongListEntry } from '../../lib/domain/list.js';
 import type { RetrievedDomain } from '../../lib/domain/retrieve.js';
 import type { ConfigMirror, MirrorEvent } from '../../lib/mirror/index.js';

@@ -4,7 +4,7 @@
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatDomainConfig, parseDomainConfig } from '../../lib/config/index.js';
-import { XenHost } from '../../lib/domain/host.js';
+import { XenHost } from '../../lib/host.js';
 import type { RetrievedDomain } from '../../lib/domain/retrieve.js';
 import { applyChanges, type ConfigMirror, type MirrorEvent } from '../../lib/mirror/index.js';
 import { XenStore } from '../../lib/xenstore/index.js';

@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatDomainConfig } from '../../lib/config/index.js';
-import { XenHost } from '../../lib/domain/host.js';
+import { XenHost } from '../../lib/host.js';
 import type { LongListEntry } from '../../lib/domain/list.js';
 import { applyChanges, type ConfigMirror, type MirrorEvent } from '../../lib/mirror/index.js';
 import { fakexenAvailable, useFakexen } from '../harness/fakexen.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { useLocalXenstored } from '../harness/xenstored.js';
 import { startLocalXenstored } from '../../lib/localxen/xenstored.js';
-import { XenHost } from '../../lib/domain/host.js';
+import { XenHost } from '../../lib/host.js';
 import { native } from '../../lib/native.js';
 import { XenStore, XenStoreError } from '../../lib/xenstore/index.js';
 

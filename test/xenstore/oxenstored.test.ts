@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { XenHost } from '../../lib/domain/host.js';
+import { XenHost } from '../../lib/host.js';
 import { loggedRequests, startLocalXenstored, type LocalXenstoredDaemon } from '../../lib/localxen/xenstored.js';
 import { packageRoot } from '../../lib/util/package-root.js';
 import { populateDom0, populateDomains } from '../../bench/populate.js';

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { useLocalXenstored } from '../harness/xenstored.js';
 import { packageRoot } from '../../lib/util/package-root.js';
 import { DEVICE_TYPES } from '../../lib/devices/index.js';
-import { XenHost } from '../../lib/domain/host.js';
+import { XenHost } from '../../lib/host.js';
 import { loggedRequests, startLocalXenstored } from '../../lib/localxen/xenstored.js';
 import { WireClient } from '../../bench/wire-client.js';
 import { syntheticDomainEntries, writeEntries } from '../../bench/wire-fixture.js';

@@ -7,7 +7,7 @@
 // and "done" at the end; a negative count instead stores the domain's
 // template again, renamed "stored" (the create-time save). XEN_DOMCONFIG_FAULT kills it at a named point.
 import { deviceType, type DeviceKindName } from '../../../lib/devices/index.js';
-import { XenHost } from '../../../lib/domain/host.js';
+import { XenHost } from '../../../lib/host.js';
 import { HotplugError } from '../../../lib/domain/hotplug.js';
 import { XenStore } from '../../../lib/xenstore/index.js';
 

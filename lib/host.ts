@@ -1,11 +1,13 @@
-// XenHost: one host's xenstore and userdata dir, and the read side of
-// domain configuration — retrieve (`xl list -l <domid>`), list, and diff.
-import { TemplateStore } from '../userdata/index.js';
-import { jsonable } from '../util/json.js';
-import { XenStore } from '../xenstore/index.js';
-import type { DeviceOf, DomainConfig } from '../config/index.js';
-import { LISTED_DEVICE_TYPES, type DeviceEntry, type DeviceInput, type DeviceKindName, type DeviceType } from '../devices/index.js';
-import { diffDomain, type DomainDrift } from './diff.js';
+// XenHost: one host's xenstore and userdata folder, and what the package does
+// with them — retrieve (`xl list -l <domid>`), list, diff, the create-time
+// save, device hotplug and listings, the mirror. It sits above the layers it
+// composes (domain, mirror), none of which imports it.
+import { TemplateStore } from './userdata/index.js';
+import { jsonable } from './util/json.js';
+import { XenStore } from './xenstore/index.js';
+import type { DeviceOf, DomainConfig } from './config/index.js';
+import { LISTED_DEVICE_TYPES, type DeviceEntry, type DeviceInput, type DeviceKindName, type DeviceType } from './devices/index.js';
+import { diffDomain, type DomainDrift } from './domain/diff.js';
 import {
   addDevice,
   deviceTypeNamed,
@@ -15,19 +17,19 @@ import {
   type HotplugContext,
   type RemoveDeviceOptions,
   type RemovedDevice,
-} from './hotplug.js';
+} from './domain/hotplug.js';
 import {
   listDomains,
   type ListOptions,
   type LongListEntry,
   type ShortListEntry,
-} from './list.js';
-import { listDevices, type DeviceListing } from './list-devices.js';
-import { ConfigMirror, type MirrorOptions } from '../mirror/mirror.js';
-import { defaultQmpSocketPath, QMP_TIMEOUT_MS } from './qmp.js';
-import { retrieveDomain, type RetrieveContext, type RetrieveOptions, type RetrievedDomain } from './retrieve.js';
-import type { StateReader } from './state.js';
-import { storeDomainConfiguration, type StoreOptions } from './store.js';
+} from './domain/list.js';
+import { listDevices, type DeviceListing } from './domain/list-devices.js';
+import { ConfigMirror, type MirrorOptions } from './mirror/mirror.js';
+import { defaultQmpSocketPath, QMP_TIMEOUT_MS } from './domain/qmp.js';
+import { retrieveDomain, type RetrieveContext, type RetrieveOptions, type RetrievedDomain } from './domain/retrieve.js';
+import type { StateReader } from './domain/state.js';
+import { storeDomainConfiguration, type StoreOptions } from './domain/store.js';
 
 export interface XenHostOptions {
   xenstore: XenStore;

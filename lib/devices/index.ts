@@ -28,6 +28,7 @@ export {
 export { deviceFollowUps, deviceProbes, mergeDevices, templateDeviceKinds, type DeviceArrays, type DeviceMerge, type MergedDevice, type TemplateOnlyDevice } from './merge.js';
 export {
   cleanupPath,
+  cleanupPaths,
   destroyDeviceNodes,
   deviceExists,
   deviceNodes,

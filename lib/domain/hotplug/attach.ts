@@ -3,7 +3,7 @@
 // lock; the host-side step (sysfs binding, QMP) runs after the commit with
 // the lock still held, and its failure restores template and nodes as they were.
 import {
-  cleanupPath,
+  cleanupPaths,
   type AttachContext,
   type AttachRecipe,
   type AttachStep,
@@ -12,7 +12,7 @@ import {
   type DomainType,
   type KeyValues,
 } from '../../devices/index.js';
-import type { XenStoreOps } from '../../xenstore/index.js';
+import type { XenStoreBatchStep, XenStoreOps } from '../../xenstore/index.js';
 import { faultPoint } from '../faults.js';
 import { defaultQmpSocketPath, executeQmp, QMP_TIMEOUT_MS } from '../qmp.js';
 import {
@@ -104,7 +104,7 @@ export async function attachDevice(
       undo = await undoOf(tx, step.writes);
       await templates.write(domid, withEntry(template, type, entry));
       faultPoint('add.template-written');
-      for (const [path, value] of step.writes) await tx.write(path, value);
+      await tx.batch(writeSteps(step.writes));
       faultPoint('add.before-commit');
     }, signalOption(options.signal));
     faultPoint('add.after-commit');
@@ -112,8 +112,7 @@ export async function attachDevice(
       await step.after?.();
     } catch (error) {
       await xenstore.transaction(async (tx) => {
-        for (const [path, value] of undo.restore) await tx.write(path, value);
-        for (const path of undo.remove) await tx.rm(path);
+        await tx.batch([...writeSteps(undo.restore), ...rmSteps(undo.remove)]);
       });
       await templates.write(domid, before);
       throw attachFailure(error, domid, kind);
@@ -146,8 +145,8 @@ export async function detachDevice(
   const { path, key } = step;
   faultPoint('remove.before-destroy');
   await xenstore.transaction(async (tx) => {
-    for (const [path, value] of step.writes) await tx.write(path, value);
-    for (const path of step.removes) await cleanupPath(tx, path);
+    await tx.batch(writeSteps(step.writes));
+    await cleanupPaths(tx, step.removes);
   }, signalOption(options.signal));
   faultPoint('remove.after-destroy');
   try {
@@ -156,7 +155,7 @@ export async function detachDevice(
     throw attachFailure(error, domid, kind, true);
   }
   // libxl removes its notes once the rebind is done (usbdev_rebind).
-  for (const path of step.cleanup ?? []) await xenstore.rm(path).catch((error: unknown) => { if ((error as { code?: string }).code !== 'ENOENT') throw error; });
+  if (step.cleanup?.length) await xenstore.batch(rmSteps(step.cleanup));
   let prunedEntries = 0;
   if (options.pruneTemplate) {
     prunedEntries = await templates.withLock(domid, async () => {
@@ -169,4 +168,13 @@ export async function detachDevice(
     }, lockOptions(options));
   }
   return { domid, kind, devid: step.devid, identity: step.key, backendPath: step.path, forced: false, prunedEntries };
+}
+
+function writeSteps(writes: KeyValues): XenStoreBatchStep[] {
+  return writes.map(([path, value]) => ({ op: 'write', path, value }));
+}
+
+/** Removals of nodes that may be gone already (an rm step of a missing node succeeds). */
+function rmSteps(paths: readonly string[]): XenStoreBatchStep[] {
+  return paths.map((path) => ({ op: 'rm', path }));
 }

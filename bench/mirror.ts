@@ -23,7 +23,7 @@ import type { RetrievedDomain } from '../lib/domain/retrieve.js';
 import { startLocalXenstored, type LocalXenstored } from '../lib/localxen/xenstored.js';
 import type { ConfigMirror } from '../lib/mirror/index.js';
 import { packageRoot } from '../lib/util/package-root.js';
-import { WireClient } from './wire-client.js';
+import { XenStoreWireClient as WireClient } from '../lib/xenstore/wire-client.js';
 import { plotSvg } from './plot.js';
 import { populateDom0, populateDomains } from './populate.js';
 import { benchXlState, findRealXl, xlEnv, type RealXl } from './realxl.js';

@@ -1,6 +1,6 @@
 // Synthetic running domains in xenstore, laid out like libxl writes them (the
 // keys `list -l` reads), for the wire benchmarks and the C floor programs.
-import type { WireClient } from './wire-client.js';
+import type { XenStoreWireClient as WireClient } from '../lib/xenstore/wire-client.js';
 
 export interface SyntheticDomainShape {
   vcpus?: number;

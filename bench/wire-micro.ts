@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { DEVICE_TYPES } from '../lib/devices/index.js';
 import { startLocalXenstored, type LocalXenstored } from '../lib/localxen/xenstored.js';
 import { packageRoot } from '../lib/util/package-root.js';
-import { WireClient } from './wire-client.js';
+import { XenStoreWireClient as WireClient } from '../lib/xenstore/wire-client.js';
 import { populateSyntheticDomains, writeEntries } from './wire-fixture.js';
 
 interface Row { what: string; requests: number; totalMs: number; usPerRequest: number }

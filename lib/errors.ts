@@ -66,6 +66,7 @@ export const ERROR_CODES = {
   ERR_XENSTORE_PROTOCOL: { exit: EXIT.FAILED, meaning: 'xenstored sent something that is not a reply (the connection is closed)' },
   ERR_XENSTORE_CLOSED: { exit: EXIT.FAILED, meaning: 'a request on a closed `XenStore` or connection' },
   ERR_XENSTORE_TRANSACTION_ENDED: { exit: EXIT.FAILED, meaning: 'a request on a transaction that has ended' },
+  ERR_XENSTORE_PIPELINED_SYNC: { exit: EXIT.FAILED, meaning: 'a synchronous request in a pipelined transaction (pass `pipelined: false` to `transaction` for one that takes them)' },
   ERR_XENSTORE_WATCH_BUSY: { exit: EXIT.FAILED, meaning: '`next()` on a watch while a previous `next()` is pending' },
   EAGAIN: { exit: EXIT.FAILED, meaning: 'a transaction still conflicting after its retries' },
   E2BIG: { exit: EXIT.FAILED, meaning: 'a xenstore request larger than its 4096-byte payload' },

@@ -69,6 +69,15 @@ export function closedError(syscall = 'xs_request'): XenStoreError {
   return xenStoreError('ERR_XENSTORE_CLOSED', syscall, undefined, { reason: 'the xenstore connection is closed', errno: CLOSED_ERRNO });
 }
 
+/** What a request on a transaction that has ended raises. */
+export function transactionEndedError(id: number): XenStoreError {
+  return new XenStoreError(`ERR_XENSTORE_TRANSACTION_ENDED: transaction ${id} has ended`, {
+    code: 'ERR_XENSTORE_TRANSACTION_ENDED',
+    errno: 0,
+    syscall: 'xs_request',
+  });
+}
+
 export function isXenStoreError(error: unknown, code?: string): error is XenStoreError {
   return error instanceof XenStoreError && (code === undefined || error.code === code);
 }

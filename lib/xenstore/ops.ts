@@ -9,8 +9,8 @@ import { refusedRequest, type XenStoreError } from './errors.js';
 import { XS_PERM, type XenStoreNode } from './protocol.js';
 import type { XenStoreBatchResult, XenStoreBatchStep, XenStoreOps, XenStorePermission } from './types.js';
 
-/** The EINVAL or E2BIG the request meets (as it would once sent), or undefined when it may cross. */
-function invalidRequest(op: NativeOp, path: unknown, arg: unknown): XenStoreError | undefined {
+/** The EINVAL or E2BIG the request meets (as it would once sent), or undefined when it may cross. @internal */
+export function invalidRequest(op: NativeOp, path: unknown, arg: unknown): XenStoreError | undefined {
   if (op === NativeOp.batch) {
     if (!Array.isArray(arg)) return undefined; // the addon's type error
     for (let i = 0; i + 2 < arg.length; i += 3) {
@@ -137,7 +137,7 @@ const BATCH_OPS: Record<XenStoreBatchStep['op'], SingleNativeOp> = {
   setPermissions: NativeOp.setPermissions,
 };
 
-function batchToFlat(steps: readonly XenStoreBatchStep[]): NativeBatchArgs {
+export function batchToFlat(steps: readonly XenStoreBatchStep[]): NativeBatchArgs {
   if (!Array.isArray(steps)) {
     throw argumentError('ERR_INVALID_ARG_TYPE', 'The "steps" argument must be an array');
   }
@@ -154,7 +154,7 @@ function batchToFlat(steps: readonly XenStoreBatchStep[]): NativeBatchArgs {
   return flat;
 }
 
-function permissionsFromFlat(flat: number[]): XenStorePermission[] {
+export function permissionsFromFlat(flat: number[]): XenStorePermission[] {
   const perms: XenStorePermission[] = [];
   for (let i = 0; i < flat.length; i += 2) {
     const bits = flat[i + 1]!;
@@ -163,7 +163,7 @@ function permissionsFromFlat(flat: number[]): XenStorePermission[] {
   return perms;
 }
 
-function permissionsToFlat(perms: readonly XenStorePermission[]): number[] {
+export function permissionsToFlat(perms: readonly XenStorePermission[]): number[] {
   if (!Array.isArray(perms) || perms.length === 0) {
     throw argumentError('ERR_INVALID_ARG_VALUE', 'The "perms" argument must be a non-empty array (owner first)');
   }

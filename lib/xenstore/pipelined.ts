@@ -1,40 +1,47 @@
-// The batch reads (and listings) of a XenStore outside transactions,
-// pipelined on a connection of their own to xenstored's Unix socket:
-// libxenstore keeps one request in flight per handle, the wire protocol many
-// (replies carry the req_id), so readMany and readTree cost about one round
-// trip per window instead of one per key, and concurrent callers' requests
-// overlap. C xenstored answers one request per connection per turn of its
-// poll loop, so under load the batches spread over a second connection
-// (opened only once the first is busy): fewer loop turns per request, while
-// each further one costs the client a socket write and read of its own for
-// fewer requests (bench/README.md). Where
-// no Unix socket can be reached (only /dev/xen/xenbus) the store keeps using
-// its libxenstore handles. Callers pass only paths isValidXenStorePath
-// accepts (XenStore checks them before it picks the wire), so the
-// connections do not check them again.
+// The batch reads (and listings) of a XenStore outside transactions, and its
+// transactions, pipelined on a connection of their own to xenstored's Unix
+// socket: libxenstore keeps one request in flight per handle, the wire
+// protocol many (replies carry the req_id), so readMany and readTree cost
+// about one round trip per window instead of one per key, a transaction's
+// batch of writes one instead of one per write, and concurrent callers'
+// requests overlap. C xenstored answers one request per connection per turn
+// of its poll loop, so under load the batches spread over a second
+// connection (opened only once the first is busy): fewer loop turns per
+// request, while each further one costs the client a socket write and read of
+// its own for fewer requests (bench/README.md). Where no Unix socket can be
+// reached (only /dev/xen/xenbus) the store keeps using its libxenstore
+// handles. Callers pass only paths isValidXenStorePath accepts (XenStore and
+// WireTransaction check them before they pick the wire), so the connections
+// do not check them again.
 import { isXenStoreError } from './errors.js';
 import type { XenStoreNode } from './protocol.js';
-import { XenStoreConnection } from './wire.js';
+import { XenStoreWireClient } from './wire-client.js';
+import { WireTransaction } from './wire-transaction.js';
 
 /** Most connections one store opens for its batches. */
 const MAX_CONNECTIONS = 2;
 /** Requests queued on each open connection before another is opened. */
 const BUSY_PENDING = 64;
+/** Transactions open at once on one connection: below xenstored's quota of 10 (C and OCaml daemons alike). */
+const MAX_TRANSACTIONS = 8;
 
 interface Slot {
   /** Resolves to undefined when the first connection finds no socket. */
-  ready: Promise<XenStoreConnection | undefined>;
-  wire?: XenStoreConnection;
+  ready: Promise<XenStoreWireClient | undefined>;
+  wire?: XenStoreWireClient;
 }
 
-export class PipelinedReads {
+export class PipelinedConnections {
   private slots: Slot[] = [];
+  /** Open transactions per connection. */
+  private readonly transactions = new Map<XenStoreWireClient, number>();
   /** Lowered when an extra connection fails (xenstored's listen backlog, its connection quota). */
   private maxConnections = MAX_CONNECTIONS;
   /** Batches started and not yet settled: close() waits for them. */
   private readonly inFlight = new Set<Promise<unknown>>();
 
-  constructor(private readonly socketPath: string) {}
+  /** onLost: called when a connection is found lost, so the store's other handles reconnect too. */
+  constructor(private readonly socketPath: string, private readonly onLost: () => void) {}
 
   /** paths' values over the wire, or the fallback's where no socket is reachable. */
   readMany(paths: readonly string[], fallback: () => Promise<(string | undefined)[]>): Promise<(string | undefined)[]> {
@@ -51,6 +58,33 @@ export class PipelinedReads {
     return this.run((wire) => wire.directory(path).catch(undefinedIfMissing), fallback);
   }
 
+  /**
+   * A transaction started on the least busy connection; undefined where no
+   * socket is reachable or that connection holds its most transactions (the
+   * caller then uses libxenstore).
+   */
+  async startTransaction(): Promise<WireTransaction | undefined> {
+    const chosen = this.connection();
+    const wire = chosen instanceof Promise ? await chosen : chosen;
+    const open = wire ? this.transactions.get(wire) ?? 0 : 0;
+    if (!wire || open >= MAX_TRANSACTIONS) return undefined;
+    this.transactions.set(wire, open + 1);
+    const ended = () => {
+      const left = (this.transactions.get(wire) ?? 1) - 1;
+      if (left > 0) this.transactions.set(wire, left);
+      else this.transactions.delete(wire);
+    };
+    try {
+      return new WireTransaction(wire, await this.track(wire.transactionStart()), {
+        track: (request) => this.track(request.catch((error: unknown) => { throw this.failed(wire, error); })),
+        ended,
+      });
+    } catch (error) {
+      ended();
+      throw this.failed(wire, error);
+    }
+  }
+
   /** Waits for the batches in flight, then closes the connection. */
   async close(): Promise<void> {
     await Promise.allSettled(this.inFlight);
@@ -63,8 +97,10 @@ export class PipelinedReads {
    * The least busy open connection (another is opened in the background while
    * every open one is busy); only the first batch waits for a connect.
    */
-  private connection(): XenStoreConnection | Promise<XenStoreConnection | undefined> {
-    let idlest: XenStoreConnection | undefined;
+  private connection(): XenStoreWireClient | Promise<XenStoreWireClient | undefined> {
+    // A connection seen to end since its last request (xenstored went away) is replaced at once.
+    for (const slot of this.slots) if (slot.wire?.ended) this.lost(slot.wire);
+    let idlest: XenStoreWireClient | undefined;
     let connecting: Slot | undefined;
     for (const slot of this.slots) {
       if (!slot.wire) connecting ??= slot;
@@ -77,7 +113,7 @@ export class PipelinedReads {
 
   private connect(): Slot {
     const slot: Slot = {
-      ready: XenStoreConnection.connect(this.socketPath, { pathsChecked: true }).then((wire) => {
+      ready: XenStoreWireClient.connect(this.socketPath, { pathsChecked: true }).then((wire) => {
         slot.wire = wire;
         return wire;
       }, () => {
@@ -92,29 +128,40 @@ export class PipelinedReads {
   }
 
   /** One request or batch on the wire, or by fallback; tracked for close(). */
-  private run<T>(onWire: (wire: XenStoreConnection) => Promise<T>, fallback: () => Promise<T>): Promise<T> {
-    const start = (wire: XenStoreConnection | undefined): Promise<T> => {
+  private run<T>(onWire: (wire: XenStoreWireClient) => Promise<T>, fallback: () => Promise<T>): Promise<T> {
+    const start = (wire: XenStoreWireClient | undefined): Promise<T> => {
       if (!wire) return fallback();
       return onWire(wire).catch((error: unknown) => { throw this.failed(wire, error); });
     };
     // An open connection takes the batch at once, so the next pick sees its queue.
     const chosen = this.connection();
-    const running = chosen instanceof Promise ? chosen.then(start) : start(chosen);
+    return this.track(chosen instanceof Promise ? chosen.then(start) : start(chosen));
+  }
+
+  /** Keeps a request in flight for close() to wait for. */
+  private track<T>(running: Promise<T>): Promise<T> {
     this.inFlight.add(running);
     const forget = () => { this.inFlight.delete(running); };
     running.then(forget, forget);
     return running;
   }
 
-  private drop(wire: XenStoreConnection): void {
+  private drop(wire: XenStoreWireClient): void {
     const before = this.slots.length;
     this.slots = this.slots.filter((slot) => slot.wire !== wire);
     if (this.slots.length < before) void wire.close().catch(() => undefined);
   }
 
+  /** Later batches connect afresh, and so do the store's libxenstore handles. */
+  private lost(wire: XenStoreWireClient): void {
+    if (!this.slots.some((slot) => slot.wire === wire)) return;
+    this.drop(wire);
+    this.onLost();
+  }
+
   /** The wire's error, already the one libxenstore's path would raise; a lost connection is dropped. */
-  private failed(wire: XenStoreConnection, error: unknown): unknown {
-    if (isXenStoreError(error, 'ERR_XENSTORE_CONNECTION_LOST')) this.drop(wire); // later batches connect afresh
+  private failed(wire: XenStoreWireClient, error: unknown): unknown {
+    if (isXenStoreError(error, 'ERR_XENSTORE_CONNECTION_LOST')) this.lost(wire);
     return error;
   }
 }

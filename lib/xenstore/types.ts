@@ -64,9 +64,9 @@ export interface XenStoreOpenOptions {
   /** Handles for concurrent async requests (default 4). */
   poolSize?: number;
   /**
-   * readMany, readTree and list outside transactions pipelined on an own
-   * connection to the Unix socket (default true); libxenstore where none is
-   * reachable.
+   * readMany, readTree and list outside transactions, and transactions,
+   * pipelined on an own connection to the Unix socket (default true);
+   * libxenstore where none is reachable.
    */
   pipelined?: boolean;
   /**
@@ -82,6 +82,14 @@ export interface XenStoreTransactionOptions {
   /** Reruns after the first attempt on EAGAIN (default 16). */
   maxRetries?: number;
   signal?: AbortSignal;
+  /**
+   * Run on the store's pipelined connection (default true, where the store
+   * has one): requests not awaited one by one, and each batch's steps, go
+   * out together instead of one round trip each. Its synchronous requests
+   * throw ERR_XENSTORE_PIPELINED_SYNC, and a failed batch step aborts the
+   * commit (the later steps were sent too). false: a libxenstore handle.
+   */
+  pipelined?: boolean;
 }
 
 export interface XenStoreWatchOptions {

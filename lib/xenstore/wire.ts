@@ -143,6 +143,11 @@ export class XenStoreConnection {
     }
   }
 
+  /** Whether the connection has ended (lost, failed or closed): every request now fails. */
+  get ended(): boolean {
+    return this.failure !== undefined;
+  }
+
   /** Requests sent and not yet answered plus those waiting for the window. */
   get pending(): number {
     return this.inFlight.size + this.queue.length - this.queueHead;

@@ -1,14 +1,15 @@
 // XenStore: the public client. Requests go to a pool of libxenstore handles
-// (see native/connection.cc); transactions rerun their whole function on
-// EAGAIN; watches share one dedicated handle. When xenstored goes away the
-// failing request says so (ERR_XENSTORE_CONNECTION_LOST) and the next one
-// opens a fresh pool.
+// (see native/connection.cc), batch reads and transactions to pipelined
+// connections on the socket where there is one (pipelined.ts); transactions
+// rerun their whole function on EAGAIN; watches share one dedicated handle.
+// When xenstored goes away the failing request says so
+// (ERR_XENSTORE_CONNECTION_LOST) and the next one opens fresh connections.
 import { argumentError, rangeError } from '../errors.js';
 import { ANY_SLOT, MAX_POOL_SIZE, NativeOp, native, type NativeConnection } from '../native.js';
-import { AbortError, XenStoreError, closedError, isXenStoreError, xenStoreError } from './errors.js';
+import { AbortError, XenStoreError, closedError, isXenStoreError, transactionEndedError, xenStoreError } from './errors.js';
 import { StoreOps } from './ops.js';
 import { isValidWatchPath, isValidXenStorePath, xenstoredSocketPath } from './protocol.js';
-import { PipelinedReads } from './pipelined.js';
+import { PipelinedConnections } from './pipelined.js';
 import type {
   XenStoreNode,
   XenStoreOpenOptions,
@@ -58,8 +59,8 @@ export class XenStore extends StoreOps {
   private pool: NativeConnection | undefined;
   /** Closes of pools that lost their connection, awaited by close(). */
   private readonly retiring = new Set<Promise<void>>();
-  /** readMany, readTree and list outside transactions, many requests in flight; undefined: libxenstore only. */
-  private readonly pipelined: PipelinedReads | undefined;
+  /** Batch reads outside transactions, and transactions, with many requests in flight; undefined: libxenstore only. */
+  private readonly pipelined: PipelinedConnections | undefined;
 
   /**
    * @param path the socket (or device) given to open(); undefined: libxenstore's default.
@@ -68,7 +69,7 @@ export class XenStore extends StoreOps {
     super();
     this.pool = pool;
     this.watches = new WatchHub(addonWithErrors(), path, watchCheckMs);
-    this.pipelined = pipelined ? new PipelinedReads(path ?? xenstoredSocketPath()) : undefined;
+    this.pipelined = pipelined ? new PipelinedConnections(path ?? xenstoredSocketPath(), () => this.retire(this.pool)) : undefined;
   }
 
   /** Connects to xenstored; throws ERR_XENSTORE_UNAVAILABLE saying what is missing. */
@@ -101,12 +102,16 @@ export class XenStore extends StoreOps {
     // A handle the pool opens on demand finds no daemon: the same as an open() that finds none.
     if (isXenStoreError(error) && error.syscall === 'xs_open') return unavailableError(error, this.path);
     if (!isXenStoreError(error) || !CONNECTION_LOST_CODES.has(error.code)) return error;
-    if (this.pool === connection) {
-      this.pool = undefined;
-      const closing = connection.close().catch(() => undefined).then(() => { this.retiring.delete(closing); });
-      this.retiring.add(closing);
-    }
+    this.retire(connection);
     return connectionLost(error);
+  }
+
+  /** Closes a pool that lost (or shares a daemon with a connection that lost) xenstored; the next request opens a fresh one. */
+  private retire(connection: NativeConnection | undefined): void {
+    if (!connection || this.pool !== connection) return;
+    this.pool = undefined;
+    const closing = connection.close().catch(() => undefined).then(() => { this.retiring.delete(closing); });
+    this.retiring.add(closing);
   }
 
   override readMany(paths: readonly string[]): Promise<(string | undefined)[]> {
@@ -153,20 +158,13 @@ export class XenStore extends StoreOps {
    * If fn throws, the transaction is aborted and the error rethrown.
    */
   async transaction<T>(fn: (tx: XenStoreTransaction) => Promise<T>, options: XenStoreTransactionOptions = {}): Promise<T> {
-    const { maxRetries = DEFAULT_MAX_RETRIES, signal } = options;
+    const { maxRetries = DEFAULT_MAX_RETRIES, signal, pipelined = true } = options;
     if (!Number.isInteger(maxRetries) || maxRetries < 0) {
       throw rangeError('The "maxRetries" option must be a non-negative integer');
     }
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) throw new AbortError(signal);
-      const pool = this.connection();
-      const [slot, id] = await this.request(NativeOp.transactionStart, undefined);
-      // The transaction lives on the pool it started on, even if a lost
-      // connection has replaced the store's pool since.
-      const tx = new Transaction(() => {
-        if (this.closing) throw closedError();
-        return pool;
-      }, (error, connection) => this.failed(error, connection), slot, id);
+      const tx = (pipelined && !this.closing && await this.pipelined?.startTransaction()) || await this.startNativeTransaction();
       let result: T;
       try {
         result = await fn(tx);
@@ -187,6 +185,18 @@ export class XenStore extends StoreOps {
         await backoff(attempt, signal);
       }
     }
+  }
+
+  /** A transaction on a libxenstore handle of the pool. */
+  private async startNativeTransaction(): Promise<Transaction> {
+    const pool = this.connection();
+    const [slot, id] = await this.request(NativeOp.transactionStart, undefined);
+    // The transaction lives on the pool it started on, even if a lost
+    // connection has replaced the store's pool since.
+    return new Transaction(() => {
+      if (this.closing) throw closedError();
+      return pool;
+    }, (error, connection) => this.failed(error, connection), slot, id);
   }
 
   /**
@@ -246,13 +256,7 @@ class Transaction extends StoreOps implements XenStoreTransaction {
   }
 
   protected connection(): NativeConnection {
-    if (this.ended) {
-      throw new XenStoreError(`ERR_XENSTORE_TRANSACTION_ENDED: transaction ${this.id} has ended`, {
-        code: 'ERR_XENSTORE_TRANSACTION_ENDED',
-        errno: 0,
-        syscall: 'xs_request',
-      });
-    }
+    if (this.ended) throw transactionEndedError(this.id);
     return this.storeConnection();
   }
 

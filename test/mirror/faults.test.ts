@@ -13,7 +13,7 @@ import { XenHost } from '../../lib/host.js';
 import { startLocalXenstored, type LocalXenstoredDaemon, type LocalXenstoredOptions } from '../../lib/localxen/xenstored.js';
 import type { MirrorEvent } from '../../lib/mirror/index.js';
 import { XenStore } from '../../lib/xenstore/index.js';
-import { WireClient } from '../../bench/wire-client.js';
+import { XenStoreWireClient as WireClient } from '../../lib/xenstore/wire-client.js';
 import { createDomain, tempUserdataDir, uuidOf } from '../domain/fixture.js';
 import { nextEvent, untilEqual } from './helpers.js';
 

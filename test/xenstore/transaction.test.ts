@@ -5,9 +5,23 @@ import { testDaemon, useLocalXenstored } from '../harness/xenstored.js';
 import { XenStore, XenStoreError } from '../../lib/xenstore/index.js';
 
 const daemon = useLocalXenstored();
-let store: XenStore;
-beforeAll(() => { store = XenStore.open({ path: daemon.current.socketPath }); });
-afterAll(async () => { await store?.close(); });
+let base: XenStore;
+beforeAll(() => { base = XenStore.open({ path: daemon.current.socketPath }); });
+afterAll(async () => { await base?.close(); });
+
+/** The store, with its transactions on the transport under test. */
+type TransactionsOf = XenStore;
+function transactionsOf(store: XenStore, pipelined: boolean): TransactionsOf {
+  return new Proxy(store, {
+    get(target, key) {
+      if (key === 'transaction') {
+        return (fn: Parameters<XenStore['transaction']>[0], options: Parameters<XenStore['transaction']>[1] = {}) => target.transaction(fn, { pipelined, ...options });
+      }
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
@@ -15,19 +29,98 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
-describe('transactions', () => {
+// Each test runs on a pipelined connection (the default) and on a libxenstore handle.
+describe.each([
+  { transport: 'pipelined', pipelined: true },
+  { transport: 'libxenstore', pipelined: false },
+])('transactions ($transport)', ({ pipelined }) => {
+  let store: TransactionsOf;
+  beforeAll(async () => {
+    store = transactionsOf(base, pipelined);
+    for (const top of ['/tx', '/tx-kinds', '/tx-partial']) await base.rm(top);
+  });
+
   it('commits writes atomically and isolates them until commit', async () => {
     const result = await store.transaction(async (tx) => {
       expect(tx.id).toBeGreaterThan(0);
       await tx.write('/tx/a', '1');
-      tx.writeSync('/tx/b', '2');
+      await tx.write('/tx/b', '2');
       expect(await store.read('/tx/a')).toBeUndefined(); // not visible outside yet
       expect(await tx.readMany(['/tx/a', '/tx/b'])).toEqual(['1', '2']);
-      expect(tx.readTreeSync('/tx')!.children.map((c) => c.name).sort()).toEqual(['a', 'b']);
+      expect((await tx.readTree('/tx'))!.children.map((c) => c.name).sort()).toEqual(['a', 'b']);
       return 'done';
     });
     expect(result).toBe('done');
     expect(await store.readMany(['/tx/a', '/tx/b'])).toEqual(['1', '2']);
+  });
+
+  it('takes synchronous requests on a libxenstore handle only', async () => {
+    await store.transaction(async (tx) => {
+      if (pipelined) {
+        expect(() => tx.writeSync('/tx/sync', '1')).toThrow(expect.objectContaining({ code: 'ERR_XENSTORE_PIPELINED_SYNC' }));
+        expect(() => tx.readTreeSync('/tx')).toThrow(expect.objectContaining({ code: 'ERR_XENSTORE_PIPELINED_SYNC' }));
+      } else {
+        tx.writeSync('/tx/sync', '1');
+        expect(tx.readTreeSync('/tx/sync')).toEqual({ name: 'sync', value: '1', children: [] });
+      }
+    });
+    expect(await store.read('/tx/sync')).toBe(pipelined ? undefined : '1');
+  });
+
+  it('runs every request kind with the same results and errors', async () => {
+    const owner = [{ domid: 0, read: false, write: false }, { domid: 7, read: true, write: false }];
+    const seen = await store.transaction(async (tx) => {
+      await tx.mkdir('/tx-kinds/dir');
+      await tx.write('/tx-kinds/dir/v', Buffer.from([0xff, 0]));
+      await tx.setPermissions('/tx-kinds/dir', owner);
+      const results = await tx.batch([
+        { op: 'write', path: '/tx-kinds/b/x', value: 'x' },
+        { op: 'read', path: '/tx-kinds/b/x' },
+        { op: 'read', path: '/tx-kinds/missing' },
+        { op: 'list', path: '/tx-kinds/b' },
+        { op: 'list', path: '/tx-kinds/missing' },
+        { op: 'rm', path: '/tx-kinds/b/none' },
+        { op: 'mkdir', path: '/tx-kinds/c' },
+        { op: 'setPermissions', path: '/tx-kinds/c', perms: owner },
+      ]);
+      return {
+        results,
+        buffer: await tx.readBuffer('/tx-kinds/dir/v'),
+        missing: [await tx.read('/tx-kinds/none'), await tx.list('/tx-kinds/none'), await tx.readTree('/tx-kinds/none')],
+        perms: await tx.getPermissions('/tx-kinds/c'),
+        list: await tx.list('/tx-kinds'),
+        errors: await Promise.all([
+          tx.getPermissions('/tx-kinds/none').catch((error: unknown) => error),
+          tx.write('relative', 'x').catch((error: unknown) => error),
+          tx.write('/tx-kinds/big', 'x'.repeat(5000)).catch((error: unknown) => error),
+          tx.setPermissions('/tx-kinds/c', [{ domid: 70000, read: true, write: true }]).catch((error: unknown) => error),
+          tx.batch([{ op: 'nope', path: '/x' } as never]).catch((error: unknown) => error),
+        ]),
+      };
+    });
+    expect(seen.results).toEqual([undefined, 'x', undefined, ['x'], undefined, undefined, undefined, undefined]);
+    expect(seen.buffer).toEqual(Buffer.from([0xff, 0]));
+    expect(seen.missing).toEqual([undefined, undefined, undefined]);
+    expect(seen.perms).toEqual(owner);
+    expect(seen.list!.sort()).toEqual(['b', 'c', 'dir']);
+    expect(seen.errors.map((error) => (error as { code?: string }).code)).toEqual([
+      'ENOENT', 'EINVAL', 'E2BIG', 'ERR_OUT_OF_RANGE', 'ERR_INVALID_ARG_VALUE',
+    ]);
+    expect(seen.errors[0]).toMatchObject({ name: 'XenStoreError', syscall: 'xs_get_permissions', path: '/tx-kinds/none' });
+    expect(await store.getPermissions('/tx-kinds/dir')).toEqual(owner);
+  });
+
+  it('aborts the commit after a failed batch step (a libxenstore batch stops there; a pipelined one sent the rest)', async () => {
+    const error = await store.transaction(async (tx) => {
+      await tx.batch([
+        { op: 'write', path: '/tx-partial/before', value: '1' },
+        { op: 'setPermissions', path: '/tx-partial/missing', perms: [{ domid: 0, read: false, write: false }] }, // ENOENT
+        { op: 'write', path: '/tx-partial/after', value: '1' },
+      ]).catch(() => undefined); // caught: the commit still refuses
+    }).catch((caught: unknown) => caught);
+    if (pipelined) expect(error).toMatchObject({ code: 'ENOENT', syscall: 'xs_set_permissions' });
+    else expect(error).toBeUndefined();
+    expect(await store.readMany(['/tx-partial/before', '/tx-partial/after'])).toEqual(pipelined ? [undefined, undefined] : ['1', undefined]);
   });
 
   it('aborts and rethrows when fn throws', async () => {

@@ -16,7 +16,7 @@ import { ANY_SLOT, NativeOp, native } from '../../lib/native.js';
 import { XenStoreError } from '../../lib/xenstore/errors.js';
 import { XenStore } from '../../lib/xenstore/index.js';
 import { XsType, XENSTORE_PAYLOAD_MAX } from '../../lib/xenstore/protocol.js';
-import { WireClient } from '../../bench/wire-client.js';
+import { XenStoreWireClient as WireClient } from '../../lib/xenstore/wire-client.js';
 import { useLocalXenstored } from '../harness/xenstored.js';
 import { frame, readFrames } from '../harness/wire-frames.js';
 

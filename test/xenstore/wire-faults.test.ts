@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startLocalXenstored } from '../../lib/localxen/xenstored.js';
 import { useLocalXenstored } from '../harness/xenstored.js';
 import { XsType } from '../../lib/xenstore/protocol.js';
-import { WireClient } from '../../bench/wire-client.js';
+import { XenStoreWireClient as WireClient } from '../../lib/xenstore/wire-client.js';
 import { writeEntries } from '../../bench/wire-fixture.js';
 import { frame, header, readFrames, type Frame } from '../harness/wire-frames.js';
 

@@ -11,7 +11,7 @@ import { packageRoot } from '../../lib/util/package-root.js';
 import { DEVICE_TYPES } from '../../lib/devices/index.js';
 import { XenHost } from '../../lib/host.js';
 import { loggedRequests, startLocalXenstored } from '../../lib/localxen/xenstored.js';
-import { WireClient } from '../../bench/wire-client.js';
+import { XenStoreWireClient as WireClient } from '../../lib/xenstore/wire-client.js';
 import { syntheticDomainEntries, writeEntries } from '../../bench/wire-fixture.js';
 import { floorVcpuArgs, populateDom0, populateDomains } from '../../bench/populate.js';
 

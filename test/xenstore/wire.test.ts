@@ -6,7 +6,7 @@ import {
   isValidXenStorePath, xenstoredSocketPath, XENSTORE_ABS_PATH_MAX, XENSTORE_PAYLOAD_MAX, type XenStoreNode,
 } from '../../lib/xenstore/protocol.js';
 import { XenStoreConnection } from '../../lib/xenstore/wire.js';
-import { WireClient } from '../../bench/wire-client.js';
+import { XenStoreWireClient as WireClient } from '../../lib/xenstore/wire-client.js';
 import { populateSyntheticDomains, writeEntries } from '../../bench/wire-fixture.js';
 
 const xs = useLocalXenstored();

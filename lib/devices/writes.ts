@@ -1,10 +1,11 @@
-// The xenstore side of hotplug and unplug, exactly as libxl does it:
+// The xenstore side of hotplug and unplug, with libxl's result:
 // libxl__device_generic_add (nodes, keys, values, permissions, order) and
 // libxl__device_destroy / libxl__initiate_device_remove. These functions only
 // issue operations on the XenStoreOps they are given — normally a transaction
 // the caller retries — and never commit or lock anything themselves. Requests
-// that do not wait for each other's answers go as one batch: the same
-// requests as libxl's, in its order, in one trip through the addon.
+// that do not wait for each other's answers go as one batch: libxl's
+// requests in its order, less the permissions a new key inherits anyway, in
+// one round trip.
 import { XenbusState, type DomainType } from '../xen.js';
 import type { XenStoreBatchResult, XenStoreBatchStep } from '../xenstore/types.js';
 
@@ -155,10 +156,6 @@ export function deviceAddSteps(plan: DeviceAddPlan): XenStoreBatchStep[] {
     write(`${plan.libxlPath}/frontend`, plan.frontendPath),
     write(`${plan.libxlPath}/backend`, plan.backendPath),
   ];
-  const withPermissions = (dir: string, entries: KeyValues, perms: XsPermission[]) => {
-    for (const [key, value] of entries) steps.push(write(`${dir}/${key}`, value), { op: 'setPermissions', path: `${dir}/${key}`, perms });
-  };
-
   if (plan.frontend.length > 0 || plan.readOnlyFrontend.length > 0) {
     steps.push(
       { op: 'rm', path: plan.frontendPath },
@@ -166,8 +163,14 @@ export function deviceAddSteps(plan: DeviceAddPlan): XenStoreBatchStep[] {
       { op: 'setPermissions', path: plan.frontendPath, perms: plan.frontendPermissions },
       write(`${plan.frontendPath}/backend`, plan.backendPath),
     );
-    withPermissions(plan.frontendPath, plan.frontend, plan.frontendPermissions);
-    withPermissions(plan.frontendPath, plan.readOnlyFrontend, plan.backendPermissions);
+    // A node dom0 creates takes its parent's permissions (C xenstored and
+    // oxenstored alike), so the writable keys get the directory's here; libxl
+    // sets the same permissions on each key again, one request per key.
+    for (const [key, value] of plan.frontend) steps.push(write(`${plan.frontendPath}/${key}`, value));
+    for (const [key, value] of plan.readOnlyFrontend) {
+      const path = `${plan.frontendPath}/${key}`;
+      steps.push(write(path, value), { op: 'setPermissions', path, perms: plan.backendPermissions });
+    }
   }
 
   if (plan.backend.length > 0) {

@@ -137,6 +137,7 @@ const BATCH_OPS: Record<XenStoreBatchStep['op'], SingleNativeOp> = {
   setPermissions: NativeOp.setPermissions,
 };
 
+/** @internal */
 export function batchToFlat(steps: readonly XenStoreBatchStep[]): NativeBatchArgs {
   if (!Array.isArray(steps)) {
     throw argumentError('ERR_INVALID_ARG_TYPE', 'The "steps" argument must be an array');
@@ -154,6 +155,7 @@ export function batchToFlat(steps: readonly XenStoreBatchStep[]): NativeBatchArg
   return flat;
 }
 
+/** @internal */
 export function permissionsFromFlat(flat: number[]): XenStorePermission[] {
   const perms: XenStorePermission[] = [];
   for (let i = 0; i < flat.length; i += 2) {
@@ -163,6 +165,7 @@ export function permissionsFromFlat(flat: number[]): XenStorePermission[] {
   return perms;
 }
 
+/** @internal */
 export function permissionsToFlat(perms: readonly XenStorePermission[]): number[] {
   if (!Array.isArray(perms) || perms.length === 0) {
     throw argumentError('ERR_INVALID_ARG_VALUE', 'The "perms" argument must be a non-empty array (owner first)');

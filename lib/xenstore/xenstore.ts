@@ -164,7 +164,7 @@ export class XenStore extends StoreOps {
     }
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) throw new AbortError(signal);
-      const tx = (pipelined && !this.closing && await this.pipelined?.startTransaction()) || await this.startNativeTransaction();
+      const tx = (pipelined && !this.closing && await this.pipelined?.startTransaction()) || await this.startLibxenstoreTransaction();
       let result: T;
       try {
         result = await fn(tx);
@@ -188,7 +188,7 @@ export class XenStore extends StoreOps {
   }
 
   /** A transaction on a libxenstore handle of the pool. */
-  private async startNativeTransaction(): Promise<Transaction> {
+  private async startLibxenstoreTransaction(): Promise<Transaction> {
     const pool = this.connection();
     const [slot, id] = await this.request(NativeOp.transactionStart, undefined);
     // The transaction lives on the pool it started on, even if a lost

@@ -14,10 +14,15 @@ export interface FakeBackendOptions {
   stallClose?: boolean | ((backendPath: string) => boolean);
   /** Play a failing hotplug script: InitWait, then hotplug-status "error" and this hotplug-error. */
   failHotplug?: string;
+  /**
+   * Answer a device's first Closing with InitWait written over it, as a
+   * backend whose own move to InitWait lands late does; later Closings close.
+   */
+  lateInitWait?: boolean;
 }
 
 export interface FakeBackend {
-  /** Handshakes answered so far: "<backend path> 1→2" or "<backend path> 5→6". */
+  /** Handshakes answered so far: "<backend path> 1→2", "<backend path> 5→6" or a late InitWait. */
   readonly answered: readonly string[];
   /** Errors met while answering (each one skipped that event). */
   readonly errors: readonly unknown[];
@@ -39,6 +44,7 @@ export async function startFakeBackend(socketPath: string, initial: FakeBackendO
   const answered: string[] = [];
   const errors: unknown[] = [];
   let options = initial;
+  const lateWritten = new Set<string>();
 
   const answer = async (statePath: string): Promise<void> => {
     const device = statePath.slice(0, -'/state'.length);
@@ -58,6 +64,10 @@ export async function startFakeBackend(socketPath: string, initial: FakeBackendO
         return true;
       });
       if (moved) answered.push(`${device} 1→2`);
+    } else if (state === '5' && options.lateInitWait && !lateWritten.has(device)) {
+      lateWritten.add(device);
+      await xenstore.write(statePath, '2');
+      answered.push(`${device} 5→2 (late InitWait)`);
     } else if (state === '5' && !matches(options.stallClose, device)) {
       const moved = await xenstore.transaction(async (tx) => {
         if (await tx.read(statePath) !== '5') return false;

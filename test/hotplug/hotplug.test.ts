@@ -216,6 +216,20 @@ describe('removeDevice', () => {
     expect(await xenstoreDevices(rig.xenstore, domid)).toEqual([]);
   });
 
+  it('writes Closing again when the backend writes its late InitWait over it, instead of waiting out the timeout (libxl forces after 10 s)', async () => {
+    const domid = await guest();
+    const added = await rig.host.addDevice(domid, 'nic', {});
+    rig.backend.configure({ lateInitWait: true });
+    try {
+      const removed = await rig.host.removeDevice(domid, 'nic', 0, { force: 'never', timeoutMs: 5000 });
+      expect(removed).toMatchObject({ forced: false });
+      expect(rig.backend.answered).toEqual(expect.arrayContaining([`${added.backendPath} 5→2 (late InitWait)`, `${added.backendPath} 5→6`]));
+      expect(await xenstoreDevices(rig.xenstore, domid)).toEqual([]);
+    } finally {
+      rig.backend.configure({});
+    }
+  });
+
   it('cleans up a device whose backend dir is already gone', async () => {
     const domid = await guest();
     const added = await rig.host.addDevice(domid, 'vtpm', {});

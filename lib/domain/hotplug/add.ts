@@ -75,10 +75,12 @@ export async function addDevice(
   };
 
   let plan: DeviceAddPlan | undefined;
-  const release = await templates.lock(domid, lockOptions(options));
+  // Read once: the lock, the read and the write would each read it again.
+  const uuid = await templates.domainUuid(domid);
+  const release = await templates.lock(domid, { ...lockOptions(options), uuid });
   try {
     faultPoint('add.locked');
-    const template = await templates.read(domid);
+    const template = await templates.read(domid, { uuid });
     const chooseDevid = recipe.nextDevid && full.devid === -1;
     await xenstore.transaction(async (tx) => {
       // The devid is chosen inside the transaction: a concurrent add of the
@@ -91,7 +93,7 @@ export async function addDevice(
           domid, kind, devid: plan.devid, path: plan.libxlPath,
         });
       }
-      await templates.write(domid, withEntry(template, type, saved));
+      await templates.write(domid, withEntry(template, type, saved), { uuid });
       faultPoint('add.template-written');
       await writeDeviceAdd(faultsArmed ? reportingGroups(tx, plan) : tx, plan);
       faultPoint('add.backend-written');

@@ -31,6 +31,11 @@ import {
   type RemovedDevice,
 } from './common.js';
 
+const CLOSING = String(XenbusState.Closing);
+const isClosed = (state: string | undefined) => state === String(XenbusState.Closed) || state === undefined;
+/** Closing is written again at most this often over a backend's own state changes. */
+const MAX_CLOSING_REWRITES = 3;
+
 export async function removeDevice(
   context: HotplugContext,
   domid: number,
@@ -57,13 +62,22 @@ export async function removeDevice(
 
   let force = options.force === true;
   let forced = false;
+  let closingRewrites = 0;
   for (;;) {
     const closing = await xenstore.transaction((tx) => writeDeviceClosing(tx, nodes, { force }), signalOption(options.signal));
     forced ||= force;
     faultPoint('remove.closing-committed');
     if (closing === 'absent') break; // backend already gone: clean up the rest
-    const closed = await waitFor(xenstore, statePath, (state) => state === String(XenbusState.Closed) || state === undefined, timeoutMs, options.signal);
-    if (closed.reached) break;
+    // A backend's own late state change (InitWait after an add that does not
+    // wait for it) may land over Closing: then Closing is said again, where
+    // libxl would wait out its timeout and force.
+    const overwritten = (state: string | undefined) => state !== CLOSING && closingRewrites < MAX_CLOSING_REWRITES;
+    const closed = await waitFor(xenstore, statePath, (state) => isClosed(state) || overwritten(state), timeoutMs, options.signal);
+    if (closed.reached && isClosed(closed.value)) break;
+    if (closed.reached) {
+      closingRewrites++;
+      continue;
+    }
     if (options.force !== 'never' && !force) {
       force = true; // libxl's FORCE_AUTO: restart the removal forced
       continue;
@@ -93,15 +107,16 @@ export async function removeDevice(
 
   let prunedEntries = 0;
   if (options.pruneTemplate || type.entriesOptional) {
+    const uuid = await templates.domainUuid(domid);
     prunedEntries = await templates.withLock(domid, async () => {
       // A concurrent add may have recreated the device: then the entry is live.
       if (await xenstore.read(nodes.libxlPath) !== undefined) return 0;
-      const template = await templates.read(domid);
+      const template = await templates.read(domid, { uuid });
       const { config, removed } = withoutEntries(template, type, key);
-      if (removed > 0) await templates.write(domid, config);
+      if (removed > 0) await templates.write(domid, config, { uuid });
       faultPoint('remove.template-pruned');
       return removed;
-    }, lockOptions(options));
+    }, { ...lockOptions(options), uuid });
   }
   if (scriptFailure) throw scriptFailure;
   return { domid, kind, devid: nodes.devid, identity: key, backendPath: nodes.backendPath, forced, prunedEntries };
@@ -118,7 +133,9 @@ async function findLiveDevice(
   if (!(typeof identity === 'string' && identity !== '') && !(typeof identity === 'number' && Number.isInteger(identity) && identity >= 0)) {
     throw new HotplugError('EINVAL', `invalid ${type.name} identity ${String(identity)}: expected its ${type.identity} or devid`, { domid, kind: type.name });
   }
-  const tree = await xenstore.readTree(`/libxl/${domid}/device`);
+  // Only the kind's own directories, read together: one level of requests fewer than the whole device tree.
+  const kindTrees = await Promise.all(type.xenstoreKinds.map((kind) => xenstore.readTree(`/libxl/${domid}/device/${kind}`)));
+  const tree = { name: 'device', value: '', children: kindTrees.filter((kindTree) => kindTree !== undefined) };
   const live = type.listLive({ domid, libxlDevices: tree, values: new Map(), trees: new Map() });
   const wanted = String(identity);
   const device = live.devices.find((candidate) => candidate.key === wanted)

@@ -99,7 +99,7 @@ export function localXenstoredPaths(): { xenstored: string; oxenstored: string; 
 }
 
 /**
- * oxenstored's config: logs in the rundir, no access log, no
+ * oxenstored's config: logs in the rundir (the access log is off), no
  * persistence, and dom0's ring and event channel from the fake /proc/xen.
  * Its socket is the compiled-in /var/run/xenstored/socket, which the fake
  * hypervisor redirects to $XENSTORED_RUNDIR/socket.
@@ -108,7 +108,9 @@ function oxenstoredConfig(rundir: string, extra: LocalXenstoredOptions['oxenstor
   const config: Record<string, string | number | boolean> = {
     'pid-file': join(rundir, 'oxenstored.pid'),
     'xenstored-log-file': join(rundir, 'oxenstored.log'),
-    'access-log-file': '/dev/null',
+    // Never /dev/null: oxenstored rotates its access log by renaming the file
+    // and creating a new one, which would put a regular file in its place.
+    'access-log-file': join(rundir, 'oxenstored-access.log'),
     'xenstored-kva': '/proc/xen/xsd_kva',
     'xenstored-port': '/proc/xen/xsd_port',
     persistent: false,
@@ -143,7 +145,8 @@ export async function startLocalXenstored(options: LocalXenstoredOptions = {}): 
       'access-log-file': options.requestLog, 'access-log-read-ops': true, 'access-log-transactions-ops': true, 'access-log-nb-lines': 1_000_000_000,
     };
     writeFileSync(configFile, oxenstoredConfig(rundir, { ...accessLog, ...options.oxenstoredConfig }));
-    args = ['--no-fork', '--config-file', configFile, ...(options.args ?? [])];
+    // The access log is the request log; without one it is off.
+    args = ['--no-fork', ...(options.requestLog === undefined ? ['--no-access-log'] : []), '--config-file', configFile, ...(options.args ?? [])];
   } else {
     args = ['-N', ...(options.requestLog === undefined ? [] : ['-T', options.requestLog]), ...(options.args ?? [])];
   }

@@ -9,6 +9,8 @@ export type {
   XenStorePermission,
   XenStoreTransaction,
   XenStoreTransactionOptions,
+  XenStoreWaitOptions,
+  XenStoreWaitResult,
   XenStoreWatchEvent,
   XenStoreWatchOptions,
 } from './types.js';

@@ -13,8 +13,9 @@
 // handles. Callers pass only paths isValidXenStorePath accepts (XenStore and
 // WireTransaction check them before they pick the wire), so the connections
 // do not check them again.
-import { isXenStoreError } from './errors.js';
+import { AbortError, isXenStoreError } from './errors.js';
 import type { XenStoreNode } from './protocol.js';
+import type { XenStoreWaitResult } from './types.js';
 import { XenStoreWireClient } from './wire-client.js';
 import { WireTransaction } from './wire-transaction.js';
 
@@ -24,6 +25,8 @@ const MAX_CONNECTIONS = 2;
 const BUSY_PENDING = 64;
 /** Transactions open at once on one connection: below xenstored's quota of 10 (C and OCaml daemons alike). */
 const MAX_TRANSACTIONS = 8;
+/** Watches set at once on one connection: below xenstored's quota of 128 (C xenstored). */
+const MAX_WATCHES = 100;
 
 interface Slot {
   /** Resolves to undefined when the first connection finds no socket. */
@@ -33,6 +36,7 @@ interface Slot {
 
 export class PipelinedConnections {
   private slots: Slot[] = [];
+  private nextWaitToken = 0;
   /** Open transactions per connection. */
   private readonly transactions = new Map<XenStoreWireClient, number>();
   /** Lowered when an extra connection fails (xenstored's listen backlog, its connection quota). */
@@ -83,6 +87,49 @@ export class PipelinedConnections {
       ended();
       throw this.failed(wire, error);
     }
+  }
+
+  /**
+   * Waits until done(path's value) holds, checked at once and at each change;
+   * undefined where no socket is reachable or the connection holds its most
+   * watches (the caller then waits with a libxenstore watch). The watch and
+   * the first read go out together: a change after that read fires an event.
+   */
+  async waitFor(path: string, done: (value: string | undefined) => boolean, timeoutMs: number, signal: AbortSignal | undefined): Promise<XenStoreWaitResult | undefined> {
+    const chosen = this.connection();
+    const wire = chosen instanceof Promise ? await chosen : chosen;
+    if (!wire || wire.watchCount >= MAX_WATCHES) return undefined;
+    const token = `xen-domconfig/${process.pid}/wait/${this.nextWaitToken++}`;
+    let changed = false;
+    let wake: (() => void) | undefined;
+    const onChange = () => {
+      changed = true;
+      wake?.();
+    };
+    const deadline = Date.now() + timeoutMs;
+    const expired = () => signal?.aborted === true || Date.now() >= deadline;
+    const timer = setTimeout(onChange, timeoutMs);
+    signal?.addEventListener('abort', onChange, { once: true });
+    try {
+      const watching = this.track(wire.watch(path, token, onChange));
+      for (;;) {
+        changed = false;
+        const [value] = await this.track(wire.readMany([path]));
+        if (done(value)) return { reached: true, value };
+        while (!changed) await new Promise<void>((resolve) => { wake = resolve; });
+        await watching;
+        if (expired()) break;
+      }
+    } catch (error) {
+      throw this.failed(wire, error);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onChange);
+      // Not awaited: the next request on the connection does not wait for it.
+      this.track(wire.unwatch(path, token)).catch(() => undefined);
+    }
+    if (signal?.aborted) throw new AbortError(signal);
+    return { reached: false };
   }
 
   /** Waits for the batches in flight, then closes the connection. */

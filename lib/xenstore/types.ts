@@ -92,6 +92,19 @@ export interface XenStoreTransactionOptions {
   pipelined?: boolean;
 }
 
+export interface XenStoreWaitOptions {
+  /** Give up after this long: the wait then resolves with reached false. */
+  timeoutMs: number;
+  /** Aborting rejects the wait with an AbortError. */
+  signal?: AbortSignal;
+}
+
+/** How a wait ended: reached, with the value that satisfied it (undefined: the node is missing), or timed out. */
+export interface XenStoreWaitResult {
+  reached: boolean;
+  value?: string | undefined;
+}
+
 export interface XenStoreWatchOptions {
   signal?: AbortSignal;
   /** Token reported with each event (default: a unique one). */

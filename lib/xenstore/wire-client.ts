@@ -31,6 +31,9 @@ function permissionsBody(flat: readonly number[]): Buffer {
 }
 
 export class XenStoreWireClient extends XenStoreConnection {
+  /** Where each watch token's events go. */
+  private readonly watchListeners = new Map<string, () => void>();
+
   static override connect(socketPath?: string, options?: XenStoreConnectOptions): Promise<XenStoreWireClient> {
     return super.connect(socketPath, options) as Promise<XenStoreWireClient>; // constructs `this`
   }
@@ -45,7 +48,8 @@ export class XenStoreWireClient extends XenStoreConnection {
     return this.send(XsType.READ, txId, path, path, undefined, bytes);
   }
 
-  override readMany(paths: readonly string[], txId = 0): Promise<(string | undefined)[]> {
+  /** Values of all `paths` as UTF-8, pipelined; a missing node gives undefined. */
+  readMany(paths: readonly string[], txId = 0): Promise<(string | undefined)[]> {
     return this.sendMany(paths, txId, decodeUtf8);
   }
 
@@ -53,11 +57,13 @@ export class XenStoreWireClient extends XenStoreConnection {
     return this.sendMany(paths, txId, bytes);
   }
 
-  override directory(path: string, txId = 0): Promise<string[]> {
+  /** Names of the children of `path` (DIRECTORY, or DIRECTORY_PART when the list exceeds one payload). */
+  directory(path: string, txId = 0): Promise<string[]> {
     return this.list(path, txId);
   }
 
-  override readTree(path: string, txId = 0): Promise<XenStoreNode> {
+  /** The subtree at `path`, breadth first: each node's DIRECTORY and READ go out together. */
+  readTree(path: string, txId = 0): Promise<XenStoreNode> {
     return this.walk(path, txId);
   }
 
@@ -82,6 +88,31 @@ export class XenStoreWireClient extends XenStoreConnection {
   /** Sets the node's ACL from [domid, bits, …] pairs, owner first. */
   setPermissionPairs(path: string, flat: readonly number[], txId = 0): Promise<void> {
     return this.send(XsType.SET_PERMS, txId, path, path, permissionsBody(flat), nothing);
+  }
+
+  /** Sets a watch whose events (the first one at once) call onEvent until unwatch(), as does the connection's end. */
+  watch(path: string, token: string, onEvent: () => void): Promise<void> {
+    this.watchListeners.set(token, onEvent);
+    return this.send(XsType.WATCH, 0, path, path, Buffer.from(`${token}\0`, 'latin1'), nothing);
+  }
+
+  unwatch(path: string, token: string): Promise<void> {
+    this.watchListeners.delete(token);
+    return this.send(XsType.UNWATCH, 0, path, path, Buffer.from(`${token}\0`, 'latin1'), nothing);
+  }
+
+  /** Watches set on this connection. */
+  get watchCount(): number {
+    return this.watchListeners.size;
+  }
+
+  protected override onWatchEvent(_path: string, token: string): void {
+    this.watchListeners.get(token)?.();
+  }
+
+  /** Every watch hears of the end, so that its next request reports it. */
+  protected override onEnded(): void {
+    for (const onEvent of this.watchListeners.values()) onEvent();
   }
 
   transactionStart(): Promise<number> {

@@ -1,18 +1,17 @@
 // A pipelined xenstore client speaking the wire protocol (xs_wire.h) on
 // xenstored's Unix socket. libxenstore keeps one request in flight per handle;
 // xenstored matches replies by req_id and answers many requests in flight, so
-// batches of reads cost one round trip per window instead of one per key.
-// Used as the fast path for batch reads and listings (the only requests
-// offered here; send() takes any other); when no Unix socket is reachable
-// (a guest with only /dev/xen/xenbus) connect() fails with
-// ERR_XENSTORE_NO_SOCKET and callers fall back to libxenstore. A failed
-// request raises the XenStoreError the addon raises for the same failure.
+// a batch costs one round trip per window instead of one per request. The
+// connection and its framing; wire-client.ts adds a method per request type.
+// Where no Unix socket is reachable (a guest with only /dev/xen/xenbus)
+// connect() fails with ERR_XENSTORE_NO_SOCKET and callers use libxenstore. A
+// failed request raises the XenStoreError the addon raises for it.
 import { createConnection, type Socket } from 'node:net';
 import { endianness } from 'node:os';
 import { AbortError, refusedRequest, xenStoreError, type XenStoreError } from './errors.js';
 import { xenstoredSocketPath, xsCall, xsErrorCode, XsType, XENSTORE_PAYLOAD_MAX, type XenStoreNode } from './protocol.js';
 import {
-  decodeNames, decodeUtf8, DirectoryPartListing, failureError, ReadManySink, Request, requestError, SingleSink, TreeWalk,
+  decodeNames, DirectoryPartListing, failureError, ReadManySink, Request, requestError, SingleSink, TreeWalk,
   type ConnectionFailure, type Decoder, type ListDone, type ReplySink, type RequestQueue,
 } from './requests.js';
 
@@ -143,6 +142,10 @@ export class XenStoreConnection {
     }
   }
 
+  /** A watch event, and the end of the connection: the subclass that sets watches says where they go. */
+  protected onWatchEvent(_path: string, _token: string): void {}
+  protected onEnded(): void {}
+
   /** Whether the connection has ended (lost, failed or closed): every request now fails. */
   get ended(): boolean {
     return this.failure !== undefined;
@@ -151,23 +154,6 @@ export class XenStoreConnection {
   /** Requests sent and not yet answered plus those waiting for the window. */
   get pending(): number {
     return this.inFlight.size + this.queue.length - this.queueHead;
-  }
-
-  // -------------------------------------------------------------- operations
-
-  /** Names of the children of `path` (DIRECTORY, or DIRECTORY_PART when the list exceeds one payload). */
-  directory(path: string): Promise<string[]> {
-    return this.list(path, 0);
-  }
-
-  /** Values of all `paths` as UTF-8, pipelined; a missing node gives undefined. */
-  readMany(paths: readonly string[]): Promise<(string | undefined)[]> {
-    return this.sendMany(paths, 0, decodeUtf8);
-  }
-
-  /** The subtree at `path`, breadth first: each node's DIRECTORY and READ go out together. */
-  readTree(path: string): Promise<XenStoreNode> {
-    return this.walk(path, 0);
   }
 
   /** Closes the socket; requests still pending reject with ERR_XENSTORE_CLOSED. */
@@ -358,7 +344,11 @@ export class XenStoreConnection {
     const reqId = view.getUint32(pos + 4, LITTLE_ENDIAN);
     const start = pos + HEADER_SIZE;
     const end = start + length;
-    if (type === XsType.WATCH_EVENT && reqId === 0) return true; // no watches are set here
+    if (type === XsType.WATCH_EVENT && reqId === 0) {
+      const [path, token] = decodeNames(buffer, start, end);
+      if (path !== undefined && token !== undefined) this.onWatchEvent(path, token);
+      return !this.failure;
+    }
     const request = this.inFlight.get(reqId);
     if (!request) {
       this.protocolError(`reply type ${type} with unknown req_id ${reqId}`);
@@ -394,5 +384,6 @@ export class XenStoreConnection {
     this.queue.length = 0;
     this.queueHead = 0;
     for (const request of requests) request.sink.onError(request, error.code, error);
+    this.onEnded();
   }
 }

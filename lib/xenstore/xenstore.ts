@@ -15,6 +15,8 @@ import type {
   XenStoreOpenOptions,
   XenStoreTransaction,
   XenStoreTransactionOptions,
+  XenStoreWaitOptions,
+  XenStoreWaitResult,
   XenStoreWatchEvent,
   XenStoreWatchOptions,
 } from './types.js';
@@ -197,6 +199,41 @@ export class XenStore extends StoreOps {
       if (this.closing) throw closedError();
       return pool;
     }, (error, connection) => this.failed(error, connection), slot, id);
+  }
+
+  /**
+   * Waits until done(value) holds for the node's value (undefined: missing),
+   * checked at once and at each change of the node or below it, for at most
+   * timeoutMs; aborting the signal rejects with an AbortError. On the
+   * pipelined connection where there is one (its watch and first read go out
+   * together, and nothing waits for the unwatch), else with watch().
+   */
+  async waitFor(path: string, done: (value: string | undefined) => boolean, options: XenStoreWaitOptions): Promise<XenStoreWaitResult> {
+    const { timeoutMs, signal } = options;
+    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) throw rangeError('The "timeoutMs" option must be a number of milliseconds >= 0');
+    if (typeof path !== 'string' || !isValidXenStorePath(path)) throw xenStoreError('EINVAL', 'xs_watch', String(path), { reason: 'not a valid absolute xenstore path' });
+    if (signal?.aborted) throw new AbortError(signal);
+    const onWire = this.pipelined && !this.closing ? await this.pipelined.waitFor(path, done, timeoutMs, signal) : undefined;
+    return onWire ?? this.waitWithWatch(path, done, timeoutMs, signal);
+  }
+
+  private async waitWithWatch(path: string, done: (value: string | undefined) => boolean, timeoutMs: number, signal: AbortSignal | undefined): Promise<XenStoreWaitResult> {
+    // The timeout and the caller's abort end the loop; which of them it was is told below.
+    const events = this.watch(path);
+    const stop = () => { void events.return?.(); };
+    const timer = setTimeout(stop, timeoutMs);
+    signal?.addEventListener('abort', stop, { once: true });
+    try {
+      for await (const _event of events) {
+        const value = await this.read(path);
+        if (done(value)) return { reached: true, value };
+      }
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', stop);
+    }
+    if (signal?.aborted) throw new AbortError(signal);
+    return { reached: false };
   }
 
   /**

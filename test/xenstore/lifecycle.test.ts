@@ -136,6 +136,21 @@ describe('the daemon dies', () => {
     }
   });
 
+  it.each([true, false])('a waitFor pending when the daemon dies rejects at once (pipelined: %s)', async (pipelined) => {
+    const first = await startLocalXenstored();
+    const store = XenStore.open({ path: first.socketPath, pipelined });
+    try {
+      await store.write('/dying/state', '1');
+      const waiting = store.waitFor('/dying/state', (value) => value === '6', { timeoutMs: 60_000 });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      process.kill(first.pid, 'SIGKILL');
+      await expect(waiting).rejects.toMatchObject(lost);
+    } finally {
+      await store.close();
+      await first.stop();
+    }
+  });
+
   it('a transaction open when the connection is lost fails; the store carries on', async () => {
     const first = await startLocalXenstored();
     const store = XenStore.open({ path: first.socketPath, poolSize: 1 });

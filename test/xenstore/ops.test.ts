@@ -122,6 +122,24 @@ describe('permissions', () => {
     expect(store.getPermissionsSync('/perm/node')).toEqual([{ domid: 7, read: true, write: true }]);
   });
 
+  // What a device add relies on to skip libxl's per-key permission requests (lib/devices/writes.ts).
+  it('gives a node dom0 creates its parent\'s permissions, in a transaction or not, at any depth', async () => {
+    const frontend = [{ domid: 7, read: false, write: false }, { domid: 0, read: true, write: false }];
+    await store.transaction(async (tx) => {
+      await tx.batch([
+        { op: 'rm', path: '/perm/inherit' },
+        { op: 'mkdir', path: '/perm/inherit' },
+        { op: 'setPermissions', path: '/perm/inherit', perms: frontend },
+        { op: 'write', path: '/perm/inherit/state', value: '1' },
+        { op: 'write', path: '/perm/inherit/deep/key', value: '1' },
+      ]);
+    });
+    await store.write('/perm/inherit/later', '1');
+    for (const path of ['/perm/inherit/state', '/perm/inherit/deep', '/perm/inherit/deep/key', '/perm/inherit/later']) {
+      expect(await store.getPermissions(path), path).toEqual(frontend);
+    }
+  });
+
   it('reports a missing node as ENOENT', async () => {
     const error = await expectCode(store.getPermissions('/perm/missing'), 'ENOENT');
     expect(error).toMatchObject({ errno: 2, syscall: 'xs_get_permissions', path: '/perm/missing' });

@@ -5,11 +5,12 @@
 // each daemon's behaviour (see testDaemon() in them). Then `list -l` of the
 // same domains on both daemons: the same output from the same requests.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { XenHost } from '../../lib/host.js';
+import { XenStore } from '../../lib/xenstore/index.js';
 import { loggedRequests, startLocalXenstored, type LocalXenstoredDaemon } from '../../lib/localxen/xenstored.js';
 import { packageRoot } from '../../lib/util/package-root.js';
 import { populateDom0, populateDomains } from '../../bench/populate.js';
@@ -134,5 +135,24 @@ describe('list -l on oxenstored', () => {
     expect(ocaml.output).toBe(c.output);
     expect(ocaml.requests).toContain('READ /local/domain/1/name');
     expect(ocaml.requests).toEqual(c.requests);
+  }, 60_000);
+});
+
+describe('oxenstored\'s logs', () => {
+  // It rotates its access log by renaming the file and creating a new one: pointed at
+  // /dev/null, that puts a regular file in place of the device for the whole machine.
+  it('writes no access log, and leaves /dev/null a device, past the point where it would rotate one', async () => {
+    const daemon = await startLocalXenstored({ daemon: 'oxenstored' });
+    const store = XenStore.open({ path: daemon.socketPath });
+    try {
+      // 15,000 writes (reads are not logged by default); oxenstored rotates every 13,215 lines.
+      const steps = Array.from({ length: 1000 }, (_, i) => ({ op: 'write' as const, path: `/logged/${i % 100}`, value: 'x' }));
+      for (let i = 0; i < 15; i++) await store.transaction((tx) => tx.batch(steps));
+      expect(readdirSync(daemon.rundir).filter((name) => /access/.test(name))).toEqual([]);
+      expect(statSync('/dev/null').isCharacterDevice()).toBe(true);
+    } finally {
+      await store.close();
+      await daemon.stop();
+    }
   }, 60_000);
 });

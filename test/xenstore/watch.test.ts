@@ -157,3 +157,51 @@ describe('watch', () => {
     expect(() => own.watch('/w/closing')).toThrow(expect.objectContaining({ code: 'ERR_XENSTORE_CLOSED' }));
   });
 });
+
+// waitFor: the pipelined connection's own watch (the default) and a watch() on the libxenstore handle.
+describe.each([{ transport: 'pipelined', pipelined: true }, { transport: 'libxenstore', pipelined: false }])('waitFor ($transport)', ({ transport, pipelined }) => {
+  let waiter: XenStore;
+  beforeAll(() => { waiter = XenStore.open({ path: daemon.current.socketPath, pipelined }); });
+  afterAll(async () => { await waiter?.close(); });
+  const base = `/wait-${transport}`;
+
+  it('resolves at once with a value already there, and with a missing node as undefined', async () => {
+    await store.write(`${base}/ready`, '4');
+    expect(await waiter.waitFor(`${base}/ready`, (value) => value === '4', { timeoutMs: 5000 })).toEqual({ reached: true, value: '4' });
+    expect(await waiter.waitFor(`${base}/none`, (value) => value === undefined, { timeoutMs: 5000 })).toEqual({ reached: true, value: undefined });
+  });
+
+  it('sees each later change, and a removal, until the predicate holds', async () => {
+    await store.write(`${base}/state`, '1');
+    const seen: (string | undefined)[] = [];
+    const waiting = waiter.waitFor(`${base}/state`, (value) => { seen.push(value); return value === undefined; }, { timeoutMs: 5000 });
+    await tick();
+    await store.write(`${base}/state`, '5');
+    await tick();
+    await store.rm(`${base}/state`);
+    expect(await waiting).toEqual({ reached: true, value: undefined });
+    expect(seen[0]).toBe('1');
+    expect(seen).toContain('5');
+  });
+
+  it('resolves with reached false after the timeout, and rejects with an AbortError on abort', async () => {
+    await store.write(`${base}/stuck`, '1');
+    expect(await waiter.waitFor(`${base}/stuck`, (value) => value === '6', { timeoutMs: 50 })).toEqual({ reached: false });
+    const controller = new AbortController();
+    const waiting = waiter.waitFor(`${base}/stuck`, (value) => value === '6', { timeoutMs: 5000, signal: controller.signal });
+    await tick();
+    controller.abort(new Error('stop'));
+    await expect(waiting).rejects.toMatchObject({ name: 'AbortError', code: 'ABORT_ERR' });
+    await expect(waiter.waitFor(`${base}/stuck`, () => true, { timeoutMs: 10, signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'ABORT_ERR' });
+  });
+
+  it('waits many times in a row, each on a watch of its own that it removes', async () => {
+    await store.write(`${base}/many`, 'x');
+    for (let i = 0; i < 300; i++) expect((await waiter.waitFor(`${base}/many`, () => true, { timeoutMs: 5000 })).reached).toBe(true);
+  });
+
+  it('refuses a bad path and a bad timeout', async () => {
+    await expect(waiter.waitFor('relative', () => true, { timeoutMs: 10 })).rejects.toMatchObject({ code: 'EINVAL', syscall: 'xs_watch' });
+    await expect(waiter.waitFor(`${base}/x`, () => true, { timeoutMs: -1 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+  });
+});

@@ -53,6 +53,10 @@ export async function addDevice(
   const timeoutMs = checkTimeout(options.timeoutMs, BACKEND_INIT_TIMEOUT_MS);
   const { xenstore, templates } = context;
   const scriptDir = context.scriptDir ?? DEFAULT_SCRIPT_DIR;
+  // The uuid (for the template's file names) is read alongside the domain's
+  // type, and awaited where it is needed, so a failure is reported in the same order.
+  const uuidRead = templates.domainUuid(domid);
+  uuidRead.catch(() => undefined);
   const domainType = await readDomainType(xenstore, domid);
 
   // libxl keeps a copy of the caller's struct for the template, fills the
@@ -76,7 +80,7 @@ export async function addDevice(
 
   let plan: DeviceAddPlan | undefined;
   // Read once: the lock, the read and the write would each read it again.
-  const uuid = await templates.domainUuid(domid);
+  const uuid = await uuidRead;
   const release = await templates.lock(domid, { ...lockOptions(options), uuid });
   try {
     faultPoint('add.locked');
@@ -126,7 +130,7 @@ export async function addDevice(
         ...signalOption(options.signal),
       });
     }
-    await readHotplugStatus(xenstore, added);
+    if (waits) await readHotplugStatus(xenstore, added); // a kind not waited for has no hotplug script
   } catch (error) {
     // The device is in both views: report what was added with the failure.
     if (error instanceof HotplugError) {

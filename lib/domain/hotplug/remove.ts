@@ -17,7 +17,6 @@ import { runHotplugScript } from '../hotplug-scripts.js';
 import { addDevice } from './add.js';
 import { detachDevice } from './attach.js';
 import { XenbusState } from '../../xen.js';
-import { waitFor } from './backend.js';
 import {
   BACKEND_CLOSE_TIMEOUT_MS,
   checkDomid,
@@ -72,7 +71,7 @@ export async function removeDevice(
     // wait for it) may land over Closing: then Closing is said again, where
     // libxl would wait out its timeout and force.
     const overwritten = (state: string | undefined) => state !== CLOSING && closingRewrites < MAX_CLOSING_REWRITES;
-    const closed = await waitFor(xenstore, statePath, (state) => isClosed(state) || overwritten(state), timeoutMs, options.signal);
+    const closed = await xenstore.waitFor(statePath, (state) => isClosed(state) || overwritten(state), { timeoutMs, ...signalOption(options.signal) });
     if (closed.reached && isClosed(closed.value)) break;
     if (closed.reached) {
       closingRewrites++;
@@ -99,7 +98,7 @@ export async function removeDevice(
 
   if (nodes.backendDomid !== 0) {
     // A driver domain removes its own backend dir; give it the same time libxl does.
-    await waitFor(xenstore, nodes.backendPath, (value) => value === undefined, timeoutMs, options.signal);
+    await xenstore.waitFor(nodes.backendPath, (value) => value === undefined, { timeoutMs, ...signalOption(options.signal) });
   }
   faultPoint('remove.before-destroy');
   await xenstore.transaction((tx) => destroyDeviceNodes(tx, nodes), signalOption(options.signal));

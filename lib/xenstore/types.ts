@@ -86,8 +86,9 @@ export interface XenStoreTransactionOptions {
    * Run on the store's pipelined connection (default true, where the store
    * has one): requests not awaited one by one, and each batch's steps, go
    * out together instead of one round trip each. Its synchronous requests
-   * throw ERR_XENSTORE_PIPELINED_SYNC, and a failed batch step aborts the
-   * commit (the later steps were sent too). false: a libxenstore handle.
+   * throw ERR_XENSTORE_PIPELINED_SYNC, and a batch's steps after a failed
+   * one have run too (a function that catches the failure and returns
+   * commits them). false: a libxenstore handle.
    */
   pipelined?: boolean;
 }

@@ -3,10 +3,11 @@
 // round trip instead of one per request (libxenstore's). xenstored sees the
 // same requests in the same order as through libxenstore, and a failure
 // raises the same XenStoreError. What differs: synchronous requests cannot
-// wait on a socket, and a batch's later steps are already sent when an
-// earlier one fails, so that failure also aborts the commit.
+// wait on a socket, and a batch's later steps are already sent, and run, when
+// an earlier one fails (a transaction function that catches the failure and
+// returns commits them).
 import { NativeOp } from '../native.js';
-import { isXenStoreError, transactionEndedError, xenStoreError, type XenStoreError } from './errors.js';
+import { isXenStoreError, transactionEndedError, xenStoreError } from './errors.js';
 import { batchToFlat, invalidRequest, permissionsFromFlat, permissionsToFlat } from './ops.js';
 import type { XenStoreNode } from './protocol.js';
 import type { XenStoreBatchResult, XenStoreBatchStep, XenStorePermission, XenStoreTransaction } from './types.js';
@@ -25,8 +26,6 @@ type StepOp = (typeof NativeOp)['read' | 'directory' | 'write' | 'mkdir' | 'rm' 
 
 export class WireTransaction implements XenStoreTransaction {
   private ended = false;
-  /** A batch step that failed: the commit aborts and raises it. */
-  private failedStep: XenStoreError | undefined;
 
   constructor(private readonly wire: XenStoreWireClient, readonly id: number, private readonly hooks: WireTransactionHooks) {}
 
@@ -64,10 +63,7 @@ export class WireTransaction implements XenStoreTransaction {
     return this.checked(NativeOp.readTree, path, undefined, () => this.wire.readTree(path, this.id).catch(undefinedIfMissing));
   }
 
-  /**
-   * Every step sent at once; rejects with the first failing step's error, in
-   * step order. The steps after it have run too, so the commit aborts.
-   */
+  /** Every step sent at once; rejects with the first failing step's error, in step order (the steps after it have run too). */
   async batch(steps: readonly XenStoreBatchStep[]): Promise<XenStoreBatchResult[]> {
     const outcomes = await this.checked(NativeOp.batch, undefined, undefined, () => {
       const flat = batchToFlat(steps);
@@ -81,25 +77,21 @@ export class WireTransaction implements XenStoreTransaction {
     });
     const results: XenStoreBatchResult[] = [];
     for (const outcome of outcomes) {
-      if (outcome.status === 'rejected') {
-        this.failedStep ??= outcome.reason as XenStoreError;
-        throw outcome.reason;
-      }
+      if (outcome.status === 'rejected') throw outcome.reason;
       results.push(outcome.value as XenStoreBatchResult); // void steps give undefined
     }
     return results;
   }
 
-  /** Commits, or aborts with abort = true (and after a failed batch step, raising its error). Later requests throw. */
+  /** Commits, or aborts with abort = true. Later requests throw. */
   async end(abort: boolean): Promise<void> {
     if (this.ended) throw transactionEndedError(this.id);
     this.ended = true;
     try {
-      await this.hooks.track(this.wire.transactionEnd(this.id, !abort && this.failedStep === undefined));
+      await this.hooks.track(this.wire.transactionEnd(this.id, !abort));
     } finally {
       this.hooks.ended();
     }
-    if (!abort && this.failedStep) throw this.failedStep;
   }
 
   readSync(): never { return syncUnavailable(); }

@@ -89,10 +89,12 @@ export async function addDevice(
     await xenstore.transaction(async (tx) => {
       // The devid is chosen inside the transaction: a concurrent add of the
       // same kind makes this one rerun and pick the next id.
-      if (chooseDevid) full.devid = await nextDevid(tx, domid, recipe.frontendKind(full));
+      const listed = chooseDevid ? `/libxl/${domid}/device/${recipe.frontendKind(full)}` : undefined;
+      if (listed) full.devid = await nextDevid(tx, listed);
       recipe.updateConfig(saved, full);
       plan = planAdd(recipe, full, addContext, domid, kind);
-      if (await deviceExists(tx, plan)) {
+      // A devid chosen past every one listed in this transaction names no record: no read needed.
+      if (plan.libxlPath !== `${listed}/${plan.devid}` && await deviceExists(tx, plan)) {
         throw new HotplugError('EEXIST', `${kind} ${plan.devid} of domain ${domid} already exists (${plan.libxlPath})`, {
           domid, kind, devid: plan.devid, path: plan.libxlPath,
         });
@@ -167,8 +169,8 @@ function planAdd(recipe: HotplugRecipe, entry: DeviceEntry, context: Parameters<
  * takes the last listed child plus one, which is only right while children
  * list in ascending order.)
  */
-async function nextDevid(ops: XenStoreOps, domid: number, xenstoreKind: string): Promise<number> {
-  const children = (await ops.list(`/libxl/${domid}/device/${xenstoreKind}`)) ?? [];
+async function nextDevid(ops: XenStoreOps, dir: string): Promise<number> {
+  const children = (await ops.list(dir)) ?? [];
   let highest = -1;
   for (const name of children) {
     if (/^(0|[1-9][0-9]{0,9})$/.test(name)) highest = Math.max(highest, Number(name));

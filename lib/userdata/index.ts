@@ -165,13 +165,22 @@ export class TemplateStore {
       // xenstore: the domain is there and its vm node, if any (dom0 has
       // none), still names the same uuid.
       const [vm] = await this.#reader.readMany([vmNode(domid)]);
-      if (vm === undefined ? !await this.#domainExists(domid) : vm !== `/vm/${uuid}`) {
-        throw new TemplateError('ENODOMAIN', `domain ${domid} (${uuid}) no longer exists`, { domid });
-      }
+      if (vm === undefined && await this.#domainExists(domid)) return;
+      this.checkDomainVm(domid, uuid, vm);
     } catch (error) {
       releaseFileLock(held);
       throw error;
     }
+  }
+
+  /**
+   * The lock's check for a caller that took the lock with checkDomain: false
+   * and read the domain's vm node (`/local/domain/<domid>/vm`) under it with
+   * its own reads: ENODOMAIN unless it still names the uuid. (For dom0, which
+   * has no vm node, leave the check to the lock.)
+   */
+  checkDomainVm(domid: number, uuid: string, vm: string | undefined): void {
+    if (vm !== `/vm/${uuid}`) throw new TemplateError('ENODOMAIN', `domain ${domid} (${uuid}) no longer exists`, { domid });
   }
 
   /** Runs fn with the lock held and releases it however fn ends. */

@@ -108,14 +108,17 @@ export async function removeDevice(
   if (options.pruneTemplate || type.entriesOptional) {
     const uuid = await templates.domainUuid(domid);
     prunedEntries = await templates.withLock(domid, async () => {
+      // The lock's domain check and the device record in one request.
+      const [vm, record] = await xenstore.readMany([`/local/domain/${domid}/vm`, nodes.libxlPath]);
+      templates.checkDomainVm(domid, uuid, vm);
       // A concurrent add may have recreated the device: then the entry is live.
-      if (await xenstore.read(nodes.libxlPath) !== undefined) return 0;
+      if (record !== undefined) return 0;
       const template = await templates.read(domid, { uuid });
       const { config, removed } = withoutEntries(template, type, key);
       if (removed > 0) await templates.write(domid, config, { uuid });
       faultPoint('remove.template-pruned');
       return removed;
-    }, { ...lockOptions(options), uuid });
+    }, { ...lockOptions(options), uuid, checkDomain: false });
   }
   if (scriptFailure) throw scriptFailure;
   return { domid, kind, devid: nodes.devid, identity: key, backendPath: nodes.backendPath, forced, prunedEntries };

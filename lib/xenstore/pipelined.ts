@@ -106,9 +106,13 @@ export class PipelinedConnections {
       changed = true;
       wake?.();
     };
-    const deadline = Date.now() + timeoutMs;
-    const expired = () => signal?.aborted === true || Date.now() >= deadline;
-    const timer = setTimeout(onChange, timeoutMs);
+    // The timer's own flag, not the clock: a timer may fire a little before Date.now() reaches its deadline.
+    let timedOut = false;
+    const expired = () => signal?.aborted === true || timedOut;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      onChange();
+    }, timeoutMs);
     signal?.addEventListener('abort', onChange, { once: true });
     try {
       const watching = this.track(wire.watch(path, token, onChange));

@@ -20,6 +20,7 @@ import {
 } from './domain/hotplug.js';
 import {
   listDomains,
+  streamDomains,
   type ListOptions,
   type LongListEntry,
   type ShortListEntry,
@@ -109,6 +110,16 @@ export class XenHost {
   listDomains(options?: ListOptions & { long?: false }): Promise<ShortListEntry[]>;
   listDomains(options: ListOptions = {}): Promise<LongListEntry[] | ShortListEntry[]> {
     return listDomains(this.#context, options).then((entries) => entries.map(jsonable) as typeof entries);
+  }
+
+  /**
+   * listDomains' entries one at a time, in domid order, each as soon as it and those before it are
+   * read: a caller that writes each out holds a few configurations at once, not every domain's.
+   */
+  streamDomains(options: ListOptions & { long: true }): AsyncGenerator<LongListEntry, void>;
+  streamDomains(options?: ListOptions & { long?: false }): AsyncGenerator<ShortListEntry, void>;
+  async *streamDomains(options: ListOptions = {}): AsyncGenerator<LongListEntry | ShortListEntry, void> {
+    for await (const entry of streamDomains(this.#context, options)) yield jsonable(entry);
   }
 
   /** Every domain's configuration kept current by watches, with a stream of its changes; close it before the host. */

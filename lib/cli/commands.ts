@@ -1,12 +1,11 @@
 // One entry per command: its usage, options and handler. Handlers return the
 // exit code; failures they cannot describe better are thrown to program.ts.
 import { createReadStream, existsSync } from 'node:fs';
-import { formatDomainConfig, formatDomainList, formatStruct, parseDomainConfig, parseStruct } from '../config/index.js';
+import { formatDomainConfig, formatDomainListEntry, formatStruct, joinDomainList, parseDomainConfig, parseStruct } from '../config/index.js';
 import { LISTED_DEVICE_TYPES, type DeviceCli, type DeviceEntry, type DeviceJson, type DeviceListCli, type DeviceType } from '../devices/index.js';
 import { XenHost } from '../host.js';
 import { DEFAULT_LIST_CONCURRENCY, mapConcurrently, type DomainFailure } from '../domain/list.js';
 import type { DeviceListing } from '../domain/list-devices.js';
-import type { RetrievedDomain } from '../domain/retrieve.js';
 import type { ErrorCode } from '../errors.js';
 import { MAX_TEMPLATE_BYTES } from '../userdata/index.js';
 import { CliError, EXIT, describeError, exitCodeFor, isXenstoredGone, type ExitCode } from './errors.js';
@@ -74,10 +73,10 @@ function reportFailures(context: CommandContext, failures: DomainFailure[], tota
 }
 
 /** Runs work for each domid (as many at once as listDomains does), capturing failures as list entries do. */
-async function eachDomain<T>(domids: number[], stderr: NodeJS.WritableStream, work: (domid: number) => Promise<T>): Promise<(T | DomainFailure)[]> {
+async function* eachDomain<T>(domids: number[], stderr: NodeJS.WritableStream, work: (domid: number) => Promise<T>): AsyncGenerator<T | DomainFailure, void> {
   const progress = startProgress('domains retrieved', domids.length, stderr as NodeJS.WriteStream);
   try {
-    return await mapConcurrently(domids, DEFAULT_LIST_CONCURRENCY, async (domid): Promise<T | DomainFailure> => {
+    yield* mapConcurrently(domids, DEFAULT_LIST_CONCURRENCY, async (domid): Promise<T | DomainFailure> => {
       try {
         return await work(domid);
       } catch (error) {
@@ -93,6 +92,17 @@ async function eachDomain<T>(domids: number[], stderr: NodeJS.WritableStream, wo
 }
 
 const isFailure = (entry: object): entry is DomainFailure => 'error' in entry;
+
+/** The failures, and what `keep` makes of each other entry as it arrives (a configuration need not outlive its text). */
+async function partition<E extends object, T>(entries: AsyncIterable<E | DomainFailure> | Iterable<E | DomainFailure>, keep: (entry: E) => T) {
+  const kept: T[] = [];
+  const failures: DomainFailure[] = [];
+  for await (const entry of entries) {
+    if (isFailure(entry)) failures.push(entry);
+    else kept.push(keep(entry));
+  }
+  return { kept, failures, total: kept.length + failures.length };
+}
 
 // ------------------------------------------------------------------ commands
 
@@ -111,20 +121,23 @@ const list: CommandSpec = {
       let domids = qualifiers.length > 0 ? await Promise.all(qualifiers.map((q) => resolveDomain(host, q))) : undefined;
       // The counter needs the domain count first; without a terminal, listDomains alone is quicker.
       if (long && !domids && (context.stderr as NodeJS.WriteStream).isTTY) domids = (await host.listDomains()).map((entry) => entry.domid);
-      const entries = long
-        ? (domids ? await eachDomain(domids, context.stderr, async (domid) => host.retrieveDomainConfiguration(domid)) : await host.listDomains({ long: true }))
-        : selectDomains(await host.listDomains(), domids);
-      const failures = entries.filter(isFailure);
-      const exitCode = failures.length > 0 ? reportFailures(context, failures, entries.length) : EXIT.OK;
       // As ls and du do with an unreadable entry: the rest is printed, the failure named, the status 1.
-      if (failures.length > 0 && context.options.allOrNothing) {
-        if (entries.length > 1) context.warn(`${failures.length} of ${entries.length} domains failed; nothing printed (--all-or-nothing)`);
+      const report = (failures: DomainFailure[], total: number, output: () => string): ExitCode => {
+        const exitCode = failures.length > 0 ? reportFailures(context, failures, total) : EXIT.OK;
+        if (failures.length > 0 && context.options.allOrNothing) {
+          if (total > 1) context.warn(`${failures.length} of ${total} domains failed; nothing printed (--all-or-nothing)`);
+          return exitCode;
+        }
+        context.out(output());
         return exitCode;
+      };
+      if (long) {
+        const entries = domids ? eachDomain(domids, context.stderr, (domid) => host.retrieveDomainConfiguration(domid)) : host.streamDomains({ long: true });
+        const { kept, failures, total } = await partition(entries, formatDomainListEntry);
+        return report(failures, total, () => joinDomainList(kept));
       }
-      const good = entries.filter((entry) => !isFailure(entry));
-      if (long) context.out(formatDomainList(good as RetrievedDomain[]));
-      else context.out(context.globals.json ? `${JSON.stringify(good, jsonSafe, 4)}\n` : formatDomainTable(good as DomainRow[]));
-      return exitCode;
+      const { kept, failures, total } = await partition(selectDomains(await host.listDomains(), domids), (row: DomainRow) => row);
+      return report(failures, total, () => (context.globals.json ? `${JSON.stringify(kept, jsonSafe, 4)}\n` : formatDomainTable(kept)));
     }, long);
   },
 };

@@ -75,12 +75,19 @@ export interface DomainListEntry {
 
 /** The exact standard output of `xl list -l` for these domains (yajl's newline plus puts'). */
 export function formatDomainList(list: readonly DomainListEntry[]): string {
-  const items = list.map(({ domid, config }) => {
-    if (!Number.isInteger(domid) || domid < 0 || domid > 0xffffffff) {
-      throw new ConfigError('domid', 'a domain id in 0..4294967295', `found ${String(domid)}`);
-    }
-    return writeObject([`"domid": ${domid}`, `"config": ${writeStruct(schema.domain_config, config as never, 2)}`], 1);
-  });
+  return joinDomainList(list.map(formatDomainListEntry));
+}
+
+/** One domain's item of formatDomainList, for joinDomainList: a list can be formatted as it is read. */
+export function formatDomainListEntry({ domid, config }: DomainListEntry): string {
+  if (!Number.isInteger(domid) || domid < 0 || domid > 0xffffffff) {
+    throw new ConfigError('domid', 'a domain id in 0..4294967295', `found ${String(domid)}`);
+  }
+  return writeObject([`"domid": ${domid}`, `"config": ${writeStruct(schema.domain_config, config as never, 2)}`], 1);
+}
+
+/** formatDomainList's text of the items formatDomainListEntry gave. */
+export function joinDomainList(items: string[]): string {
   return `${writeArray(items, 0)}\n\n`;
 }
 

@@ -72,25 +72,46 @@ export function listDomains(context: RetrieveContext, options: ListOptions & { l
 export function listDomains(context: RetrieveContext, options?: ListOptions & { long?: false }): Promise<ShortListEntry[]>;
 export function listDomains(context: RetrieveContext, options?: ListOptions): Promise<LongListEntry[] | ShortListEntry[]>;
 export async function listDomains(context: RetrieveContext, options: ListOptions = {}): Promise<LongListEntry[] | ShortListEntry[]> {
+  const entries: (LongListEntry | ShortListEntry)[] = [];
+  for await (const entry of streamDomains(context, options)) entries.push(entry);
+  return entries as LongListEntry[] | ShortListEntry[];
+}
+
+/**
+ * listDomains' entries one at a time, in domid order, each as soon as it and
+ * those before it are read. A caller that writes each entry out and drops it
+ * keeps a few domains' configurations alive instead of every one.
+ */
+export function streamDomains(context: RetrieveContext, options: ListOptions & { long: true }): AsyncGenerator<LongListEntry, void>;
+export function streamDomains(context: RetrieveContext, options?: ListOptions & { long?: false }): AsyncGenerator<ShortListEntry, void>;
+export function streamDomains(context: RetrieveContext, options?: ListOptions): AsyncGenerator<LongListEntry | ShortListEntry, void>;
+export async function* streamDomains(context: RetrieveContext, options: ListOptions = {}): AsyncGenerator<LongListEntry | ShortListEntry, void> {
   const { signal } = options;
   // An abort is the caller's, not a failure of each domain: the list rejects with it.
-  const checkAborted = <T>(entries: T): T => {
-    if (signal?.aborted) throw new AbortError(signal);
-    return entries;
-  };
-  checkAborted(undefined);
+  if (signal?.aborted) throw new AbortError(signal);
   const domids = await listDomids(context.xenstore);
   const concurrency = options.concurrency ?? DEFAULT_LIST_CONCURRENCY;
-  if (!options.long) return checkAborted(await mapConcurrently(domids, concurrency, (domid) => orFailure(domid, summarizeDomain(context.reader, domid))));
+  const read: (domid: number) => Promise<RetrievedDomain | DomainSummary> = options.long
+    ? await longReader(context, domids, options)
+    : (domid) => summarizeDomain(context.reader, domid);
+  for await (const entry of mapConcurrently(domids, concurrency, (domid) => orFailure(domid, read(domid)))) {
+    if (signal?.aborted) throw new AbortError(signal);
+    yield entry;
+  }
+  if (signal?.aborted) throw new AbortError(signal);
+}
+
+/** retrieveDomain with what one look at the whole host tells about each domain. */
+async function longReader(context: RetrieveContext, domids: readonly number[], options: ListOptions): Promise<(domid: number) => Promise<RetrievedDomain>> {
   const [probedKinds, uuids] = await Promise.all([
     probedKindsOf(context.reader, domids.length),
     // A folder that cannot be listed gives no hints; each domain's read says what is wrong.
     context.templates.templateUuids().catch(() => new Map<number, string>()),
   ]);
-  return checkAborted(await mapConcurrently(domids, concurrency, (domid) => {
+  return (domid) => {
     const uuid = uuids.get(domid);
-    return orFailure(domid, retrieveDomain(context, domid, options, { probed: probedKinds(domid), ...(uuid ? { uuid } : {}) }));
-  }));
+    return retrieveDomain(context, domid, options, { probed: probedKinds(domid), ...(uuid ? { uuid } : {}) });
+  };
 }
 
 /**
@@ -116,17 +137,44 @@ async function orFailure<T>(domid: number, result: Promise<T>): Promise<T | Doma
   }
 }
 
-/** Runs fn over items with at most `limit` in flight; results keep the input order. */
-export async function mapConcurrently<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+/**
+ * Runs fn over items with at most `limit` in flight, yielding the results in
+ * the input order, each as soon as it and those before it are done. Ending the
+ * loop early starts nothing more and waits for the calls in flight.
+ */
+export async function* mapConcurrently<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): AsyncGenerator<R, void> {
   if (!Number.isInteger(limit) || limit < 1) throw rangeError('concurrency must be a positive integer');
-  const results = new Array<R>(items.length);
+  const results = new Array<R | undefined>(items.length);
+  const done = new Uint8Array(items.length);
+  let failure: { error: unknown } | undefined;
+  /** Set by a failure, or by the caller leaving the loop: nothing more starts. */
+  let stopped = false;
   let next = 0;
+  let wake: (() => void) | undefined;
   const worker = async () => {
-    while (next < items.length) {
+    while (!stopped && next < items.length) {
       const index = next++;
-      results[index] = await fn(items[index]!);
+      try {
+        results[index] = await fn(items[index]!);
+        done[index] = 1;
+      } catch (error) {
+        failure ??= { error };
+        stopped = true;
+      }
+      wake?.();
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
+  const workers = Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  try {
+    for (let index = 0; index < items.length; index++) {
+      while (!done[index] && failure === undefined) await new Promise<void>((resolve) => { wake = resolve; });
+      if (failure !== undefined) throw failure.error;
+      const result = results[index] as R;
+      results[index] = undefined; // the caller's now: not kept alive here
+      yield result;
+    }
+  } finally {
+    stopped = true;
+    await workers;
+  }
 }

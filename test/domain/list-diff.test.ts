@@ -159,6 +159,41 @@ describe('listDomains', () => {
   });
 });
 
+describe('streamDomains', () => {
+  const outcomes = (entries: { domid: number }[]) => entries.map((entry) => ('error' in entry ? { domid: entry.domid, code: (entry.error as { code?: string }).code } : entry));
+
+  it('yields listDomains\' entries in domid order, long and short', async () => {
+    const host = new XenHost({ xenstore: store, userdataDir: userdata.dir });
+    for (const options of [{ long: true as const }, { long: true as const, concurrency: 3 }, {}]) {
+      const streamed = [];
+      for await (const entry of host.streamDomains(options)) streamed.push(entry);
+      expect(outcomes(streamed)).toEqual(outcomes(await host.listDomains(options)));
+      const domids = (await store.list('/local/domain'))!.map(Number);
+      expect(streamed.map((entry) => entry.domid)).toEqual(domids.sort((a, b) => a - b));
+    }
+  });
+
+  it('a loop left early reads no further domain, and returns once the reads in flight have released their locks', async () => {
+    const read = new Set<string>();
+    const spy = counted(store, (method, args) => {
+      if (method === 'readMany') for (const path of args[0] as string[]) read.add(/^\/local\/domain\/(\d+)\//.exec(path)?.[1] ?? '');
+    });
+    const host = new XenHost({ xenstore: spy.store, userdataDir: userdata.dir });
+    const domids = (await store.list('/local/domain'))!.map(Number).sort((a, b) => a - b);
+    for await (const entry of host.streamDomains({ long: true, concurrency: 2 })) {
+      expect(entry.domid).toBe(domids[0]);
+      break;
+    }
+    // Two in flight, and a third started when the first was done: nothing of the domains after.
+    expect([...read].every((domid) => domids.slice(0, 3).includes(Number(domid)))).toBe(true);
+    expect(read.has(String(domids.at(-1)))).toBe(false);
+    for (const domid of domids.filter((domid) => domid >= 40 && domid <= 43)) {
+      const release = await host.templates.lock(domid, { timeoutMs: 0 });
+      await release();
+    }
+  });
+});
+
 describe('diffDomainConfiguration', () => {
   it('no drift right after creation', async () => {
     const host = new XenHost({ xenstore: store, userdataDir: userdata.dir });

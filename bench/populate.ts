@@ -190,10 +190,11 @@ export async function populateDom0(host: XenHost): Promise<void> {
 
 /** Creates domains `domids` (xenstore nodes, then the create-time save), `concurrency` at a time. */
 export async function populateDomains(host: XenHost, domids: readonly number[], concurrency = 16): Promise<void> {
-  await mapConcurrently(domids, concurrency, async (domid) => {
+  const created = mapConcurrently(domids, concurrency, async (domid) => {
     const domain = benchDomain(domid);
     const { ops, template } = await planDomain(domain, { disks: BENCH_SHAPE.disks(domid), vifs: BENCH_SHAPE.vifs(domid) });
     await replay(host.xenstore, ops);
     await host.storeDomainConfiguration(domid, template);
   });
+  for await (const _domain of created); // each is written when it comes
 }

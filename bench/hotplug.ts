@@ -16,6 +16,7 @@ import { deviceType } from '../lib/devices/index.js';
 import { XenHost } from '../lib/host.js';
 import { packageRoot } from '../lib/util/package-root.js';
 import { XenStore } from '../lib/xenstore/index.js';
+import { checkCommandBuilt, COMMAND, NODE_PROCESS_ENV } from './command.js';
 
 const { values: options } = parseArgs({
   options: {
@@ -26,7 +27,6 @@ const { values: options } = parseArgs({
 });
 
 const ROOT = packageRoot();
-const CLI = join(ROOT, 'dist/bin/xen-domconfig.js');
 const KIT = join(ROOT, '..', 'shared', 'fakexen');
 const WORK = process.env.FAKEXEN_WORK ?? '/tmp/fx-bench';
 const RUN = join(WORK, `run-bench-hotplug-${process.pid}`);
@@ -70,8 +70,8 @@ function kit(args: string[]): string {
   return result.stdout;
 }
 
-function run(command: string, args: string[]): void {
-  const result = spawnSync(command, args, { encoding: 'utf8', env: { ...process.env, FAKEXEN_WORK: WORK, FAKEXEN_RUN: RUN } });
+function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): void {
+  const result = spawnSync(command, args, { encoding: 'utf8', env: { ...env, FAKEXEN_WORK: WORK, FAKEXEN_RUN: RUN } });
   if (result.status !== 0) throw new Error(`${command} ${args.join(' ')}: ${(result.stderr || result.stdout).trim()}`);
 }
 
@@ -91,7 +91,7 @@ async function rate(cycles: number, once: () => Promise<void> | void, warmUp = 1
 
 async function main(): Promise<void> {
   if (!existsSync(join(KIT, 'fakexen.sh'))) throw new Error(`no fakexen kit at ${KIT}: the real xl is needed`);
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: npm run build:ts`);
+  checkCommandBuilt();
   mkdirSync(WORK, { recursive: true });
   run('bash', [join(KIT, 'setup.sh')]);
   rmSync(RUN, { recursive: true, force: true });
@@ -110,7 +110,7 @@ async function main(): Promise<void> {
 
     const xenstore = XenStore.open({ path: socket });
     const host = new XenHost({ xenstore, userdataDir: userdata, runHotplugScripts: false });
-    const cli = (args: string[]) => run(process.execPath, [CLI, '--xenstore', socket, '--userdata-dir', userdata, '--no-hotplug-scripts', '-q', ...args]);
+    const cli = (args: string[]) => run(COMMAND, ['--xenstore', socket, '--userdata-dir', userdata, '--no-hotplug-scripts', '-q', ...args], NODE_PROCESS_ENV);
     const results: Record<string, { library: number; cli: number; xl: number }> = {};
     try {
       for (const [kind, cycle] of Object.entries(CYCLES)) {

@@ -12,7 +12,7 @@
 //
 //   npm run bench:mirror -- [--domains 1000] [--rate 200] [--seconds 10] [--count-sizes 10,200] [--no-xl] [--out DIR]
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -24,6 +24,7 @@ import { startLocalXenstored, type LocalXenstored } from '../lib/localxen/xensto
 import type { ConfigMirror } from '../lib/mirror/index.js';
 import { packageRoot } from '../lib/util/package-root.js';
 import { XenStoreWireClient as WireClient } from '../lib/xenstore/wire-client.js';
+import { checkCommandBuilt, COMMAND, NODE_PROCESS_ENV } from './command.js';
 import { plotSvg } from './plot.js';
 import { populateDom0, populateDomains } from './populate.js';
 import { benchXlState, findRealXl, xlEnv, type RealXl } from './realxl.js';
@@ -41,7 +42,6 @@ const { values: options } = parseArgs({
 });
 
 const ROOT = packageRoot();
-const CLI = join(ROOT, 'dist/bin/xen-domconfig.js');
 const OUT = options.out ?? join(ROOT, 'bench/results');
 const DOMAINS = Number(options.domains);
 const RATE = Number(options.rate);
@@ -210,8 +210,8 @@ async function latency(bench: Bench, mirror: ConfigMirror, domains: number): Pro
 
 /** RSS of `xen-domconfig watch` once it has printed every domain (--initial), from /proc. */
 async function watchRssMb(bench: Bench): Promise<number> {
-  const child = spawn(process.execPath, [CLI, '--xenstore', bench.daemon.socketPath, '--userdata-dir', bench.userdataDir, 'watch', '--json', '--initial'],
-    { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(COMMAND, ['--xenstore', bench.daemon.socketPath, '--userdata-dir', bench.userdataDir, 'watch', '--json', '--initial'],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: NODE_PROCESS_ENV });
   let lines = 0;
   for await (const _line of createInterface({ input: child.stdout })) {
     if (++lines === DOMAINS + 1) break;
@@ -224,7 +224,7 @@ async function watchRssMb(bench: Bench): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npm run build:ts)`);
+  checkCommandBuilt();
   const found = options['no-xl'] ? { missing: '--no-xl' } : findRealXl();
   const real = 'missing' in found ? undefined : found;
   if (!real) log(`real xl: skipped (${(found as { missing: string }).missing})`);

@@ -29,6 +29,7 @@ import { plotSvg } from './plot.js';
 import { stats, type Stats } from './stats.js';
 import { benchUuid, DOM0, floorVcpuArgs, populateDom0, populateDomains } from './populate.js';
 import { benchXlState, findRealXl, runXl, xlEnv, type RealXl } from './realxl.js';
+import { checkCommandBuilt, COMMAND, NODE_PROCESS_ENV } from './command.js';
 
 const { values: options } = parseArgs({
   options: {
@@ -50,7 +51,6 @@ const DAEMON: LocalXenstoredDaemon = options.daemon;
 const RESULTS_NAME = DAEMON === 'xenstored' ? 'list-l' : `list-l-${DAEMON}`;
 
 const ROOT = packageRoot();
-const CLI = join(ROOT, 'dist/bin/xen-domconfig.js');
 const FLOORS = join(ROOT, 'bench/c');
 const OUT = options.out ?? join(ROOT, 'bench/results');
 const SIZES = (options.sizes ?? '1,10,100,200,1000').split(',').map(Number).sort((a, b) => a - b);
@@ -94,16 +94,9 @@ function floor(program: 'serial_floor' | 'pipelined_floor', socketPath: string):
   return { ms: Number(fields.elapsed_ns) / 1e6, requests: Number(fields.requests), domains: Number(fields.domains) };
 }
 
-/**
- * The environment of Node processes (the CLI, Node's start): without
- * NODE_EXTRA_CA_CERTS, which makes Node read and parse the whole bundle as it
- * starts (≈ 80 ms on this machine kind, where the variable is set), for TLS
- * that the CLI never opens; a Xen host's dom0 does not set it.
- */
-const NODE_PROCESS_ENV = (({ NODE_EXTRA_CA_CERTS: _unused, ...rest }) => rest)(process.env);
 
 function cliArgs(socketPath: string, userdataDir: string): string[] {
-  return [CLI, '--xenstore', socketPath, '--userdata-dir', userdataDir, 'list', '-l'];
+  return ['--xenstore', socketPath, '--userdata-dir', userdataDir, 'list', '-l'];
 }
 
 /** Wall time of a whole process, its output thrown away. */
@@ -184,7 +177,7 @@ async function countRequests(real: RealXl | undefined, runDir: string): Promise<
     };
     counts.library = await requestsDuring(() => bench.host.listDomains({ long: true })) / domains;
     counts.libraryNative = await requestsDuring(() => bench.nativeHost.listDomains({ long: true })) / domains;
-    counts.cli = await requestsDuring(() => captured(process.execPath, cliArgs(bench.daemon.socketPath, bench.userdataDir), NODE_PROCESS_ENV)) / domains;
+    counts.cli = await requestsDuring(() => captured(COMMAND, cliArgs(bench.daemon.socketPath, bench.userdataDir), NODE_PROCESS_ENV)) / domains;
     if (real) {
       const env = xlEnv(real, benchXlState(bench.daemon.socketPath, bench.userdataDir, bench.domids, runDir));
       counts.xl = await requestsDuring(() => runXl(real, env, ['list', '-l'])) / domains;
@@ -223,7 +216,7 @@ interface SizeResult {
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npm run build:ts)`);
+  checkCommandBuilt();
   const unknown = [...ONLY ?? []].filter((name) => !SERIES.some((s) => s.name === name));
   if (unknown.length > 0) throw new Error(`--only: unknown series ${unknown.join(', ')} (known: ${SERIES.map((s) => s.name).join(', ')})`);
   execFileSync('make', ['-s', '-C', FLOORS], { stdio: 'inherit' });
@@ -253,7 +246,7 @@ async function main(): Promise<void> {
       if (checks.listEqual === undefined && !ONLY) {
         // The state is what libxl would read: xl's list -l of it equals ours.
         if (real && env) {
-          const ours = JSON.parse(captured(process.execPath, cliArgs(bench.daemon.socketPath, bench.userdataDir), NODE_PROCESS_ENV)) as unknown[];
+          const ours = JSON.parse(captured(COMMAND, cliArgs(bench.daemon.socketPath, bench.userdataDir), NODE_PROCESS_ENV)) as unknown[];
           const theirs = JSON.parse(runXl(real, env, ['list', '-l'])) as unknown[];
           // sched_params: xl asks the hypervisor (a fake one here); xen-domconfig keeps the stored ones.
           const withoutSched = (list: unknown[]) => list.map((entry) => {
@@ -289,7 +282,7 @@ async function main(): Promise<void> {
         }
         if (timed('libraryNative')) await measure('libraryNative', async () => { await bench.nativeHost.listDomains({ long: true }); });
         if (timed('cli')) {
-          await measure('cli', () => timedProcess(process.execPath, cliArgs(bench.daemon.socketPath, bench.userdataDir), NODE_PROCESS_ENV));
+          await measure('cli', () => timedProcess(COMMAND, cliArgs(bench.daemon.socketPath, bench.userdataDir), NODE_PROCESS_ENV));
           nodeStarts.push(timedProcess(process.execPath, ['-e', ''], NODE_PROCESS_ENV));
         }
         if (real && env && i < XL_REPEAT) await measure('xl', () => timedProcess(real.xl, ['list', '-l'], env));
@@ -453,7 +446,7 @@ function cliPeakRss(bench: Bench): number | undefined {
   if (!existsSync('/usr/bin/time')) return undefined;
   const devNull = openSync('/dev/null', 'w');
   try {
-    const result = spawnSync('/usr/bin/time', ['-f', 'maxrss_kb=%M', process.execPath, ...cliArgs(bench.daemon.socketPath, bench.userdataDir)],
+    const result = spawnSync('/usr/bin/time', ['-f', 'maxrss_kb=%M', COMMAND, ...cliArgs(bench.daemon.socketPath, bench.userdataDir)],
       { env: NODE_PROCESS_ENV, stdio: ['ignore', devNull, 'pipe'], encoding: 'utf8' });
     const match = /maxrss_kb=(\d+)/.exec(result.stderr);
     return match ? Number(match[1]) : undefined;

@@ -108,6 +108,7 @@ export class XenHost {
   /** Every domain, dom0 included: `{ domid, config, devices }` (long) or a summary, or `{ domid, error }`. */
   listDomains(options: ListOptions & { long: true }): Promise<LongListEntry[]>;
   listDomains(options?: ListOptions & { long?: false }): Promise<ShortListEntry[]>;
+  listDomains(options?: ListOptions): Promise<LongListEntry[] | ShortListEntry[]>;
   listDomains(options: ListOptions = {}): Promise<LongListEntry[] | ShortListEntry[]> {
     return listDomains(this.#context, options).then((entries) => entries.map(jsonable) as typeof entries);
   }
@@ -118,6 +119,7 @@ export class XenHost {
    */
   streamDomains(options: ListOptions & { long: true }): AsyncGenerator<LongListEntry, void>;
   streamDomains(options?: ListOptions & { long?: false }): AsyncGenerator<ShortListEntry, void>;
+  streamDomains(options?: ListOptions): AsyncGenerator<LongListEntry | ShortListEntry, void>;
   async *streamDomains(options: ListOptions = {}): AsyncGenerator<LongListEntry | ShortListEntry, void> {
     for await (const entry of streamDomains(this.#context, options)) yield jsonable(entry);
   }

@@ -5,9 +5,9 @@
 // real xenstored), type-checked as a dependency, and run as a command. A
 // musl host (LIBC=musl, which node-gyp-build honours) gets no glibc binary:
 // its install builds from source, and without a build the loader says what to do.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useLocalXenstored } from '../harness/xenstored.js';
 import { INSTALL, newProject, ok, pack, root, run, userEnv, type Packed, type Run } from './consumer.js';
@@ -45,7 +45,7 @@ describe.skipIf(unavailable !== undefined)(`the npm package${unavailable ? ` (${
     const paths = packed.files.map((file) => file.path);
     for (const file of ['package.json', 'README.md', 'LICENSE', 'binding.gyp', 'native/addon.cc', 'native/xenstore_api.h',
       'prebuilds/linux-x64/xen-domconfig.glibc.node', 'prebuilds/linux-arm64/xen-domconfig.glibc.node',
-      'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/bin/xen-domconfig.js', 'lib/index.ts']) {
+      'bin/xen-domconfig', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/bin/xen-domconfig.js', 'lib/index.ts']) {
       expect(paths).toContain(file);
     }
     const outside = paths.filter((path) => /^(bench|test|scripts|build|\.cache|\.ci|dist\/bench|node_modules)\//.test(path) || /\.test\.|tsconfig|vitest/.test(path));
@@ -133,6 +133,20 @@ export const config: DomainConfig = parseDomainConfig('{}');
     const help = ok(await npx(['xen-domconfig', '--help']), '--help');
     expect(help.stdout).toMatch(/^Usage: xen-domconfig /m);
     expect(help.stdout).toContain('Exit codes:');
+  });
+
+  it('the linked command starts the node on PATH with its heap flag, on the bundle beside it', async () => {
+    // A node first on PATH that notes its arguments, then is this Node.
+    const shim = join(work, 'node-shim');
+    mkdirSync(shim, { recursive: true });
+    writeFileSync(join(shim, 'node'), `#!/bin/sh\nprintf '%s\\n' "$*" > ${join(work, 'node-args')}\nexec ${process.execPath} "$@"\n`);
+    chmodSync(join(shim, 'node'), 0o755);
+    const linked = join(app, 'node_modules/.bin/xen-domconfig');
+    const result = ok(await run(linked, ['--version'], { cwd: app, env: { ...env, PATH: [shim, env.PATH].join(delimiter) } }), 'the linked command');
+    expect(result.stdout.trim()).toBe(version);
+    expect(readFileSync(join(work, 'node-args'), 'utf8')).toBe(`--max-semi-space-size=4 ${linked} --version\n`);
+    // Its status is the command's own.
+    expect((await run(linked, ['no-such-command'], { cwd: app, env })).code).toBe(2);
   });
 
   it('demo: one line on what to do (exit 3), since the private xenstored comes with a source checkout only', async () => {

@@ -208,6 +208,11 @@ interface SizeResult {
   cliFloorMs?: number;
   /** xenstored's CPU during a library list: what no client making these requests to this daemon goes below. */
   libraryFloorMs?: number;
+  /**
+   * The command's start with no work (`xen-domconfig --version`: Node's start and the
+   * bundle's load), in every CLI run whatever it asks xenstored: the CLI less it is its list.
+   */
+  cliStartMs?: number;
   /** Each client's distance to its floor: its median time less the floor, and divided by it. */
   aboveFloor: { library?: { ms: number; ratio: number }; cli?: { ms: number; ratio: number } };
   ratios: Record<string, number>;
@@ -264,6 +269,7 @@ async function main(): Promise<void> {
       const series: Partial<Record<SeriesName, number[]>> = {};
       const daemonCpu: Partial<Record<SeriesName, number[]>> = {};
       const nodeStarts: number[] = [];
+      const commandStarts: number[] = [];
       /** Times one run (by its own figure when it returns one) and xenstored's CPU meanwhile. */
       const measure = async (name: SeriesName, run: () => unknown): Promise<void> => {
         const cpu = cpuMsOf(bench.daemon.pid);
@@ -284,6 +290,7 @@ async function main(): Promise<void> {
         if (timed('cli')) {
           await measure('cli', () => timedProcess(COMMAND, cliArgs(bench.daemon.socketPath, bench.userdataDir), NODE_PROCESS_ENV));
           nodeStarts.push(timedProcess(process.execPath, ['-e', ''], NODE_PROCESS_ENV));
+          commandStarts.push(timedProcess(COMMAND, ['--version'], NODE_PROCESS_ENV));
         }
         if (real && env && i < XL_REPEAT) await measure('xl', () => timedProcess(real.xl, ['list', '-l'], env));
         if (timed('serialFloor')) await measure('serialFloor', () => floor('serial_floor', bench.daemon.socketPath).ms);
@@ -295,6 +302,7 @@ async function main(): Promise<void> {
       const daemonCpuMs = Object.fromEntries(Object.entries(daemonCpu).map(([name, samples]) => [name, Number(stats(samples).median.toFixed(0))]));
       const cliFloorMs = nodeStarts.length > 0 ? Number((stats(nodeStarts).median + daemonCpuMs.cli!).toFixed(1)) : undefined;
       const libraryFloorMs = daemonCpuMs.library;
+      const cliStartMs = commandStarts.length > 0 ? Number(stats(commandStarts).median.toFixed(1)) : undefined;
       const distance = (time: Stats | undefined, floorMs: number | undefined) =>
         (time === undefined || !floorMs ? undefined : { ms: Number((time.median - floorMs).toFixed(1)), ratio: Number((time.median / floorMs).toFixed(2)) });
       const aboveFloor = Object.fromEntries(Object.entries({
@@ -313,7 +321,8 @@ async function main(): Promise<void> {
       }).filter(([, value]) => value !== undefined)) as Record<string, number>;
       results.push({
         domains: size, populateMs: Number(populateMs.toFixed(0)), series: summary, daemonCpuMs,
-        ...(cliFloorMs === undefined ? {} : { cliFloorMs }), ...(libraryFloorMs === undefined ? {} : { libraryFloorMs }), aboveFloor,
+        ...(cliFloorMs === undefined ? {} : { cliFloorMs }), ...(libraryFloorMs === undefined ? {} : { libraryFloorMs }),
+        ...(cliStartMs === undefined ? {} : { cliStartMs }), aboveFloor,
         ratios, ...(codecMs ? { codecMs } : {}),
       });
       log(`N=${size}: ${SERIES.filter((s) => summary[s.name]).map((s) => `${s.name} ${summary[s.name]!.median.toFixed(1)} ms`).join(', ')}`);
@@ -475,6 +484,13 @@ function table(requests: Record<string, number>, results: SizeResult[], rssKb: n
   for (const r of results) {
     const { library, cli } = r.aboveFloor;
     lines.push(`| ${r.domains} | ${r.libraryFloorMs ?? '-'} | ${library?.ms ?? '-'} | ${library?.ratio ?? '-'} | ${r.cliFloorMs ?? '-'} | ${cli?.ms ?? '-'} | ${cli?.ratio ?? '-'} |`);
+  }
+  // The CLI as its start plus its list, beside the library's list (warm, in a process that has run it before).
+  lines.push('', '| N | cli start ms (--version) | cli − start ms | library ms | (cli − start)/library |', '|---|---|---|---|---|');
+  for (const r of results) {
+    const [cli, library] = [r.series.cli?.median, r.series.library?.median];
+    const list = cli !== undefined && r.cliStartMs !== undefined ? cli - r.cliStartMs : undefined;
+    lines.push(`| ${r.domains} | ${r.cliStartMs ?? '-'} | ${list?.toFixed(1) ?? '-'} | ${library?.toFixed(1) ?? '-'} | ${list !== undefined && library ? (list / library).toFixed(2) : '-'} |`);
   }
   const last = results[results.length - 1];
   if (Object.keys(requests).length > 0) lines.push('', `requests per domain: ${Object.entries(requests).map(([k, v]) => `${k} ${v}`).join(', ')}`);
